@@ -1,0 +1,40 @@
+"""Task environments for in-context RL: gymnax environments whose task lives in ``EnvParams``.
+
+>>> env, params = envs.make("darkroom", size=10, horizon=100)
+>>> tasks = env.sample_tasks(jax.random.PRNGKey(0), 1000, split="train")
+"""
+
+from __future__ import annotations
+
+from envs.bandit import BanditParams, BernoulliBandit, GaussianBandit, MultiArmedBandit
+from envs.base import SPLITS, TaskEnvironment
+from envs.darkroom import DarkRoom, DarkRoomParams
+from envs.grid import GridWorld
+from envs.keydoor import DarkKeyToDoor, KeyToDoorParams
+from envs.linear_bandit import LinearBandit, LinearBanditParams
+
+REGISTRY = {
+    "bernoulli-bandit": BernoulliBandit,
+    "gaussian-bandit": GaussianBandit,
+    "linear-bandit": LinearBandit,
+    "darkroom": DarkRoom,
+    "keydoor": DarkKeyToDoor,
+}
+
+
+def make(name: str, **kwargs):
+    """Build environment ``name`` with constructor ``kwargs``; returns ``(env, default_params)``."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown environment {name!r}; valid names: {sorted(REGISTRY)}")
+    try:
+        env = REGISTRY[name](**kwargs)
+    except TypeError as err:  # unknown keyword: say which env and what it takes
+        raise ValueError(f"bad arguments {kwargs} for environment {name!r}: {err}") from None
+    return env, env.default_params
+
+
+__all__ = [
+    "REGISTRY", "SPLITS", "make", "TaskEnvironment", "MultiArmedBandit", "BernoulliBandit",
+    "GaussianBandit", "BanditParams", "LinearBandit", "LinearBanditParams", "GridWorld",
+    "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams",
+]

@@ -1,0 +1,68 @@
+"""Shared contract of icrl's task environments.
+
+Every environment here is a gymnax ``Environment`` whose hidden task lives in
+``EnvParams``: a batch of tasks is one pytree with a leading axis, and
+``jax.vmap`` over it runs many different tasks at once. On top of gymnax each
+environment offers
+
+- ``sample_tasks(key, num_tasks, split)``: tasks from a fixed train/test split;
+- ``horizon``: the fixed episode length (episodes never end early, so a
+  multi-episode rollout has a static shape);
+- oracles: ``optimal_action`` for an environment state, ``optimal_return`` of a
+  task, and (bandits) ``expected_rewards`` of every arm;
+- the oracle-agent hooks ``oracle_init`` / ``oracle_act`` / ``oracle_update``
+  that let an agent which knows the task play optimally from observations alone.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from gymnax.environments import environment
+
+SPLITS = ("train", "test", "all")
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return split
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``int(value)`` if it is an integer ``>= minimum``, else a ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class TaskEnvironment(environment.Environment):
+    """Base class: a gymnax environment with a task distribution and oracles."""
+
+    #: Fixed episode length; ``rollout(num_episodes=k)`` runs ``k * horizon`` steps.
+    horizon: int
+
+    def sample_tasks(self, key: jax.Array, num_tasks: int, split: str = "train"):
+        """Draw ``num_tasks`` tasks from ``split``; leaves get a leading task axis."""
+        raise NotImplementedError
+
+    def optimal_return(self, params) -> jax.Array:
+        """Optimal expected return of one episode of the task ``params``."""
+        raise NotImplementedError
+
+    # Oracle-agent hooks: an agent that knows ``params`` acts optimally from
+    # observations alone, keeping whatever memory the observation lacks.
+    def oracle_init(self, params) -> Any:
+        return jnp.zeros((), jnp.int32)
+
+    def oracle_act(self, memory, obs, params) -> jax.Array:
+        raise NotImplementedError
+
+    def oracle_update(self, memory, transition, params) -> Any:
+        return memory
+
+    def is_terminated(self, state, params) -> jax.Array:
+        return jnp.array(False)

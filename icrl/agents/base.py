@@ -1,0 +1,41 @@
+"""The one interface every actor shares: classic algorithms, collectors, oracles, models."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+import jax
+
+AgentState = Any
+
+
+class Transition(NamedTuple):
+    """One interaction step, as an agent's ``update`` receives it.
+
+    ``next_obs`` is the observation the action led to (before any automatic
+    reset); ``done`` marks the last step of an episode.
+    """
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    done: jax.Array
+
+
+class Agent(Protocol):
+    """Pure functions over a pytree state, so ``rollout`` can vmap and scan them.
+
+    ``init`` runs once per task (an agent may read the task's ``env_params``:
+    the oracle does, LinUCB reads the arm features); ``act`` picks an action
+    for ``obs``; ``update`` learns from one transition. An agent instance is
+    static configuration (hashable, no arrays that change), its state is data.
+    """
+
+    num_actions: int
+
+    def init(self, key: jax.Array, env_params: Any) -> AgentState: ...
+
+    def act(self, key: jax.Array, state: AgentState, obs: jax.Array) -> tuple[jax.Array, AgentState]: ...
+
+    def update(self, state: AgentState, transition: Transition) -> AgentState: ...

@@ -1,0 +1,158 @@
+"""One rollout for every agent: ``jit`` · ``vmap`` over tasks · ``lax.scan`` over steps."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from icrl.agents.base import Agent, Transition
+
+
+class History(NamedTuple):
+    """What a rollout records. Shapes for a batch of tasks (``rollout``); drop the
+    leading ``num_tasks`` axis for one task (``rollout_task``):
+
+    - ``obs, next_obs: (num_tasks, num_steps, *obs_shape)``: ``next_obs`` is where
+      the action led, before the automatic reset at an episode's end;
+    - ``action: (num_tasks, num_steps) int32``;
+    - ``reward: (num_tasks, num_steps) float32``;
+    - ``done: (num_tasks, num_steps) bool``: last step of an episode;
+    - ``regret: (num_tasks, num_steps) float32``: best expected reward minus the
+      chosen action's, where the environment has ``expected_rewards``
+      (bandits); ``None`` otherwise (grid worlds: use :func:`episode_returns`).
+    """
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    done: jax.Array
+    regret: jax.Array | None
+
+
+def _check_steps(env, num_steps: int | None, num_episodes: int | None) -> int:
+    if (num_steps is None) == (num_episodes is None):
+        raise ValueError(f"give exactly one of num_steps and num_episodes, got num_steps={num_steps!r}, num_episodes={num_episodes!r}")
+    if num_episodes is not None:
+        if not hasattr(env, "horizon"):
+            raise ValueError(
+                f"num_episodes needs an environment with a fixed episode length (an envs.TaskEnvironment); "
+                f"{getattr(env, 'name', env)!r} has none, pass num_steps instead"
+            )
+        if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
+            raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
+        return int(num_episodes) * env.horizon
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    return int(num_steps)
+
+
+def _run(env, agent: Agent, num_steps: int, env_params, key):
+    """One task: returns ``(History, final agent state)``."""
+    k_reset, k_init, k_steps = jax.random.split(key, 3)
+    obs, env_state = env.reset(k_reset, env_params)
+    agent_state = agent.init(k_init, env_params)
+    expected = env.expected_rewards(env_params) if hasattr(env, "expected_rewards") else None
+
+    def env_step(carry, key):
+        env_state, obs, agent_state = carry
+        k_act, k_env = jax.random.split(key)
+        action, agent_state = agent.act(k_act, agent_state, obs)
+        action = jnp.asarray(action, jnp.int32)
+        next_obs, env_state, reward, terminated, truncated, info = env.step(k_env, env_state, action, env_params)
+        done = jnp.logical_or(terminated, truncated)
+        transition = Transition(obs, action, jnp.asarray(reward, jnp.float32), info["final_observation"], done)
+        agent_state = agent.update(agent_state, transition)
+        regret = None if expected is None else jnp.max(expected) - expected[action]
+        record = History(*transition, regret=regret)
+        return (env_state, next_obs, agent_state), record
+
+    (_, _, agent_state), history = jax.lax.scan(
+        env_step, (env_state, obs, agent_state), jax.random.split(k_steps, num_steps)
+    )
+    return history, agent_state
+
+
+@partial(jax.jit, static_argnames=("env", "agent", "num_steps"))
+def _rollout_task(env, agent, num_steps, env_params, key):
+    return _run(env, agent, num_steps, env_params, key)
+
+
+@partial(jax.jit, static_argnames=("env", "agent", "num_steps"))
+def _rollout_batch(env, agent, num_steps, env_params, keys):
+    return jax.vmap(partial(_run, env, agent, num_steps))(env_params, keys)
+
+
+def num_tasks_of(env, env_params) -> int:
+    """Size of the leading task axis of a batch of ``env_params``; a clear error if there is none."""
+    leaves = jax.tree.leaves(env_params)
+    single = jax.tree.leaves(env.default_params)
+    if not leaves or len(leaves) != len(single):
+        raise ValueError(f"env_params do not match environment {env.name!r}: got {type(env_params).__name__}")
+    sizes = set()
+    for leaf, ref in zip(leaves, single):
+        if np.ndim(leaf) != np.ndim(ref) + 1:
+            raise ValueError(
+                f"env_params must carry a leading task axis (a batch of tasks, e.g. from env.sample_tasks); "
+                f"a leaf has shape {np.shape(leaf)} where one task has {np.shape(ref)}. "
+                f"For one task use rollout_task, or add the axis with jax.tree.map(lambda x: x[None], params)"
+            )
+        sizes.add(np.shape(leaf)[0])
+    if len(sizes) != 1:
+        raise ValueError(f"env_params leaves disagree on the number of tasks: {sorted(sizes)}")
+    return sizes.pop()
+
+
+def rollout(
+    env,
+    agent: Agent,
+    env_params: Any,
+    key: jax.Array,
+    num_steps: int | None = None,
+    *,
+    num_episodes: int | None = None,
+    return_agent_state: bool = False,
+):
+    """Run ``agent`` on every task of the batch ``env_params`` for ``num_steps`` steps
+    (or ``num_episodes`` whole episodes of ``env.horizon`` steps).
+
+    The environment resets itself at episode ends; the agent is *not* reset, so
+    a learning agent keeps learning across episodes (a learning history). Task
+    ``i`` runs with key ``jax.random.split(key, num_tasks)[i]``, which makes
+    ``rollout`` equal to a loop of :func:`rollout_task` over tasks.
+
+    Works with any gymnax environment with a discrete action space. Returns a
+    :class:`History` with a leading ``(num_tasks, num_steps)``, and the final
+    agent states when ``return_agent_state``.
+    """
+    num_steps = _check_steps(env, num_steps, num_episodes)
+    keys = jax.random.split(key, num_tasks_of(env, env_params))
+    history, agent_state = _rollout_batch(env, agent, num_steps, env_params, keys)
+    return (history, agent_state) if return_agent_state else history
+
+
+def rollout_task(env, agent: Agent, env_params: Any, key: jax.Array, num_steps: int | None = None, *, num_episodes: int | None = None, return_agent_state: bool = False):
+    """:func:`rollout` for a single task (no leading task axis)."""
+    num_steps = _check_steps(env, num_steps, num_episodes)
+    history, agent_state = _rollout_task(env, agent, num_steps, env_params, key)
+    return (history, agent_state) if return_agent_state else history
+
+
+def cumulative_regret(history: History) -> jax.Array:
+    """``(..., num_steps)`` running sum of per-step regret."""
+    if history.regret is None:
+        raise ValueError("this history has no per-step regret: its environment has no expected_rewards")
+    return jnp.cumsum(history.regret, axis=-1)
+
+
+def episode_returns(history: History, episode_length: int) -> jax.Array:
+    """Return of each whole episode: ``(..., num_steps // episode_length)``."""
+    num_steps = history.reward.shape[-1]
+    if num_steps % episode_length:
+        raise ValueError(f"{num_steps} steps is not a whole number of episodes of length {episode_length}")
+    shape = history.reward.shape[:-1] + (num_steps // episode_length, episode_length)
+    return history.reward.reshape(shape).sum(-1)

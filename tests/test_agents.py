@@ -1,0 +1,159 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from icrl import Transition, cumulative_regret, episode_returns, make_agent, rollout
+from icrl.agents import BernoulliThompsonAgent, DirichletRandomAgent, LinUCBAgent, QLearningAgent, UCBAgent
+
+
+def _final_regret(env, agent_name, tasks, num_steps, seed=1, **kw):
+    h = rollout(env, make_agent(agent_name, env, **kw), tasks, jax.random.PRNGKey(seed), num_steps=num_steps)
+    return np.asarray(cumulative_regret(h)).mean(0)
+
+
+def _tr(action, reward):
+    return Transition(jnp.zeros(1), jnp.int32(action), jnp.float32(reward), jnp.zeros(1), jnp.bool_(False))
+
+
+def test_ucb_on_two_arms_by_hand():
+    agent = UCBAgent(2, c=1.0)
+    s = agent.init(None)
+    key = jax.random.PRNGKey(0)
+    a, s = agent.act(key, s, None)
+    assert int(a) == 0  # untried arms first
+    s = agent.update(s, _tr(0, 1.0))
+    a, s = agent.act(key, s, None)
+    assert int(a) == 1
+    s = agent.update(s, _tr(1, 0.0))
+    for action, reward in [(0, 0.0), (0, 0.0)]:
+        s = agent.update(s, _tr(action, reward))
+    # arm 0: 3 pulls mean 1/3; arm 1: 1 pull mean 0; t = 4
+    score0 = 1 / 3 + np.sqrt(2 * np.log(4) / 3)
+    score1 = 0.0 + np.sqrt(2 * np.log(4) / 1)
+    assert score1 > score0
+    assert int(agent.act(key, s, None)[0]) == 1
+    s = agent.update(s, _tr(1, 0.0))
+    s = agent.update(s, _tr(1, 0.0))  # arm 1: 3 pulls mean 0, t = 6 -> arm 0 wins
+    assert int(agent.act(key, s, None)[0]) == 0
+
+
+def test_thompson_samples_follow_the_posterior():
+    agent = BernoulliThompsonAgent(2)
+    s = agent.init(None)
+    for _ in range(3):
+        s = agent.update(s, _tr(0, 1.0))
+    s = agent.update(s, _tr(1, 1.0))
+    s = agent.update(s, _tr(1, 0.0))
+    # arm 0 ~ Beta(4, 1), arm 1 ~ Beta(2, 2):
+    # P(arm 0 best) = ∫ 6y(1-y) (1 - y^4) dy = 6 (1/2 - 1/3 - 1/6 + 1/7) = 6/7
+    keys = jax.random.split(jax.random.PRNGKey(0), 40000)
+    actions = jax.vmap(lambda k: agent.act(k, s, None)[0])(keys)
+    assert abs(float((actions == 0).mean()) - 6 / 7) < 0.01
+
+
+@pytest.mark.parametrize("env_name", ["bernoulli-bandit", "gaussian-bandit"])
+def test_ucb_and_thompson_regret_is_sublinear_and_far_below_random(env_name):
+    env, _ = envs.make(env_name, num_arms=5, horizon=500)
+    tasks = env.sample_tasks(jax.random.PRNGKey(7), 200, "test")
+    random = _final_regret(env, "random", tasks, 500)
+    for name in ["ucb", "thompson"]:
+        regret = _final_regret(env, name, tasks, 500)
+        assert regret[-1] < 0.35 * random[-1], (name, regret[-1], random[-1])
+        # the second half of the run adds far less regret than the first
+        assert regret[-1] - regret[249] < 0.6 * regret[249], name
+    assert _final_regret(env, "thompson", tasks, 500)[-1] < _final_regret(env, "ucb", tasks, 500)[-1]
+
+
+def test_linear_agents_beat_random_on_linear_bandit():
+    env, _ = envs.make("linear-bandit", dim=2, num_arms=10, horizon=200)
+    tasks = env.sample_tasks(jax.random.PRNGKey(3), 200, "test")
+    random = _final_regret(env, "random", tasks, 200)
+    for name in ["linucb", "lin-thompson"]:
+        regret = _final_regret(env, name, tasks, 200)
+        assert regret[-1] < 0.3 * random[-1], (name, regret[-1], random[-1])
+        assert regret[-1] - regret[99] < 0.7 * regret[99], name
+
+
+def test_linucb_keeps_exact_inverse():
+    env, _ = envs.make("linear-bandit", dim=3, num_arms=4)
+    agent = LinUCBAgent(4, reg=0.5)
+    s = agent.init(None, env.default_params)
+    actions = [0, 1, 3, 3, 2, 0]
+    for a in actions:
+        s = agent.update(s, _tr(a, 1.0 + a))
+    x = np.asarray(env.features)[actions]
+    a_mat = 0.5 * np.eye(3) + x.T @ x
+    np.testing.assert_allclose(s.a_inv, np.linalg.inv(a_mat), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s.b, x.T @ (1.0 + np.array(actions)), rtol=1e-5)
+
+
+def test_dirichlet_agent_follows_its_task_distribution():
+    agent = DirichletRandomAgent(4, alpha=1.0)
+    state = agent.init(jax.random.PRNGKey(5))
+    probs = np.exp(np.asarray(state))
+    np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)
+    actions = jax.vmap(lambda k: agent.act(k, state, None)[0])(jax.random.split(jax.random.PRNGKey(0), 20000))
+    np.testing.assert_allclose(np.bincount(actions, minlength=4) / 20000, probs, atol=0.015)
+    other = np.exp(np.asarray(agent.init(jax.random.PRNGKey(6))))
+    assert np.abs(other - probs).max() > 0.05  # each task its own distribution
+
+
+def test_q_learning_improves_over_episodes_on_darkroom():
+    env, _ = envs.make("darkroom")
+    tasks = env.task_pool("test")
+    h = rollout(env, make_agent("q-learning", env), tasks, jax.random.PRNGKey(0), num_episodes=40)
+    returns = np.asarray(episode_returns(h, env.horizon)).mean(0)
+    optimal = float(jax.vmap(env.optimal_return)(tasks).mean())
+    assert returns[-5:].mean() > 0.6 * optimal
+    assert returns[-5:].mean() > 3 * returns[:3].mean()
+    random = episode_returns(rollout(env, make_agent("random", env), tasks, jax.random.PRNGKey(0), num_episodes=5), env.horizon)
+    assert returns[-5:].mean() > 10 * float(random.mean())
+
+
+def test_q_learning_with_reward_phases_learns_keydoor():
+    env, _ = envs.make("keydoor")
+    tasks = env.sample_tasks(jax.random.PRNGKey(1), 100, "test")
+    h = rollout(env, make_agent("q-learning", env), tasks, jax.random.PRNGKey(0), num_episodes=300)
+    returns = np.asarray(episode_returns(h, env.horizon)).mean(0)
+    assert returns[-10:].mean() > 1.1 and returns[-10:].mean() > 3 * returns[:5].mean()
+
+
+def test_q_learning_phase_indexing_by_hand():
+    env, _ = envs.make("keydoor", size=3, horizon=5)
+    agent = QLearningAgent.for_env(env, learning_rate=1.0, gamma=0.5, q_init=0.0)
+    assert agent.num_phases == 3
+    s = agent.init(None)
+    tr = lambda o, a, r, n, d: Transition(jnp.array(o), jnp.int32(a), jnp.float32(r), jnp.array(n), jnp.bool_(d))
+    s = agent.update(s, tr([1, 1], 0, 1.0, [1, 2], False))  # picks up the key: phase 0 -> 1
+    assert int(s.phase) == 1 and float(s.q[env.obs_to_index(jnp.array([1, 1])), 0]) == 1.0
+    s = agent.update(s, tr([1, 2], 2, 0.0, [2, 2], False))  # phase-1 row of cell (1, 2)
+    assert float(s.q[9 + env.obs_to_index(jnp.array([1, 2])), 2]) == 0.0
+    s = agent.update(s, tr([2, 2], 4, 1.0, [2, 2], True))  # door at the episode's end: back to phase 0
+    assert int(s.phase) == 0 and float(s.q[9 + 8, 4]) == 1.0
+
+
+def test_q_learning_update_by_hand():
+    env, _ = envs.make("darkroom", size=3, horizon=5)
+    agent = QLearningAgent.for_env(env, learning_rate=0.5, gamma=0.9, q_init=0.0)
+    s = agent.init(None)
+    s = s.replace(q=s.q.at[env.obs_to_index(jnp.array([2, 1])), 4].set(2.0))
+    s = agent.update(s, Transition(jnp.array([1, 1]), jnp.int32(2), jnp.float32(1.0), jnp.array([2, 1]), jnp.bool_(False)))
+    assert float(s.q[4, 2]) == pytest.approx(0.5 * (1.0 + 0.9 * 2.0))
+
+
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (lambda: UCBAgent(0), "num_actions"),
+        (lambda: UCBAgent(3, c=-1.0), "c must be"),
+        (lambda: DirichletRandomAgent(3, alpha=0.0), "alpha"),
+        (lambda: BernoulliThompsonAgent(3, prior_a=0.0), "Beta prior"),
+        (lambda: QLearningAgent(10, 5, lambda o: o, gamma=1.0), "gamma"),
+        (lambda: make_agent("ucb", envs.make("darkroom")[0], temperature=2.0), "bad arguments"),
+    ],
+)
+def test_agents_reject_bad_settings(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
