@@ -105,6 +105,16 @@ class GridWorld(TaskEnvironment):
         """Cell index of an observation ``(x, y)``: ``x * size + y``."""
         return (obs[..., 0] * self.size + obs[..., 1]).astype(jnp.int32)
 
+    @property
+    def obs_feature_dim(self) -> int:
+        return 2 * self.size
+
+    def obs_features(self, obs: jax.Array) -> jax.Array:
+        """Model features of ``(..., 2)`` observations: one-hot x and one-hot y, ``(..., 2 * size)``."""
+        return jnp.concatenate(
+            [jax.nn.one_hot(obs[..., 0], self.size), jax.nn.one_hot(obs[..., 1], self.size)], axis=-1
+        )
+
     def start_pos(self) -> jax.Array:
         return jnp.array(self.start, jnp.int32)
 

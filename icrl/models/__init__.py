@@ -1,0 +1,22 @@
+"""Sequence models behind one interface: a causal transformer (KV cache) and S5 (resettable state)."""
+
+from __future__ import annotations
+
+from icrl.models.s5 import S5
+from icrl.models.tokens import TokenSpec
+from icrl.models.transformer import KVCache, Transformer
+
+BACKBONES = {"transformer": Transformer, "s5": S5}
+
+
+def make_model(backbone: str, token_dim: int, num_outputs: int, **kwargs):
+    """Build backbone ``backbone`` (``transformer`` or ``s5``) for tokens of ``token_dim`` features."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; valid names: {sorted(BACKBONES)}")
+    try:
+        return BACKBONES[backbone](token_dim=token_dim, num_outputs=num_outputs, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"bad arguments {kwargs} for backbone {backbone!r}: {err}") from None
+
+
+__all__ = ["BACKBONES", "make_model", "Transformer", "KVCache", "S5", "TokenSpec"]

@@ -1,0 +1,77 @@
+"""The shared token: one per interaction step, for bandits and grid worlds alike.
+
+Token ``t`` = ``[query_t, obs_{t-1}, one_hot(action_{t-1}), reward_{t-1}, next_obs_{t-1}, has_prev]``:
+the state to act in now, and the previous transition (zeros and ``has_prev=0``
+at the start). The model's output at ``t`` is the action for ``query_t`` given
+every transition before ``t``: DPT queries arbitrary states with the optimal
+action as label; AD's query is the state the source acted in, labelled with the
+source's action; an in-context rollout queries the current observation. The
+same format serves all three, and the step face needs one token per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _flatten_float(obs):
+    obs = jnp.asarray(obs, jnp.float32)
+    return obs.reshape(obs.shape[:-1] + (-1,)) if obs.ndim else obs[None]
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """How observations become features. ``for_env`` picks the environment's
+    ``obs_features`` (grid worlds: one-hot x and y) or the raw observation."""
+
+    obs_dim: int
+    num_actions: int
+    encode_obs: Callable[[jax.Array], jax.Array] = _flatten_float
+
+    @classmethod
+    def for_env(cls, env, params=None) -> "TokenSpec":
+        if hasattr(env, "obs_features"):
+            return cls(env.obs_feature_dim, env.num_actions, env.obs_features)
+        shape = env.observation_space(env.default_params if params is None else params).shape
+        return cls(int(np.prod(shape)), env.num_actions)
+
+    @property
+    def transition_dim(self) -> int:
+        return 2 * self.obs_dim + self.num_actions + 2
+
+    @property
+    def token_dim(self) -> int:
+        return self.obs_dim + self.transition_dim
+
+    def transition(self, obs, action, reward, next_obs) -> jax.Array:
+        """Features of transitions with leading dims ``(...)``: ``(..., transition_dim)``."""
+        return jnp.concatenate(
+            [
+                self.encode_obs(obs),
+                jax.nn.one_hot(action, self.num_actions),
+                jnp.asarray(reward, jnp.float32)[..., None],
+                self.encode_obs(next_obs),
+                jnp.ones(jnp.shape(action) + (1,), jnp.float32),
+            ],
+            axis=-1,
+        )
+
+    def empty_transition(self, leading_shape=()) -> jax.Array:
+        return jnp.zeros(tuple(leading_shape) + (self.transition_dim,), jnp.float32)
+
+    def token(self, query_obs, prev_transition) -> jax.Array:
+        """One token from a query observation and previous transition features."""
+        return jnp.concatenate([self.encode_obs(query_obs), prev_transition], axis=-1)
+
+    def sequence(self, queries, obs, action, reward, next_obs) -> jax.Array:
+        """Tokens for a sequence: ``queries, obs, next_obs: (..., T, *obs_shape)``,
+        ``action, reward: (..., T)`` -> ``(..., T, token_dim)``; token ``t`` holds
+        transition ``t - 1``."""
+        trans = self.transition(obs, action, reward, next_obs)
+        shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans[..., :-1, :]], axis=-2)
+        return self.token(queries, shifted)
