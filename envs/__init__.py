@@ -30,6 +30,7 @@ def make(name: str, **kwargs):
         env = REGISTRY[name](**kwargs)
     except TypeError as err:  # unknown keyword: say which env and what it takes
         raise ValueError(f"bad arguments {kwargs} for environment {name!r}: {err}") from None
+    env.make_args = (name, dict(kwargs))  # recorded in datasets and checkpoints
     return env, env.default_params
 
 

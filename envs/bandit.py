@@ -120,6 +120,12 @@ class MultiArmedBandit(TaskEnvironment):
     def oracle_act(self, memory, obs, params) -> jax.Array:
         return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
 
+    def sample_query_obs(self, key, shape=()):
+        return jnp.zeros(tuple(shape) + (1,), jnp.float32)
+
+    def optimal_action_for_obs(self, obs, params):
+        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
+
 
 class BernoulliBandit(MultiArmedBandit):
     """Rewards in {0, 1} with probability ``means[action]``."""

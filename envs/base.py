@@ -53,6 +53,15 @@ class TaskEnvironment(environment.Environment):
         """Optimal expected return of one episode of the task ``params``."""
         raise NotImplementedError
 
+    # DPT's query states and their labels.
+    def sample_query_obs(self, key: jax.Array, shape: tuple = ()) -> jax.Array:
+        """Observations to query a model with, uniform over the state space: ``(*shape, *obs_shape)``."""
+        raise ValueError(f"environment {self.name!r} has no query-state distribution for DPT")
+
+    def optimal_action_for_obs(self, obs: jax.Array, params) -> jax.Array:
+        """The optimal action in the state seen as ``obs`` (where the observation determines it)."""
+        raise ValueError(f"environment {self.name!r}: the observation does not determine the optimal action")
+
     # Oracle-agent hooks: an agent that knows ``params`` acts optimally from
     # observations alone, keeping whatever memory the observation lacks.
     def oracle_init(self, params) -> Any:

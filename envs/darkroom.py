@@ -73,6 +73,12 @@ class DarkRoom(GridWorld):
         """Shortest-path action from ``state.pos`` to the goal (stay on it)."""
         return greedy_step_towards(state.pos, params.goal)
 
+    def sample_query_obs(self, key, shape=()):
+        return jax.random.randint(key, tuple(shape) + (2,), 0, self.size, jnp.int32)
+
+    def optimal_action_for_obs(self, obs, params):
+        return greedy_step_towards(obs, params.goal)
+
     def oracle_act(self, memory, obs, params):
         return greedy_step_towards(obs, params.goal)
 

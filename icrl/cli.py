@@ -8,13 +8,17 @@ import typing
 from typing import Any
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
-    """One ``--field-name`` option per dataclass field, typed like the field."""
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, defaults: Any = None) -> None:
+    """One ``--field-name`` option per dataclass field, typed like the field; defaults
+    from the instance ``defaults`` when given, else from the class."""
     hints = typing.get_type_hints(config_cls)
     for field in dataclasses.fields(config_cls):
         kind = hints[field.name]
         flag = "--" + field.name.replace("_", "-")
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        if defaults is not None:
+            default = getattr(defaults, field.name)
+        else:
+            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         elif typing.get_origin(kind) in (tuple, list):

@@ -77,14 +77,45 @@ def _run(env, agent: Agent, num_steps: int, env_params, key):
     return history, agent_state
 
 
-@partial(jax.jit, static_argnames=("env", "agent", "num_steps"))
-def _rollout_task(env, agent, num_steps, env_params, key):
-    return _run(env, agent, num_steps, env_params, key)
+def _split_agent(agent):
+    """Static agents (frozen dataclasses) travel whole as a static argument; pytree
+    agents (a model agent and its parameters) as leaves plus a static structure."""
+    leaves, treedef = jax.tree.flatten(agent)
+    if len(leaves) == 1 and leaves[0] is agent:
+        return (), _Static(agent)
+    return leaves, treedef
 
 
-@partial(jax.jit, static_argnames=("env", "agent", "num_steps"))
-def _rollout_batch(env, agent, num_steps, env_params, keys):
+class _Static:
+    def __init__(self, agent):
+        self.agent = agent
+
+    def __hash__(self):
+        return hash(self.agent)
+
+    def __eq__(self, other):
+        return isinstance(other, _Static) and self.agent == other.agent
+
+
+def _join_agent(leaves, structure):
+    return structure.agent if isinstance(structure, _Static) else jax.tree.unflatten(structure, leaves)
+
+
+@partial(jax.jit, static_argnames=("env", "structure", "num_steps"))
+def _rollout_task(env, structure, num_steps, leaves, env_params, key):
+    return _run(env, _join_agent(leaves, structure), num_steps, env_params, key)
+
+
+@partial(jax.jit, static_argnames=("env", "structure", "num_steps"))
+def _rollout_batch(env, structure, num_steps, leaves, env_params, keys):
+    agent = _join_agent(leaves, structure)
     return jax.vmap(partial(_run, env, agent, num_steps))(env_params, keys)
+
+
+def _check_agent(agent, num_steps: int) -> None:
+    check = getattr(agent, "check_num_steps", None)
+    if check is not None:
+        check(num_steps)
 
 
 def num_tasks_of(env, env_params) -> int:
@@ -130,15 +161,19 @@ def rollout(
     agent states when ``return_agent_state``.
     """
     num_steps = _check_steps(env, num_steps, num_episodes)
+    _check_agent(agent, num_steps)
     keys = jax.random.split(key, num_tasks_of(env, env_params))
-    history, agent_state = _rollout_batch(env, agent, num_steps, env_params, keys)
+    leaves, structure = _split_agent(agent)
+    history, agent_state = _rollout_batch(env, structure, num_steps, leaves, env_params, keys)
     return (history, agent_state) if return_agent_state else history
 
 
 def rollout_task(env, agent: Agent, env_params: Any, key: jax.Array, num_steps: int | None = None, *, num_episodes: int | None = None, return_agent_state: bool = False):
     """:func:`rollout` for a single task (no leading task axis)."""
     num_steps = _check_steps(env, num_steps, num_episodes)
-    history, agent_state = _rollout_task(env, agent, num_steps, env_params, key)
+    _check_agent(agent, num_steps)
+    leaves, structure = _split_agent(agent)
+    history, agent_state = _rollout_task(env, structure, num_steps, leaves, env_params, key)
     return (history, agent_state) if return_agent_state else history
 
 

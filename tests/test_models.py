@@ -143,7 +143,7 @@ def test_make_model_errors():
 def test_tokens_hold_previous_transition():
     env, _ = envs.make("darkroom", size=4, horizon=5)
     spec = TokenSpec.for_env(env)
-    assert spec.obs_dim == 8 and spec.token_dim == 8 + 2 * 8 + 5 + 2
+    assert spec.obs_dim == 8 and spec.token_dim == 8 + 2 * 8 + 5 + 3
     obs = jnp.array([[0, 0], [1, 0], [1, 1]])
     nxt = jnp.array([[1, 0], [1, 1], [1, 2]])
     action, reward = jnp.array([2, 0, 0]), jnp.array([0.0, 0.0, 1.0])
@@ -153,4 +153,4 @@ def test_tokens_hold_previous_transition():
     np.testing.assert_array_equal(tokens[2, :8], env.obs_features(obs[2]))  # query
     np.testing.assert_array_equal(tokens[2, 8:], spec.transition(obs[1], action[1], reward[1], nxt[1]))
     bandit, _ = envs.make("bernoulli-bandit", num_arms=3)
-    assert TokenSpec.for_env(bandit).token_dim == 1 + 2 + 3 + 2
+    assert TokenSpec.for_env(bandit).token_dim == 1 + 2 + 3 + 3

@@ -14,6 +14,7 @@ from icrl.agents.bandit import (
 )
 from icrl.agents.base import Agent, AgentState, Transition
 from icrl.agents.linear import LinearThompsonAgent, LinUCBAgent
+from icrl.agents.model import ModelAgent
 from icrl.agents.oracle import OracleAgent
 from icrl.agents.tabular import QLearningAgent
 
@@ -62,5 +63,5 @@ def make_agent(name: str, env, **kwargs) -> Agent:
 __all__ = [
     "AGENTS", "Agent", "AgentState", "Transition", "make_agent", "RandomAgent",
     "DirichletRandomAgent", "EpsilonGreedyAgent", "UCBAgent", "BernoulliThompsonAgent",
-    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent",
+    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "ModelAgent",
 ]

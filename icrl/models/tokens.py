@@ -1,6 +1,6 @@
 """The shared token: one per interaction step, for bandits and grid worlds alike.
 
-Token ``t`` = ``[query_t, obs_{t-1}, one_hot(action_{t-1}), reward_{t-1}, next_obs_{t-1}, has_prev]``:
+Token ``t`` = ``[query_t, obs_{t-1}, one_hot(action_{t-1}), reward_{t-1}, next_obs_{t-1}, done_{t-1}, has_prev]``:
 the state to act in now, and the previous transition (zeros and ``has_prev=0``
 at the start). The model's output at ``t`` is the action for ``query_t`` given
 every transition before ``t``: DPT queries arbitrary states with the optimal
@@ -42,20 +42,22 @@ class TokenSpec:
 
     @property
     def transition_dim(self) -> int:
-        return 2 * self.obs_dim + self.num_actions + 2
+        return 2 * self.obs_dim + self.num_actions + 3
 
     @property
     def token_dim(self) -> int:
         return self.obs_dim + self.transition_dim
 
-    def transition(self, obs, action, reward, next_obs) -> jax.Array:
+    def transition(self, obs, action, reward, next_obs, done=None) -> jax.Array:
         """Features of transitions with leading dims ``(...)``: ``(..., transition_dim)``."""
+        done = jnp.zeros(jnp.shape(action), jnp.float32) if done is None else jnp.asarray(done, jnp.float32)
         return jnp.concatenate(
             [
                 self.encode_obs(obs),
                 jax.nn.one_hot(action, self.num_actions),
                 jnp.asarray(reward, jnp.float32)[..., None],
                 self.encode_obs(next_obs),
+                done[..., None],
                 jnp.ones(jnp.shape(action) + (1,), jnp.float32),
             ],
             axis=-1,
@@ -68,10 +70,10 @@ class TokenSpec:
         """One token from a query observation and previous transition features."""
         return jnp.concatenate([self.encode_obs(query_obs), prev_transition], axis=-1)
 
-    def sequence(self, queries, obs, action, reward, next_obs) -> jax.Array:
+    def sequence(self, queries, obs, action, reward, next_obs, done=None) -> jax.Array:
         """Tokens for a sequence: ``queries, obs, next_obs: (..., T, *obs_shape)``,
         ``action, reward: (..., T)`` -> ``(..., T, token_dim)``; token ``t`` holds
         transition ``t - 1``."""
-        trans = self.transition(obs, action, reward, next_obs)
+        trans = self.transition(obs, action, reward, next_obs, done)
         shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans[..., :-1, :]], axis=-2)
         return self.token(queries, shifted)

@@ -1,0 +1,196 @@
+"""Pretraining data: DPT contexts with optimal-action labels, AD learning histories.
+
+Both are rollouts (``icrl.rollout``) over a batch of tasks, so a dataset of
+100k bandit tasks is one jitted, vmapped call. A :class:`Dataset` is a dict of
+arrays with a leading task axis plus metadata; tokens are built from it at
+batch time by :class:`icrl.models.TokenSpec`.
+
+File format (``save_dataset`` / ``load_dataset``): one ``.npz`` holding every
+array under its name and ``__meta__``, a JSON string with ``format``
+(``icrl-dataset/1``), ``kind`` (``dpt`` or ``ad``), ``env`` (name, make
+arguments, number of actions, observation shape, horizon), ``split``,
+``source`` (the agent that generated the interactions), ``seed`` and
+kind-specific sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+from icrl.agents import make_agent
+from icrl.rollout import rollout
+
+FORMAT = "icrl-dataset/1"
+
+
+@dataclass
+class Dataset:
+    """``arrays``: name -> array with a leading ``num_tasks`` axis; ``meta``: JSON-able dict.
+
+    DPT arrays (``T = context_len``): ``obs, next_obs: (N, T, *obs_shape)``,
+    ``action, labels: (N, T) int32``, ``reward: (N, T)``, ``done: (N, T) bool``,
+    ``queries: (N, T, *obs_shape)``. AD arrays: the same interaction arrays
+    over the whole history ``(N, num_episodes * horizon)`` and no queries or
+    labels (the query is the observation, the label the source's action).
+    """
+
+    arrays: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_tasks(self) -> int:
+        return int(next(iter(self.arrays.values())).shape[0])
+
+    def take(self, idx) -> "Dataset":
+        """The tasks ``idx`` (indices or boolean mask)."""
+        idx = np.asarray(idx)
+        arrays = {k: np.asarray(v)[idx] for k, v in self.arrays.items()}
+        return Dataset(arrays, {**self.meta, "num_tasks": int(next(iter(arrays.values())).shape[0])})
+
+
+def env_signature(env) -> dict:
+    """What a dataset or checkpoint records about its environment, and checks on load."""
+    name, kwargs = getattr(env, "make_args", (env.name, {}))
+    params = env.default_params
+    return {
+        "name": name,
+        "kwargs": kwargs,
+        "num_actions": int(env.num_actions),
+        "obs_shape": list(env.observation_space(params).shape),
+        "horizon": int(getattr(env, "horizon", 0)),
+    }
+
+
+def check_env_signature(recorded: dict, env, what: str) -> None:
+    expected = env_signature(env)
+    for key in ("name", "num_actions", "obs_shape", "horizon", "kwargs"):
+        if recorded.get(key) != expected[key]:
+            raise ValueError(
+                f"{what} was made for environment {recorded.get('name')!r} with {key}={recorded.get(key)!r}, "
+                f"but this environment ({expected['name']!r}) has {key}={expected[key]!r}"
+            )
+
+
+def _as_dataset(history, extra: dict, meta: dict) -> Dataset:
+    arrays = {
+        "obs": history.obs,
+        "action": history.action,
+        "reward": history.reward,
+        "next_obs": history.next_obs,
+        "done": history.done,
+        **extra,
+    }
+    return Dataset({k: np.asarray(v) for k, v in arrays.items()}, meta)
+
+
+def make_dpt_dataset(
+    env,
+    key: jax.Array,
+    num_tasks: int,
+    context_len: int,
+    split: str = "train",
+    collector: str = "dirichlet",
+    collector_kwargs: dict | None = None,
+) -> Dataset:
+    """DPT data (Lee et al. 2023): per task a context of ``context_len`` interactions of
+    ``collector`` (Dirichlet-random by default), a query state per position drawn
+    from the state space, and the optimal action for each query as its label."""
+    if context_len < 1:
+        raise ValueError(f"context_len must be >= 1, got {context_len!r}")
+    k_tasks, k_roll, k_query = jax.random.split(key, 3)
+    tasks = env.sample_tasks(k_tasks, num_tasks, split)
+    agent = make_agent(collector, env, **(collector_kwargs or {}))
+    history = rollout(env, agent, tasks, k_roll, context_len)
+    queries = env.sample_query_obs(k_query, (num_tasks, context_len))
+    labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
+    meta = {
+        "format": FORMAT, "kind": "dpt", "env": env_signature(env), "split": split,
+        "source": {"name": collector, "kwargs": collector_kwargs or {}},
+        "seed": np.asarray(jax.random.key_data(key)).tolist(), "num_tasks": num_tasks, "context_len": context_len,
+    }
+    return _as_dataset(history, {"queries": queries, "labels": labels}, meta)
+
+
+def make_ad_dataset(
+    env,
+    key: jax.Array,
+    num_tasks: int,
+    num_episodes: int,
+    split: str = "train",
+    source: str = "q-learning",
+    source_kwargs: dict | None = None,
+) -> Dataset:
+    """AD data (Laskin et al. 2022): the learning history of ``source``, run from
+    scratch for ``num_episodes`` episodes on each task. Arrays ``(N, num_episodes * horizon)``."""
+    if not hasattr(env, "horizon"):
+        raise ValueError(f"AD needs an environment with fixed-length episodes, got {env.name!r}")
+    k_tasks, k_roll = jax.random.split(key)
+    tasks = env.sample_tasks(k_tasks, num_tasks, split)
+    agent = make_agent(source, env, **(source_kwargs or {}))
+    history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
+    optimal = jax.vmap(env.optimal_return)(tasks)
+    meta = {
+        "format": FORMAT, "kind": "ad", "env": env_signature(env), "split": split,
+        "source": {"name": source, "kwargs": source_kwargs or {}},
+        "seed": np.asarray(jax.random.key_data(key)).tolist(), "num_tasks": num_tasks,
+        "num_episodes": num_episodes, "horizon": env.horizon,
+    }
+    return _as_dataset(history, {"optimal_return": optimal}, meta)
+
+
+def filter_histories(dataset: Dataset, keep_fraction: float = 0.5, stability_weight: float = 1.0) -> Dataset:
+    """Learning-history filtering (LHF): keep the histories that improve most, most steadily.
+
+    Score = (mean return of the last quarter of episodes − of the first quarter)
+    − ``stability_weight`` · (std of episode-to-episode return changes), both in
+    units of the task's optimal return; the top ``keep_fraction`` are kept.
+    """
+    if dataset.meta.get("kind") != "ad":
+        raise ValueError(f"filter_histories works on AD learning histories, got a {dataset.meta.get('kind')!r} dataset")
+    if not 0.0 < keep_fraction <= 1.0:
+        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
+    returns = np.asarray(dataset.arrays["reward"]).reshape(dataset.num_tasks, dataset.meta["num_episodes"], -1).sum(-1)
+    scale = np.maximum(np.asarray(dataset.arrays["optimal_return"]), 1e-6)[:, None]
+    returns = returns / scale
+    quarter = max(1, returns.shape[1] // 4)
+    improvement = returns[:, -quarter:].mean(1) - returns[:, :quarter].mean(1)
+    instability = np.diff(returns, axis=1).std(1) if returns.shape[1] > 1 else np.zeros(len(returns))
+    score = improvement - stability_weight * instability
+    keep = np.argsort(-score, kind="stable")[: max(1, int(round(keep_fraction * dataset.num_tasks)))]
+    out = dataset.take(np.sort(keep))
+    out.meta["filter"] = {"keep_fraction": keep_fraction, "stability_weight": stability_weight}
+    return out
+
+
+def save_dataset(dataset: Dataset, path: str) -> None:
+    """Write ``dataset`` to ``path`` (``.npz``) atomically."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, __meta__=np.array(json.dumps(dataset.meta)), **{k: np.asarray(v) for k, v in dataset.arrays.items()})
+    os.replace(tmp, path)
+
+
+def load_dataset(path: str, env=None, kind: str | None = None) -> Dataset:
+    """Read a dataset; with ``env`` (and ``kind``) check it was made for them."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no dataset at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            arrays = {k: data[k] for k in data.files if k != "__meta__"}
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as err:
+        raise ValueError(f"{path!r} is not a readable icrl dataset ({type(err).__name__}: {err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    if kind is not None and meta.get("kind") != kind:
+        raise ValueError(f"{path!r} is a {meta.get('kind')!r} dataset, expected {kind!r}")
+    if env is not None:
+        check_env_signature(meta["env"], env, f"dataset {path!r}")
+    return Dataset(arrays, meta)

@@ -1,0 +1,91 @@
+"""Pretraining objectives: batches of tokens and labels, and the cross-entropy loss.
+
+Batch samplers are pure and jittable: they take the dataset's arrays (device
+arrays, an argument of the training step, never constants baked into it) and
+a key, and return ``(tokens, resets, labels)`` with a leading batch axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from icrl.models.tokens import TokenSpec
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean cross-entropy over every position: ``logits (B, T, A)``, ``labels (B, T)``."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+@dataclass(frozen=True)
+class DPTObjective:
+    """Decision-pretrained transformer: predict the optimal action for the query at
+    **every** context prefix (position ``t`` has seen ``t`` transitions, ``t = 0..T-1``)."""
+
+    spec: TokenSpec
+    kind = "dpt"
+
+    def sequence_length(self, meta: dict) -> int:
+        return int(meta["context_len"])
+
+    def sample_batch(self, arrays, key, batch_size: int):
+        idx = jax.random.randint(key, (batch_size,), 0, arrays["action"].shape[0])
+        a = jax.tree.map(lambda x: x[idx], arrays)
+        tokens = self.spec.sequence(a["queries"], a["obs"], a["action"], a["reward"], a["next_obs"], a["done"])
+        return tokens, jnp.zeros(a["action"].shape, bool), a["labels"]
+
+
+@dataclass(frozen=True)
+class ADObjective:
+    """Algorithm Distillation: predict the source's next action at every position of a
+    window of ``window_episodes`` episodes, taken every ``episode_stride`` episodes
+    from a learning history (a stride > 1 compresses learning into the window).
+
+    ``episode_resets`` restarts the model's state at each episode in the window.
+    Off by default: AD's in-context improvement needs memory *across* episodes;
+    a new task always starts a fresh sequence anyway.
+    """
+
+    spec: TokenSpec
+    horizon: int
+    window_episodes: int
+    episode_stride: int = 1
+    episode_resets: bool = False
+    kind = "ad"
+
+    def sequence_length(self, meta: dict) -> int:
+        return self.window_episodes * self.horizon
+
+    def check(self, meta: dict) -> None:
+        span = (self.window_episodes - 1) * self.episode_stride + 1
+        if span > meta["num_episodes"]:
+            raise ValueError(
+                f"a window of {self.window_episodes} episodes with stride {self.episode_stride} spans {span} episodes; "
+                f"the histories have only {meta['num_episodes']}"
+            )
+
+    def sample_batch(self, arrays, key, batch_size: int):
+        k_task, k_start = jax.random.split(key)
+        num_tasks, length = arrays["action"].shape
+        num_episodes = length // self.horizon
+        span = (self.window_episodes - 1) * self.episode_stride + 1
+        idx = jax.random.randint(k_task, (batch_size,), 0, num_tasks)
+        start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - span + 1)
+        episodes = start[:, None] + self.episode_stride * jnp.arange(self.window_episodes)  # (B, W)
+
+        def window(x):
+            per_episode = x.reshape((num_tasks, num_episodes, self.horizon) + x.shape[2:])
+            w = per_episode[idx[:, None], episodes]  # (B, W, H, ...)
+            return w.reshape((batch_size, self.window_episodes * self.horizon) + x.shape[2:])
+
+        a = {k: window(arrays[k]) for k in ("obs", "action", "reward", "next_obs", "done")}
+        tokens = self.spec.sequence(a["obs"], a["obs"], a["action"], a["reward"], a["next_obs"], a["done"])
+        if self.episode_resets:
+            resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), a["done"][:, :-1]], axis=1)
+        else:
+            resets = jnp.zeros(a["action"].shape, bool)
+        return tokens, resets, a["action"]

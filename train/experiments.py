@@ -1,0 +1,229 @@
+"""Named pretraining experiments: generate → pretrain → evaluate in context on held-out tasks.
+
+Every experiment is one :class:`ExperimentConfig`; ``python -m train NAME
+--field value`` overrides any field, ``--scale paper`` switches to the
+paper-sized preset (for a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+import envs
+from icrl.agents import ModelAgent, make_agent
+from icrl.data import check_env_signature, env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.metrics import mean_ci95
+from icrl.models import TokenSpec, make_model
+from icrl.objectives import ADObjective, DPTObjective
+from icrl.rollout import cumulative_regret, episode_returns, rollout
+from icrl.training import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    objective: str = "dpt"  # dpt | ad
+    env: str = "bernoulli-bandit"
+    backbone: str = "transformer"  # transformer | s5
+    # environment
+    num_arms: int = 5
+    horizon: int = 100
+    size: int = 10
+    dim: int = 2
+    # data
+    num_train_tasks: int = 20_000
+    context_episodes: int = 1  # DPT: episodes per context; AD: episodes per training window
+    history_episodes: int = 100  # AD: length of each source learning history
+    episode_stride: int = 1  # AD: take every k-th episode of a history
+    lhf_keep: float = 1.0  # AD: learning-history filtering, fraction kept
+    # model
+    num_layers: int = 3
+    num_heads: int = 4
+    width: int = 64
+    state_size: int = 64
+    dropout: float = 0.0
+    # optimisation
+    num_steps: int = 500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    warmup_steps: int = 50
+    weight_decay: float = 1e-4
+    # evaluation
+    eval_tasks: int = 1000
+    eval_episodes: int = 1
+    baselines: tuple[str, ...] = ("random", "ucb", "thompson")
+    seed: int = 0
+    out_dir: str = "runs"
+    scale: str = "cpu"  # cpu | paper
+
+    def __post_init__(self):
+        if self.objective not in ("dpt", "ad"):
+            raise ValueError(f"objective must be 'dpt' or 'ad', got {self.objective!r}")
+        if self.scale not in ("cpu", "paper"):
+            raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
+        if not 0 < self.lhf_keep <= 1:
+            raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
+
+    def env_kwargs(self) -> dict:
+        if self.env in ("bernoulli-bandit", "gaussian-bandit"):
+            return {"num_arms": self.num_arms, "horizon": self.horizon}
+        if self.env == "linear-bandit":
+            return {"dim": self.dim, "num_arms": self.num_arms, "horizon": self.horizon}
+        return {"size": self.size, "horizon": self.horizon}
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            num_steps=self.num_steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, seed=self.seed,
+            log_every=max(1, min(25, self.num_steps // 10)), checkpoint_every=max(1, self.num_steps // 5),
+        )
+
+
+_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, num_steps=600)
+_PAPER_BANDIT = dict(horizon=500, num_train_tasks=100_000, num_steps=50_000, num_layers=4, num_heads=4, width=128, dropout=0.1)
+_ROOM_AD = dict(
+    objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=120, context_episodes=6,
+    episode_stride=12, num_steps=1500, batch_size=32, eval_tasks=200, eval_episodes=6, baselines=("random", "q-learning"),
+)
+
+EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
+    "bandit-dpt": (ExperimentConfig(**_BANDIT), _PAPER_BANDIT),
+    "bandit-dpt-s5": (ExperimentConfig(**_BANDIT, backbone="s5"), _PAPER_BANDIT),
+    "linear-bandit-dpt": (
+        ExperimentConfig(objective="dpt", env="linear-bandit", num_arms=10, dim=2, horizon=100, num_steps=800,
+                         baselines=("random", "linucb", "lin-thompson")),
+        dict(horizon=200, num_train_tasks=100_000, num_steps=50_000, width=128, num_layers=4),
+    ),
+    "darkroom-dpt": (
+        ExperimentConfig(objective="dpt", env="darkroom", size=10, horizon=100, num_train_tasks=4000, context_episodes=1,
+                         num_steps=1200, batch_size=64, eval_tasks=200, eval_episodes=1, baselines=("random", "q-learning")),
+        dict(num_train_tasks=100_000, num_steps=50_000, width=128, num_layers=4, context_episodes=4, eval_episodes=4),
+    ),
+    "darkroom-ad": (ExperimentConfig(**_ROOM_AD), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4)),
+    "darkroom-ad-s5": (ExperimentConfig(**{**_ROOM_AD, "backbone": "s5"}), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128)),
+    "keydoor-ad": (
+        ExperimentConfig(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25, "history_episodes": 200, "episode_stride": 20,
+                            "context_episodes": 6, "eval_episodes": 6}),
+        dict(size=9, horizon=50, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4),
+    ),
+}
+
+
+def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid names: {sorted(EXPERIMENTS)}")
+    base, paper = EXPERIMENTS[name]
+    if scale == "paper":
+        base = dataclasses.replace(base, **paper, scale="paper")
+    return dataclasses.replace(base, **overrides)
+
+
+def _dataset(cfg: ExperimentConfig, env, run_dir: str):
+    """Generate the training data, or reuse the copy saved by an earlier run of the same config."""
+    path = os.path.join(run_dir, "dataset.npz")
+    if os.path.exists(path):
+        data = load_dataset(path, env, cfg.objective)
+        wanted = cfg.num_train_tasks if cfg.objective == "dpt" else None
+        if data.meta.get("seed_config") == cfg.seed and (wanted is None or data.num_tasks == wanted) and data.meta.get("gen") == _gen_key(cfg):
+            return data
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11)
+    if cfg.objective == "dpt":
+        data = make_dpt_dataset(env, key, cfg.num_train_tasks, cfg.context_episodes * cfg.horizon, split="train")
+    else:
+        data = make_ad_dataset(env, key, cfg.num_train_tasks, cfg.history_episodes, split="train")
+        if cfg.lhf_keep < 1:
+            data = filter_histories(data, cfg.lhf_keep)
+    data.meta.update(seed_config=cfg.seed, gen=_gen_key(cfg))
+    save_dataset(data, path)
+    return data
+
+
+def _gen_key(cfg: ExperimentConfig) -> list:
+    return [cfg.objective, cfg.num_train_tasks, cfg.context_episodes, cfg.history_episodes, cfg.lhf_keep]
+
+
+def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) -> dict:
+    """Generate data, pretrain (resuming a checkpoint of the same config), evaluate on held-out tasks."""
+    run_dir = os.path.join(cfg.out_dir, name)
+    os.makedirs(run_dir, exist_ok=True)
+    env, _ = envs.make(cfg.env, **cfg.env_kwargs())
+    spec = TokenSpec.for_env(env)
+    eval_steps = cfg.eval_episodes * env.horizon
+    if cfg.objective == "dpt":
+        objective = DPTObjective(spec)
+        seq_len = cfg.context_episodes * env.horizon
+    else:
+        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride)
+        objective.check({"num_episodes": cfg.history_episodes})
+        seq_len = cfg.context_episodes * env.horizon
+    model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
+    if cfg.backbone == "transformer":
+        model_kwargs.update(num_heads=cfg.num_heads, max_len=max(seq_len, eval_steps))
+    else:
+        model_kwargs.update(state_size=cfg.state_size)
+    model = make_model(cfg.backbone, spec.token_dim, env.num_actions, **model_kwargs)
+    if eval_steps > seq_len:
+        print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}")
+
+    t0 = time.perf_counter()
+    data = _dataset(cfg, env, run_dir)
+    gen_s = time.perf_counter() - t0
+    print(f"[{name}] data: {data.num_tasks} {cfg.objective.upper()} tasks from {data.meta['source']['name']} ({gen_s:.1f}s)")
+    record = {"env": env_signature(env), "objective": cfg.objective, "data": _gen_key(cfg), "seed": cfg.seed}
+    t0 = time.perf_counter()
+    params, logs = train(model, objective, data.arrays, cfg.train_config(), run_dir=run_dir, record=record, progress=progress)
+    train_s = time.perf_counter() - t0
+    results = evaluate(cfg, env, model, spec, params)
+    results.update(
+        experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
+        final_loss=logs[-1]["loss"] if logs else None, checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
+    )
+    with open(os.path.join(run_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print_table(results)
+    print(f"results: {os.path.join(run_dir, 'results.json')}")
+    return results
+
+
+def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
+    """Model (online, sampling) and baselines on the same held-out tasks with the same keys."""
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
+    tasks = env.sample_tasks(jax.random.fold_in(key, 0), cfg.eval_tasks, "test")
+    num_steps = cfg.eval_episodes * env.horizon
+    agents = {cfg.objective.upper() + (f"-{cfg.backbone}" if cfg.backbone != "transformer" else ""): ModelAgent(params, model, spec)}
+    for name in cfg.baselines:
+        agents[name] = make_agent(name, env)
+    bandit = hasattr(env, "expected_rewards")
+    methods = {}
+    for name, agent in agents.items():
+        h = rollout(env, agent, tasks, jax.random.fold_in(key, 1), num_steps)
+        if bandit:
+            mean, ci = mean_ci95(cumulative_regret(h))
+            methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist()}
+        else:
+            mean, ci = mean_ci95(episode_returns(h, env.horizon))
+            methods[name] = {"episode_return": mean.tolist(), "episode_return_ci95": ci.tolist()}
+    out = {"env": env_signature(env), "split": "test", "num_tasks": cfg.eval_tasks, "seed": cfg.seed, "methods": methods}
+    if not bandit:
+        out["optimal_return"] = float(np.mean(jax.vmap(env.optimal_return)(tasks)))
+    return out
+
+
+def print_table(results: dict) -> None:
+    methods = results["methods"]
+    first = next(iter(methods.values()))
+    if "cumulative_regret" in first:
+        print(f"cumulative regret on {results['num_tasks']} held-out tasks at step {len(first['cumulative_regret'])} (mean ± 95% CI)")
+        for name, m in methods.items():
+            print(f"  {name:<16}{m['cumulative_regret'][-1]:8.2f} ± {m['cumulative_regret_ci95'][-1]:5.2f}")
+    else:
+        print(f"return per episode on {results['num_tasks']} held-out tasks (optimal {results['optimal_return']:.2f})")
+        for name, m in methods.items():
+            r = m["episode_return"]
+            print(f"  {name:<16}first {r[0]:7.2f}   last {r[-1]:7.2f}   ({len(r)} episodes)")
