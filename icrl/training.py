@@ -107,12 +107,19 @@ class Trainer:
         state = TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params))
         return jax.device_put(state, self.replicated)
 
-    def _train_step(self, state: TrainState, arrays):
+    def _loss_and_grads(self, state: TrainState, arrays):
         key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
         k_batch, k_dropout = jax.random.split(key)
         batch = self.objective.sample_batch(arrays, k_batch, self.cfg.batch_size)
         batch = jax.lax.with_sharding_constraint(batch, self.batch_sharding)
-        loss, grads = jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
+        return jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
+
+    def loss_and_grads(self, state: TrainState, arrays):
+        """The loss and gradients the next step would use (for checks and debugging)."""
+        return jax.jit(self._loss_and_grads)(state, arrays)
+
+    def _train_step(self, state: TrainState, arrays):
+        loss, grads = self._loss_and_grads(state, arrays)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, opt_state), loss

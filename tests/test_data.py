@@ -1,0 +1,93 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from icrl.data import filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.models import TokenSpec
+from icrl.objectives import ADObjective, DPTObjective
+
+
+def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
+    env, _ = envs.make("bernoulli-bandit", num_arms=4, horizon=20)
+    a = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
+    b = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
+    for k in a.arrays:
+        np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
+    assert a.arrays["obs"].shape == (50, 20, 1) and a.arrays["labels"].shape == (50, 20)
+    tasks = env.sample_tasks(jax.random.split(jax.random.PRNGKey(0), 3)[0], 50, "train")
+    np.testing.assert_array_equal(a.arrays["labels"], np.broadcast_to(np.argmax(tasks.means, 1)[:, None], (50, 20)))
+    assert a.meta["kind"] == "dpt" and a.meta["source"]["name"] == "dirichlet"
+
+
+def test_darkroom_dpt_labels_are_shortest_path_actions():
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    data = make_dpt_dataset(env, jax.random.PRNGKey(1), 40, 10)
+    tasks = env.sample_tasks(jax.random.split(jax.random.PRNGKey(1), 3)[0], 40, "train")
+    q, labels, goal = data.arrays["queries"], data.arrays["labels"], np.asarray(tasks.goal)[:, None]
+    moves = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]])
+    dist = lambda p: np.abs(p - goal).sum(-1)
+    after = np.clip(q + moves[labels], 0, 4)
+    at_goal = dist(q) == 0
+    assert (dist(after)[~at_goal] == dist(q)[~at_goal] - 1).all()
+    assert (labels[at_goal] == 4).all()
+
+
+def test_ad_dataset_and_windows():
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    data = make_ad_dataset(env, jax.random.PRNGKey(0), 8, 10, source="q-learning")
+    assert data.arrays["action"].shape == (8, 60)
+    spec = TokenSpec.for_env(env)
+    obj = ADObjective(spec, horizon=6, window_episodes=3, episode_stride=2)
+    obj.check(data.meta)
+    arrays = {k: jnp.asarray(v) for k, v in data.arrays.items()}
+    tokens, resets, labels = jax.jit(lambda a, k: obj.sample_batch(a, k, 5))(arrays, jax.random.PRNGKey(3))
+    assert tokens.shape == (5, 18, spec.token_dim) and labels.shape == (5, 18) and not bool(resets.any())
+    # every window is three whole episodes two apart from one history: find it
+    acts = np.asarray(data.arrays["action"]).reshape(8, 10, 6)
+    for row in np.asarray(labels):
+        w = row.reshape(3, 6)
+        assert any(all((acts[t, e + 2 * i] == w[i]).all() for i in range(3)) for t in range(8) for e in range(10 - 4))
+    with pytest.raises(ValueError, match="spans 9 episodes"):
+        ADObjective(spec, 6, 5, 2).check({"num_episodes": 8})
+    obj = ADObjective(spec, horizon=6, window_episodes=2, episode_resets=True)
+    _, resets, _ = obj.sample_batch(arrays, jax.random.PRNGKey(0), 2)
+    np.testing.assert_array_equal(np.asarray(resets)[0], np.arange(12) == 6)
+
+
+def test_filter_histories_keeps_the_most_improving():
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    data = make_ad_dataset(env, jax.random.PRNGKey(0), 40, 16)
+    kept = filter_histories(data, keep_fraction=0.25, stability_weight=0.0)
+    assert kept.num_tasks == 10
+    returns = data.arrays["reward"].reshape(40, 16, 10).sum(-1) / data.arrays["optimal_return"][:, None]
+    gain = returns[:, -4:].mean(1) - returns[:, :4].mean(1)
+    kept_gain = kept.arrays["reward"].reshape(10, 16, 10).sum(-1) / kept.arrays["optimal_return"][:, None]
+    kept_gain = kept_gain[:, -4:].mean(1) - kept_gain[:, :4].mean(1)
+    assert kept_gain.min() >= np.sort(gain)[-10] - 1e-6
+    with pytest.raises(ValueError, match="AD learning histories"):
+        filter_histories(make_dpt_dataset(env, jax.random.PRNGKey(0), 4, 10))
+
+
+def test_save_load_roundtrip_and_errors(tmp_path):
+    env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=10)
+    data = make_dpt_dataset(env, jax.random.PRNGKey(0), 6, 10)
+    path = str(tmp_path / "d.npz")
+    save_dataset(data, path)
+    back = load_dataset(path, env, "dpt")
+    assert back.meta == data.meta
+    np.testing.assert_array_equal(back.arrays["labels"], data.arrays["labels"])
+    other, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=10)
+    with pytest.raises(ValueError, match="num_actions=3.*has num_actions=5"):
+        load_dataset(path, other)
+    with pytest.raises(ValueError, match="'dpt' dataset, expected 'ad'"):
+        load_dataset(path, env, "ad")
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_dataset(str(tmp_path / "nope.npz"))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match="not a readable icrl dataset"):
+        load_dataset(str(bad))
+    with pytest.raises(ValueError, match="no query-state distribution"):
+        make_dpt_dataset(envs.make("keydoor")[0], jax.random.PRNGKey(0), 2, 10)

@@ -1,0 +1,149 @@
+import os
+import shutil
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from icrl import cumulative_regret, make_agent, rollout
+from icrl.agents import ModelAgent
+from icrl.data import make_ad_dataset, make_dpt_dataset
+from icrl.models import S5, TokenSpec, Transformer
+from icrl.objectives import ADObjective, DPTObjective
+from icrl.training import CheckpointError, TrainConfig, Trainer, load_params, train
+
+HORIZON = 30
+
+
+@pytest.fixture(scope="module")
+def bandit():
+    env, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=HORIZON)
+    return env, TokenSpec.for_env(env)
+
+
+@pytest.fixture(scope="module")
+def dpt_data(bandit):
+    env, _ = bandit
+    return make_dpt_dataset(env, jax.random.PRNGKey(0), 3000, HORIZON)
+
+
+def _tiny_transformer(spec, max_len=HORIZON):
+    return Transformer(spec.token_dim, spec.num_actions, max_len=max_len, num_layers=2, num_heads=2, width=32)
+
+
+def _held_out_regret(env, agent, n=400):
+    tasks = env.sample_tasks(jax.random.PRNGKey(123), n, "test")
+    h = rollout(env, agent, tasks, jax.random.PRNGKey(7), HORIZON)
+    return np.asarray(cumulative_regret(h)[:, -1])
+
+
+def _beats_random(env, agent):
+    model_regret = _held_out_regret(env, agent)
+    random_regret = _held_out_regret(env, make_agent("random", env))
+    diff = random_regret - model_regret  # same tasks, paired
+    margin = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+    assert diff.mean() - margin > 0.25 * random_regret.mean(), (model_regret.mean(), random_regret.mean())
+
+
+def test_dpt_end_to_end_beats_random_on_held_out_tasks(bandit, dpt_data):
+    env, spec = bandit
+    model = _tiny_transformer(spec)
+    cfg = TrainConfig(num_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, logs = train(model, DPTObjective(spec), dpt_data.arrays, cfg, progress=False)
+    assert logs[-1]["loss"] < logs[0]["loss"]
+    _beats_random(env, ModelAgent(params, model, spec))
+    _beats_random(env, ModelAgent(params, model, spec, greedy=True))
+
+
+def test_ad_s5_end_to_end_imitates_thompson(bandit):
+    env, spec = bandit
+    data = make_ad_dataset(env, jax.random.PRNGKey(1), 3000, 1, source="thompson")
+    model = S5(spec.token_dim, spec.num_actions, num_layers=2, width=32, state_size=16)
+    cfg = TrainConfig(num_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, _ = train(model, ADObjective(spec, HORIZON, 1), data.arrays, cfg, progress=False)
+    _beats_random(env, ModelAgent(params, model, spec))
+
+
+def _losses(spec, data, **kw):
+    kw.setdefault("num_devices", 1)
+    cfg = TrainConfig(num_steps=6, batch_size=8, log_every=1, warmup_steps=2, **kw)
+    return train(_tiny_transformer(spec), DPTObjective(spec), data.arrays, cfg, progress=False)
+
+
+def test_same_seed_same_loss_curve(bandit, dpt_data):
+    _, spec = bandit
+    p1, a = _losses(spec, dpt_data, seed=3)
+    p2, b = _losses(spec, dpt_data, seed=3)
+    assert [x["loss"] for x in a] == [x["loss"] for x in b]
+    chex.assert_trees_all_equal(p1, p2)
+    _, c = _losses(spec, dpt_data, seed=4)
+    assert [x["loss"] for x in a] != [x["loss"] for x in c]
+
+
+def test_sharded_step_equals_unsharded(bandit, dpt_data):
+    """Data parallel over two forced host devices computes the same loss and gradients."""
+    _, spec = bandit
+    assert len(jax.devices()) == 2  # tests force two host devices (conftest)
+    model, obj = _tiny_transformer(spec), DPTObjective(spec)
+    out = {}
+    for n in (1, 2):
+        trainer = Trainer(model, obj, TrainConfig(batch_size=16, num_devices=n))
+        data = trainer.put_data(dpt_data.arrays)
+        state = trainer.init_state(data)
+        out[n] = trainer.loss_and_grads(state, data)
+        if n == 2:
+            state, _ = trainer.step(state, data)
+            assert len(state.params["params"]["head"]["kernel"].sharding.device_set) == 2  # replicated on both
+    np.testing.assert_allclose(out[1][0], out[2][0], rtol=1e-6)
+    chex.assert_trees_all_close(out[1][1], out[2][1], atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size=7 must be divisible by the number of devices \\(2\\)"):
+        Trainer(model, obj, TrainConfig(batch_size=7))
+
+
+def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path):
+    _, spec = bandit
+    cfg = TrainConfig(num_steps=12, batch_size=8, warmup_steps=2, log_every=4, checkpoint_every=5, num_devices=1)
+    model, obj = _tiny_transformer(spec), DPTObjective(spec)
+    full, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "a"), progress=False)
+    part, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "b"), progress=False, stop_after=7)
+    assert sorted(os.listdir(tmp_path / "b" / "checkpoints")) == ["5", "7"]
+    resumed, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "b"), progress=False)
+    chex.assert_trees_all_close(resumed, full, atol=1e-7)
+    assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
+    tokens, resets, _ = obj.sample_batch({k: jnp.asarray(v) for k, v in dpt_data.arrays.items()}, jax.random.PRNGKey(0), 1)
+    loaded = load_params(str(tmp_path / "b"), model, {}, (tokens, resets))
+    chex.assert_trees_all_close(loaded, full, atol=1e-7)
+
+
+def test_checkpoint_errors(bandit, dpt_data, tmp_path):
+    _, spec = bandit
+    cfg = TrainConfig(num_steps=3, batch_size=8, warmup_steps=1, log_every=1, checkpoint_every=3, num_devices=1)
+    obj = DPTObjective(spec)
+    train(_tiny_transformer(spec), obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+    wider = Transformer(spec.token_dim, spec.num_actions, max_len=HORIZON, num_layers=2, num_heads=2, width=48)
+    with pytest.raises(CheckpointError, match="model=.*width.*32.*48"):
+        train(wider, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+    with pytest.raises(CheckpointError, match="learning_rate"):
+        train(_tiny_transformer(spec), obj, dpt_data.arrays, TrainConfig(num_steps=3, batch_size=8, learning_rate=0.5, num_devices=1), run_dir=str(tmp_path / "r"), progress=False)
+    # corrupt every file of the saved state
+    state_dir = tmp_path / "r" / "checkpoints" / "3" / "state"
+    for root, _, files in os.walk(state_dir):
+        for f in files:
+            with open(os.path.join(root, f), "wb") as fh:
+                fh.write(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt|unreadable"):
+        train(_tiny_transformer(spec), obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoints"):
+        load_params(str(tmp_path / "missing"), _tiny_transformer(spec), {}, (None, None))
+
+
+def test_model_agent_refuses_horizon_beyond_context(bandit):
+    env, spec = bandit
+    model = _tiny_transformer(spec, max_len=20)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 2)
+    with pytest.raises(ValueError, match="30 steps is longer than the model's context \\(max_len=20\\)"):
+        rollout(env, ModelAgent(params, model, spec), tasks, jax.random.PRNGKey(0), HORIZON)
