@@ -14,15 +14,14 @@ import time
 from dataclasses import dataclass
 
 import jax
-import numpy as np
 
 import envs
 from icrl.agents import ModelAgent, make_agent
 from icrl.data import check_env_signature, env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
-from icrl.metrics import mean_ci95
+from icrl.evaluate import evaluate_online, offline_bandit
+from icrl.plot import plot_results
 from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
-from icrl.rollout import cumulative_regret, episode_returns, rollout
 from icrl.training import TrainConfig, train
 
 
@@ -85,11 +84,11 @@ class ExperimentConfig:
         )
 
 
-_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, num_steps=600)
+_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, num_steps=600, num_heads=2)
 _PAPER_BANDIT = dict(horizon=500, num_train_tasks=100_000, num_steps=50_000, num_layers=4, num_heads=4, width=128, dropout=0.1)
 _ROOM_AD = dict(
-    objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=120, context_episodes=6,
-    episode_stride=12, num_steps=1500, batch_size=32, eval_tasks=200, eval_episodes=6, baselines=("random", "q-learning"),
+    objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=200, context_episodes=8,
+    episode_stride=25, num_steps=1500, batch_size=32, eval_tasks=200, eval_episodes=8, baselines=("random", "q-learning"),
 )
 
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
@@ -108,8 +107,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     "darkroom-ad": (ExperimentConfig(**_ROOM_AD), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4)),
     "darkroom-ad-s5": (ExperimentConfig(**{**_ROOM_AD, "backbone": "s5"}), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128)),
     "keydoor-ad": (
-        ExperimentConfig(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25, "history_episodes": 200, "episode_stride": 20,
-                            "context_episodes": 6, "eval_episodes": 6}),
+        ExperimentConfig(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25}),
         dict(size=9, horizon=50, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4),
     ),
 }
@@ -186,33 +184,24 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     )
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    plot = plot_results(results, os.path.join(run_dir, "regret.png" if "offline" in results or hasattr(env, "expected_rewards") else "returns.png"))
     print_table(results)
-    print(f"results: {os.path.join(run_dir, 'results.json')}")
+    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); results: {os.path.join(run_dir, 'results.json')}")
+    print(f"plot: {plot}")
     return results
 
 
 def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
-    """Model (online, sampling) and baselines on the same held-out tasks with the same keys."""
+    """Model (online, sampling) and baselines on the same held-out tasks with the same keys;
+    for DPT on bandits also the offline (greedy, fixed-context) comparison."""
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
     tasks = env.sample_tasks(jax.random.fold_in(key, 0), cfg.eval_tasks, "test")
-    num_steps = cfg.eval_episodes * env.horizon
-    agents = {cfg.objective.upper() + (f"-{cfg.backbone}" if cfg.backbone != "transformer" else ""): ModelAgent(params, model, spec)}
-    for name in cfg.baselines:
-        agents[name] = make_agent(name, env)
-    bandit = hasattr(env, "expected_rewards")
-    methods = {}
-    for name, agent in agents.items():
-        h = rollout(env, agent, tasks, jax.random.fold_in(key, 1), num_steps)
-        if bandit:
-            mean, ci = mean_ci95(cumulative_regret(h))
-            methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist()}
-        else:
-            mean, ci = mean_ci95(episode_returns(h, env.horizon))
-            methods[name] = {"episode_return": mean.tolist(), "episode_return_ci95": ci.tolist()}
-    out = {"env": env_signature(env), "split": "test", "num_tasks": cfg.eval_tasks, "seed": cfg.seed, "methods": methods}
-    if not bandit:
-        out["optimal_return"] = float(np.mean(jax.vmap(env.optimal_return)(tasks)))
-    return out
+    model_name = cfg.objective.upper() + ("-s5" if cfg.backbone == "s5" else "")
+    agents = {model_name: ModelAgent(params, model, spec), **{name: name for name in cfg.baselines}}
+    results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed)
+    if cfg.objective == "dpt" and hasattr(env, "expected_rewards"):
+        results["offline"] = offline_bandit(env, model, spec, params, tasks, jax.random.fold_in(key, 2), cfg.context_episodes * env.horizon)
+    return results
 
 
 def print_table(results: dict) -> None:
@@ -222,6 +211,8 @@ def print_table(results: dict) -> None:
         print(f"cumulative regret on {results['num_tasks']} held-out tasks at step {len(first['cumulative_regret'])} (mean ± 95% CI)")
         for name, m in methods.items():
             print(f"  {name:<16}{m['cumulative_regret'][-1]:8.2f} ± {m['cumulative_regret_ci95'][-1]:5.2f}")
+        for name, m in results.get("offline", {}).items():
+            print(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")
     else:
         print(f"return per episode on {results['num_tasks']} held-out tasks (optimal {results['optimal_return']:.2f})")
         for name, m in methods.items():

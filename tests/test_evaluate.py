@@ -1,0 +1,80 @@
+import json
+
+import jax
+import matplotlib.image
+import numpy as np
+import pytest
+
+import envs
+from icrl.evaluate import SCHEMA, evaluate_online
+from icrl.metrics import mean_ci95
+from icrl.plot import load_results, main as plot_main, plot_results
+
+
+def test_mean_ci95_by_hand():
+    mean, ci = mean_ci95(np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 10.0], [4.0, 10.0]]))
+    np.testing.assert_allclose(mean, [2.5, 10.0])
+    np.testing.assert_allclose(ci, [1.96 * np.sqrt(5 / 3) / 2, 0.0])
+
+
+def test_bandit_results_schema_and_oracle_regret_is_zero():
+    env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=40)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 50, "test")
+    res = evaluate_online(env, {"oracle": "oracle", "random": "random"}, tasks, jax.random.PRNGKey(1), 40)
+    assert res["schema"] == SCHEMA and res["num_tasks"] == 50 and res["split"] == "test" and res["env"]["name"] == "bernoulli-bandit"
+    assert set(res["methods"]) == {"oracle", "random"}
+    oracle = res["methods"]["oracle"]
+    assert len(oracle["cumulative_regret"]) == 40 and len(oracle["cumulative_regret_ci95"]) == 40
+    assert oracle["cumulative_regret"] == [0.0] * 40 and oracle["cumulative_regret_ci95"] == [0.0] * 40
+    random = np.asarray(res["methods"]["random"]["cumulative_regret"])
+    assert (np.diff(random) >= 0).all() and random[-1] > 5
+    json.dumps(res)  # serialisable as is
+
+
+def test_grid_results_report_returns_per_episode():
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    tasks = env.task_pool("test")
+    res = evaluate_online(env, {"oracle": "oracle"}, tasks, jax.random.PRNGKey(1), 30)
+    m = res["methods"]["oracle"]
+    assert len(m["episode_return"]) == 3
+    np.testing.assert_allclose(m["episode_return"], res["optimal_return"], rtol=1e-6)
+    assert m["optimal_return"] == res["optimal_return"]
+    with pytest.raises(ValueError, match="whole episodes"):
+        evaluate_online(env, {"oracle": "oracle"}, tasks, jax.random.PRNGKey(1), 25)
+
+
+def _bandit_results():
+    env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=30)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 20, "test")
+    return evaluate_online(env, {"ucb": "ucb", "random": "random"}, tasks, jax.random.PRNGKey(1), 30)
+
+
+def test_plot_writes_png_of_requested_size(tmp_path):
+    res = _bandit_results()
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(res))
+    out = plot_results(load_results(str(path)), str(tmp_path / "r.png"), size=(4.0, 3.0), dpi=50, log_scale=True)
+    img = matplotlib.image.imread(out)
+    assert img.shape[:2] == (150, 200)
+    assert img[..., :3].std() > 0.05  # not a blank canvas
+    plot_main([str(path), str(path), "-o", str(tmp_path / "o.svg"), "--labels", "a", "b"])
+    assert (tmp_path / "o.svg").stat().st_size > 1000
+
+
+def test_plot_errors(tmp_path):
+    res = _bandit_results()
+    with pytest.raises(ValueError, match="unknown method.*'thompson'.*\\['random', 'ucb'\\]"):
+        plot_results(res, str(tmp_path / "x.png"), methods=["thompson"])
+    room, _ = envs.make("darkroom", size=4, horizon=5)
+    grid = evaluate_online(room, {"oracle": "oracle"}, room.task_pool("test"), jax.random.PRNGKey(0), 5)
+    with pytest.raises(ValueError, match="different environments"):
+        plot_results([res, grid], str(tmp_path / "x.png"))
+    with pytest.raises(FileNotFoundError, match="no results file"):
+        load_results(str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_results(str(bad))
+    bad.write_text(json.dumps({"methods": {}}))
+    with pytest.raises(ValueError, match="not an icrl results file"):
+        load_results(str(bad))
