@@ -90,6 +90,14 @@ def _as_dataset(history, extra: dict, meta: dict) -> Dataset:
     return Dataset({k: np.asarray(v) for k, v in arrays.items()}, meta)
 
 
+def _meta(kind: str, env, split: str, source: str, source_kwargs: dict | None, key, **sizes) -> dict:
+    return {
+        "format": FORMAT, "kind": kind, "env": env_signature(env), "split": split,
+        "source": {"name": source, "kwargs": source_kwargs or {}},
+        "seed": np.asarray(jax.random.key_data(key)).tolist(), **sizes,
+    }
+
+
 def make_dpt_dataset(
     env,
     key: jax.Array,
@@ -110,11 +118,7 @@ def make_dpt_dataset(
     history = rollout(env, agent, tasks, k_roll, context_len)
     queries = env.sample_query_obs(k_query, (num_tasks, context_len))
     labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
-    meta = {
-        "format": FORMAT, "kind": "dpt", "env": env_signature(env), "split": split,
-        "source": {"name": collector, "kwargs": collector_kwargs or {}},
-        "seed": np.asarray(jax.random.key_data(key)).tolist(), "num_tasks": num_tasks, "context_len": context_len,
-    }
+    meta = _meta("dpt", env, split, collector, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)
     return _as_dataset(history, {"queries": queries, "labels": labels}, meta)
 
 
@@ -136,12 +140,7 @@ def make_ad_dataset(
     agent = make_agent(source, env, **(source_kwargs or {}))
     history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
     optimal = jax.vmap(env.optimal_return)(tasks)
-    meta = {
-        "format": FORMAT, "kind": "ad", "env": env_signature(env), "split": split,
-        "source": {"name": source, "kwargs": source_kwargs or {}},
-        "seed": np.asarray(jax.random.key_data(key)).tolist(), "num_tasks": num_tasks,
-        "num_episodes": num_episodes, "horizon": env.horizon,
-    }
+    meta = _meta("ad", env, split, source, source_kwargs, key, num_tasks=num_tasks, num_episodes=num_episodes, horizon=env.horizon)
     return _as_dataset(history, {"optimal_return": optimal}, meta)
 
 
