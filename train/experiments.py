@@ -57,6 +57,9 @@ class ExperimentConfig:
     eval_tasks: int = 1000
     eval_episodes: int = 1
     baselines: tuple[str, ...] = ("random", "ucb", "thompson")
+    # out-of-distribution evaluation: another horizon, or bandit arm means from [low, high]
+    eval_horizon: int = 0  # 0: the training horizon
+    eval_mean_range: tuple[float, ...] = ()  # (): the training distribution U[0, 1]
     seed: int = 0
     out_dir: str = "runs"
     scale: str = "cpu"  # cpu | paper
@@ -75,6 +78,16 @@ class ExperimentConfig:
         if self.env == "linear-bandit":
             return {"dim": self.dim, "num_arms": self.num_arms, "horizon": self.horizon}
         return {"size": self.size, "horizon": self.horizon}
+
+    def eval_env_kwargs(self) -> dict:
+        kwargs = self.env_kwargs()
+        if self.eval_horizon:
+            kwargs["horizon"] = self.eval_horizon
+        if self.eval_mean_range:
+            if self.env not in ("bernoulli-bandit", "gaussian-bandit") or len(self.eval_mean_range) != 2:
+                raise ValueError(f"eval_mean_range takes (low, high) for a multi-armed bandit, got {self.eval_mean_range!r} for {self.env!r}")
+            kwargs["mean_low"], kwargs["mean_high"] = self.eval_mean_range
+        return kwargs
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -151,8 +164,9 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     run_dir = os.path.join(cfg.out_dir, name)
     os.makedirs(run_dir, exist_ok=True)
     env, _ = envs.make(cfg.env, **cfg.env_kwargs())
+    eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
     spec = TokenSpec.for_env(env)
-    eval_steps = cfg.eval_episodes * env.horizon
+    eval_steps = cfg.eval_episodes * eval_env.horizon
     if cfg.objective == "dpt":
         objective = DPTObjective(spec)
         seq_len = cfg.context_episodes * env.horizon
@@ -162,10 +176,15 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
         seq_len = cfg.context_episodes * env.horizon
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
-        model_kwargs.update(num_heads=cfg.num_heads, max_len=max(seq_len, eval_steps))
+        model_kwargs.update(num_heads=cfg.num_heads, max_len=max(seq_len, cfg.eval_episodes * env.horizon))
     else:
         model_kwargs.update(state_size=cfg.state_size)
     model = make_model(cfg.backbone, spec.token_dim, env.num_actions, **model_kwargs)
+    if cfg.backbone == "transformer" and eval_steps > model.max_len:
+        raise ValueError(
+            f"evaluating {eval_steps} steps in context exceeds the transformer's context max_len={model.max_len}; "
+            f"use the s5 backbone or a shorter eval_horizon"
+        )
     if eval_steps > seq_len:
         print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}")
 
@@ -177,16 +196,21 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     t0 = time.perf_counter()
     params, logs = train(model, objective, data.arrays, cfg.train_config(), run_dir=run_dir, record=record, progress=progress)
     train_s = time.perf_counter() - t0
-    results = evaluate(cfg, env, model, spec, params)
+    results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
         experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
         final_loss=logs[-1]["loss"] if logs else None, checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
     )
-    with open(os.path.join(run_dir, "results.json"), "w") as f:
+    suffix = ""
+    if cfg.eval_horizon or cfg.eval_mean_range:
+        results["out_of_distribution"] = cfg.eval_env_kwargs()
+        suffix = "_ood"
+    results_path = os.path.join(run_dir, f"results{suffix}.json")
+    with open(results_path, "w") as f:
         json.dump(results, f, indent=1)
-    plot = plot_results(results, os.path.join(run_dir, "regret.png" if "offline" in results or hasattr(env, "expected_rewards") else "returns.png"))
+    plot = plot_results(results, os.path.join(run_dir, ("regret" if hasattr(env, "expected_rewards") else "returns") + suffix + ".png"))
     print_table(results)
-    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); results: {os.path.join(run_dir, 'results.json')}")
+    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); results: {results_path}")
     print(f"plot: {plot}")
     return results
 
@@ -199,7 +223,7 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     model_name = cfg.objective.upper() + ("-s5" if cfg.backbone == "s5" else "")
     agents = {model_name: ModelAgent(params, model, spec), **{name: name for name in cfg.baselines}}
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed)
-    if cfg.objective == "dpt" and hasattr(env, "expected_rewards"):
+    if cfg.objective == "dpt" and hasattr(env, "expected_rewards") and not cfg.eval_horizon:
         results["offline"] = offline_bandit(env, model, spec, params, tasks, jax.random.fold_in(key, 2), cfg.context_episodes * env.horizon)
     return results
 

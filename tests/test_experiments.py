@@ -1,0 +1,47 @@
+import json
+import os
+
+import pytest
+
+from train import config_for, run_experiment
+from train.__main__ import main
+
+
+def _tiny(tmp_path, name="bandit-dpt", **kw):
+    base = dict(num_steps=10, num_train_tasks=200, eval_tasks=40, horizon=20, width=16, num_layers=1, batch_size=16,
+                out_dir=str(tmp_path))
+    return config_for(name, **{**base, **kw})
+
+
+def test_experiment_writes_results_and_plot_and_resumes(tmp_path):
+    cfg = _tiny(tmp_path)
+    res = run_experiment(cfg, "tiny", progress=False)
+    run_dir = tmp_path / "tiny"
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved["schema"] == "icrl-results/1" and saved["num_tasks"] == 40
+    assert set(saved["methods"]) == {"DPT", "random", "ucb", "thompson"}
+    assert len(saved["methods"]["DPT"]["cumulative_regret"]) == 20
+    assert set(saved["offline"]) == {"model", "empirical-mean", "lcb"}
+    assert os.path.getsize(run_dir / "regret.png") > 1000
+    assert (run_dir / "metrics.jsonl").read_text().count("\n") >= 1
+    again = run_experiment(cfg, "tiny", progress=False)  # resumes the finished checkpoint: no retraining
+    assert again["methods"]["DPT"] == res["methods"]["DPT"]
+
+
+def test_out_of_distribution_evaluation(tmp_path):
+    cfg = _tiny(tmp_path, eval_mean_range=(0.4, 0.6))
+    res = run_experiment(cfg, "ood", progress=False)
+    assert res["out_of_distribution"]["mean_low"] == 0.4 and (tmp_path / "ood" / "results_ood.json").exists()
+    with pytest.raises(ValueError, match="exceeds the transformer's context max_len=20"):
+        run_experiment(_tiny(tmp_path, eval_horizon=40), "ood2", progress=False)
+    with pytest.raises(ValueError, match="eval_mean_range"):
+        _tiny(tmp_path, name="darkroom-dpt", eval_mean_range=(0.1, 0.2)).eval_env_kwargs()
+
+
+def test_cli_rejects_unknown_names(capsys):
+    with pytest.raises(SystemExit, match="unknown experiment 'bandit-dqn'.*bandit-dpt"):
+        main(["bandit-dqn"])
+    with pytest.raises(ValueError, match="unknown experiment"):
+        config_for("nope")
+    with pytest.raises(SystemExit):
+        main(["bandit-dpt", "--num-stepz", "3"])
