@@ -119,7 +119,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
         dict(num_train_tasks=100_000, num_steps=50_000, width=128, num_layers=4, num_heads=4, context_episodes=4, eval_episodes=4),
     ),
     "darkroom-ad": (ExperimentConfig(**_ROOM_AD), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4, num_heads=4)),
-    "darkroom-ad-s5": (ExperimentConfig(**{**_ROOM_AD, "backbone": "s5"}), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128)),
+    "darkroom-ad-s5": (ExperimentConfig(**{**_ROOM_AD, "backbone": "s5", "num_steps": 4500}), dict(size=10, horizon=100, num_train_tasks=20_000, num_steps=50_000, width=128)),
     "keydoor-ad": (
         ExperimentConfig(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25}),
         dict(size=9, horizon=50, num_train_tasks=20_000, num_steps=50_000, width=128, num_layers=4, num_heads=4),
