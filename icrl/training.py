@@ -95,6 +95,7 @@ class Trainer:
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         self.key = jax.random.PRNGKey(cfg.seed)
         self._step = jax.jit(self._train_step, donate_argnums=0)
+        self._grads = jax.jit(self._loss_and_grads)
 
     def loss(self, params, batch, key):
         tokens, resets, labels = batch
@@ -116,7 +117,7 @@ class Trainer:
 
     def loss_and_grads(self, state: TrainState, arrays):
         """The loss and gradients the next step would use (for checks and debugging)."""
-        return jax.jit(self._loss_and_grads)(state, arrays)
+        return self._grads(state, arrays)
 
     def _train_step(self, state: TrainState, arrays):
         loss, grads = self._loss_and_grads(state, arrays)
@@ -176,7 +177,7 @@ class Checkpoints:
 def check_record(saved: dict, expected: dict, what: str) -> None:
     """Everything that shapes the parameters or the data must agree before resuming."""
     for key in sorted(set(saved) | set(expected)):
-        if key in ("train", "progress"):
+        if key == "train":
             continue
         if saved.get(key) != expected.get(key):
             raise CheckpointError(f"{what} was made with {key}={saved.get(key)!r}, but this run has {key}={expected.get(key)!r}")

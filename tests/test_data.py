@@ -6,7 +6,7 @@ import pytest
 import envs
 from icrl.data import filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
 from icrl.models import TokenSpec
-from icrl.objectives import ADObjective, DPTObjective
+from icrl.objectives import ADObjective
 
 
 def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():

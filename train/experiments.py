@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import jax
 
 import envs
-from icrl.agents import ModelAgent, make_agent
-from icrl.data import check_env_signature, env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.agents import ModelAgent
+from icrl.data import env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
 from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.plot import plot_results
 from icrl.models import TokenSpec, make_model
@@ -140,10 +140,13 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
     """Generate the training data, or reuse the copy saved by an earlier run of the same config."""
     path = os.path.join(run_dir, "dataset.npz")
     if os.path.exists(path):
-        data = load_dataset(path, env, cfg.objective)
-        wanted = cfg.num_train_tasks if cfg.objective == "dpt" else None
-        if data.meta.get("seed_config") == cfg.seed and (wanted is None or data.num_tasks == wanted) and data.meta.get("gen") == _gen_key(cfg):
-            return data
+        try:
+            data = load_dataset(path, env, cfg.objective)
+        except ValueError as err:  # made for another environment or objective: make a new one
+            print(f"regenerating {path}: {err}")
+        else:
+            if data.meta.get("seed_config") == cfg.seed and data.meta.get("gen") == _gen_key(cfg):
+                return data
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11)
     if cfg.objective == "dpt":
         data = make_dpt_dataset(env, key, cfg.num_train_tasks, cfg.context_episodes * cfg.horizon, split="train")
@@ -168,13 +171,12 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
     spec = TokenSpec.for_env(env)
     eval_steps = cfg.eval_episodes * eval_env.horizon
+    seq_len = cfg.context_episodes * env.horizon  # DPT context or AD window, in steps
     if cfg.objective == "dpt":
         objective = DPTObjective(spec)
-        seq_len = cfg.context_episodes * env.horizon
     else:
         objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride)
         objective.check({"num_episodes": cfg.history_episodes})
-        seq_len = cfg.context_episodes * env.horizon
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=max(seq_len, cfg.eval_episodes * env.horizon))
