@@ -152,8 +152,54 @@ def test_q_learning_update_by_hand():
         (lambda: BernoulliThompsonAgent(3, prior_a=0.0), "Beta prior"),
         (lambda: QLearningAgent(10, 5, lambda o: o, gamma=1.0), "gamma"),
         (lambda: make_agent("ucb", envs.make("darkroom")[0], temperature=2.0), "bad arguments"),
+        (lambda: make_agent("psrl", envs.make("bernoulli-bandit")[0]), "finite task pool"),
+        (lambda: make_agent("posterior", envs.make("darkroom")[0], split="val"), "split"),
+        (lambda: make_agent("posterior", envs.make("darkroom")[0], mode="step"), "mode"),
     ],
 )
 def test_agents_reject_bad_settings(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_task_posterior_by_hand():
+    """Dark Room 3x3, prior over all 9 goals: a step without reward rules its cell out,
+    a reward pins the goal, and the action distribution is the goals' optimal actions."""
+    env, _ = envs.make("darkroom", size=3, horizon=5)
+    agent = make_agent("posterior", env)
+    s = agent.init(None)
+    s = agent.update(s, Transition(jnp.array([1, 1]), jnp.int32(2), jnp.float32(0.0), jnp.array([2, 1]), jnp.bool_(False)))
+    assert np.asarray(s.consistent).sum() == 8 and not bool(s.consistent[env.obs_to_index(jnp.array([2, 1]))])
+    # from the centre, the 8 remaining goals: 2 to the right (x=2, y!=1), 3 left, 1 up, 1 down, 1 stay
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    actions = jax.vmap(lambda k: agent.act(k, s, jnp.array([1, 1]))[0])(keys)
+    freq = np.bincount(np.asarray(actions), minlength=5) / 4000
+    np.testing.assert_allclose(freq, np.array([1, 1, 2, 3, 1]) / 8, atol=0.025)
+    s = agent.update(s, Transition(jnp.array([1, 1]), jnp.int32(0), jnp.float32(1.0), jnp.array([1, 2]), jnp.bool_(False)))
+    assert np.flatnonzero(np.asarray(s.consistent)).tolist() == [int(env.obs_to_index(jnp.array([1, 2])))]
+    assert all(int(agent.act(k, s, jnp.array([0, 0]))[0]) == 2 for k in keys[:20])  # x first, towards (1, 2)
+
+
+def test_psrl_is_optimal_once_the_goal_is_found_and_beats_q_learning():
+    env, _ = envs.make("darkroom", size=5, horizon=15)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 300, "test")
+    h = rollout(env, make_agent("psrl", env), tasks, jax.random.PRNGKey(1), num_episodes=4)
+    returns = np.asarray(episode_returns(h, env.horizon))
+    optimal = np.asarray(jax.vmap(env.optimal_return)(tasks))
+    found = np.cumsum(returns > 0, axis=1) > 0  # goal seen in this episode or before
+    later = np.concatenate([np.zeros((300, 1), bool), found[:, :-1]], axis=1)
+    np.testing.assert_array_equal(returns[later], np.broadcast_to(optimal[:, None], returns.shape)[later])
+    assert later[:, -1].mean() > 0.9
+    q = np.asarray(episode_returns(rollout(env, make_agent("q-learning", env), tasks, jax.random.PRNGKey(1), num_episodes=4), env.horizon))
+    assert returns[:, -1].mean() > q[:, -1].mean() + 3
+
+
+def test_task_posterior_falls_back_to_random_outside_its_prior():
+    """A held-out goal is not in a train-split prior: once every train goal is ruled out the agent acts at random."""
+    env, _ = envs.make("darkroom", size=3, horizon=30)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 50, "test")
+    for mode in ("action", "episode"):
+        agent = make_agent("posterior", env, split="train", mode=mode)
+        h, state = rollout(env, agent, tasks, jax.random.PRNGKey(1), num_steps=30, return_agent_state=True)
+        assert not np.asarray(state.consistent).any()
+        assert set(np.unique(np.asarray(h.action)[:, -10:])) == set(range(5))

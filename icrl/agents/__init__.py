@@ -16,6 +16,7 @@ from icrl.agents.base import Agent, AgentState, Transition
 from icrl.agents.linear import LinearThompsonAgent, LinUCBAgent
 from icrl.agents.model import ModelAgent
 from icrl.agents.oracle import OracleAgent
+from icrl.agents.posterior import TaskPosteriorAgent
 from icrl.agents.tabular import QLearningAgent
 
 
@@ -47,6 +48,9 @@ AGENTS: dict[str, Callable[..., Any]] = {
     "lin-thompson": _linear(LinearThompsonAgent),
     "q-learning": lambda env, **kw: QLearningAgent.for_env(env, **kw),
     "oracle": lambda env, **kw: OracleAgent(env, **kw),
+    # exact Bayes over a finite task pool: DPT's pretraining target, and PSRL
+    "posterior": lambda env, **kw: TaskPosteriorAgent(env, **{"mode": "action", **kw}),
+    "psrl": lambda env, **kw: TaskPosteriorAgent(env, **{"mode": "episode", **kw}),
 }
 
 
@@ -63,5 +67,5 @@ def make_agent(name: str, env, **kwargs) -> Agent:
 __all__ = [
     "AGENTS", "Agent", "AgentState", "Transition", "make_agent", "RandomAgent",
     "DirichletRandomAgent", "EpsilonGreedyAgent", "UCBAgent", "BernoulliThompsonAgent",
-    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "ModelAgent",
+    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "TaskPosteriorAgent", "ModelAgent",
 ]
