@@ -219,11 +219,13 @@ def train(
     state = trainer.init_state(data)
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
     checkpoints = metrics_file = None
+    offset = 0.0  # training seconds spent before a resumed checkpoint: elapsed_s counts the whole run
     if run_dir is not None:
         os.makedirs(run_dir, exist_ok=True)
         checkpoints = Checkpoints(os.path.join(run_dir, "checkpoints"), cfg.keep_checkpoints)
         if checkpoints.latest_step() is not None:
             state = jax.device_put(checkpoints.restore(state, record), trainer.replicated)
+        offset = _elapsed_before(run_dir, int(state.step))
         metrics_file = open(os.path.join(run_dir, "metrics.jsonl"), "a")
     logs: list[dict] = []
     start = int(state.step)
@@ -235,7 +237,7 @@ def train(
             state, loss = trainer.step(state, data)
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.num_steps:
-                entry = {"step": done, "loss": float(loss), "elapsed_s": round(time.perf_counter() - t0, 3)}
+                entry = {"step": done, "loss": float(loss), "elapsed_s": round(offset + time.perf_counter() - t0, 3)}
                 if eval_fn is not None and (done == cfg.num_steps or (cfg.eval_every and done % cfg.eval_every == 0)):
                     entry.update(eval_fn(state.params))
                 logs.append(entry)
@@ -250,6 +252,27 @@ def train(
         if metrics_file:
             metrics_file.close()
     return jax.device_get(state.params), logs
+
+
+def _elapsed_before(run_dir: str, step: int) -> float:
+    """``elapsed_s`` of the last metrics entry at or before ``step`` (0 without one)."""
+    before = [e for e in read_metrics(run_dir) if e.get("step", step + 1) <= step]
+    return float(before[-1].get("elapsed_s", 0.0)) if before else 0.0
+
+
+def read_metrics(run_dir: str) -> list[dict]:
+    """The entries of ``run_dir/metrics.jsonl`` (empty if none), skipping a line cut short by a kill."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    entries = []
+    with open(path) as f:
+        for line in f:
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return entries
 
 
 def load_params(run_dir: str, model: nn.Module, record: dict, arrays_example_tokens) -> Any:

@@ -12,7 +12,7 @@ from icrl.agents import ModelAgent
 from icrl.data import make_ad_dataset, make_dpt_dataset
 from icrl.models import S5, TokenSpec, Transformer
 from icrl.objectives import ADObjective, DPTObjective
-from icrl.training import CheckpointError, TrainConfig, Trainer, load_params, train
+from icrl.training import CheckpointError, TrainConfig, Trainer, load_params, read_metrics, train
 
 HORIZON = 30
 
@@ -111,6 +111,9 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     assert sorted(os.listdir(tmp_path / "b" / "checkpoints")) == ["5", "7"]
     resumed, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "b"), progress=False)
     chex.assert_trees_all_close(resumed, full, atol=1e-7)
+    metrics = read_metrics(str(tmp_path / "b"))  # one log across the kill; its clock keeps counting
+    assert [e["step"] for e in metrics] == [4, 8, 12]
+    assert np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
     assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
     tokens, resets, _ = obj.sample_batch({k: jnp.asarray(v) for k, v in dpt_data.arrays.items()}, jax.random.PRNGKey(0), 1)
     loaded = load_params(str(tmp_path / "b"), model, {}, (tokens, resets))
