@@ -174,6 +174,7 @@ def test_task_posterior_by_hand():
     keys = jax.random.split(jax.random.PRNGKey(0), 4000)
     actions = jax.vmap(lambda k: agent.act(k, s, jnp.array([1, 1]))[0])(keys)
     freq = np.bincount(np.asarray(actions), minlength=5) / 4000
+    np.testing.assert_allclose(np.asarray(agent.action_probs(s, jnp.array([1, 1]))), np.array([1, 1, 2, 3, 1]) / 8)
     np.testing.assert_allclose(freq, np.array([1, 1, 2, 3, 1]) / 8, atol=0.025)
     s = agent.update(s, Transition(jnp.array([1, 1]), jnp.int32(0), jnp.float32(1.0), jnp.array([1, 2]), jnp.bool_(False)))
     assert np.flatnonzero(np.asarray(s.consistent)).tolist() == [int(env.obs_to_index(jnp.array([1, 2])))]

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from train import config_for, run_experiment
+from train import EXPERIMENTS, config_for, run_experiment
+from train.experiments import build
 from train.__main__ import main
 
 
@@ -45,3 +46,19 @@ def test_cli_rejects_unknown_names(capsys):
         config_for("nope")
     with pytest.raises(SystemExit):
         main(["bandit-dpt", "--num-stepz", "3"])
+
+
+@pytest.mark.parametrize("scale", ["cpu", "paper"])
+def test_every_named_experiment_builds(scale):
+    """Each preset's pieces fit together (evaluation within the context, AD windows within
+    the histories) before anyone spends minutes on it."""
+    for name in EXPERIMENTS:
+        cfg = config_for(name, scale=scale)
+        setup = build(cfg)
+        assert setup.env.num_actions == setup.model.num_outputs
+        if cfg.backbone == "transformer":
+            assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.max_len
+    with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):
+        build(config_for("darkroom-ad", history_episodes=10, context_episodes=8, episode_stride=2))
+    with pytest.raises(ValueError, match="finite task pool; environment 'keydoor'"):
+        build(config_for("keydoor-ad", baselines=("random", "psrl")))

@@ -66,14 +66,20 @@ class TaskPosteriorAgent:
         size = self.env.num_tasks_in(self.split)
         return PosteriorState(jnp.ones(size, bool), jnp.zeros((), jnp.int32), jnp.array(True))
 
+    def _optimal_actions(self, obs):
+        return jax.vmap(self.env.optimal_action_for_obs, in_axes=(None, 0))(obs, self._pool())  # (num_tasks,)
+
+    def action_probs(self, state: PosteriorState, obs) -> jax.Array:
+        """``P(a is optimal in obs | history)``, ``(num_actions,)``; uniform once no task is left."""
+        counts = (jax.nn.one_hot(self._optimal_actions(obs), self.num_actions) * state.consistent[:, None]).sum(0)
+        total = counts.sum()
+        return jnp.where(total > 0, counts / jnp.maximum(total, 1), 1.0 / self.num_actions)
+
     def act(self, key, state: PosteriorState, obs):
         k_sample, k_act = jax.random.split(key)
-        optimal = jax.vmap(self.env.optimal_action_for_obs, in_axes=(None, 0))(obs, self._pool())  # (num_tasks,)
-        any_left = state.consistent.any()
         if self.mode == "action":
-            counts = (jax.nn.one_hot(optimal, self.num_actions) * state.consistent[:, None]).sum(0)
-            logits = jnp.where(any_left, jnp.log(counts), jnp.zeros(self.num_actions))
-            return jax.random.categorical(k_act, logits).astype(jnp.int32), state
+            return jax.random.categorical(k_act, jnp.log(self.action_probs(state, obs))).astype(jnp.int32), state
+        optimal, any_left = self._optimal_actions(obs), state.consistent.any()
         drawn = jax.random.categorical(k_sample, jnp.where(state.consistent, 0.0, -jnp.inf))
         sample = jnp.where(state.resample, drawn, state.sample)
         action = jnp.where(any_left, optimal[sample], jax.random.randint(k_act, (), 0, self.num_actions))

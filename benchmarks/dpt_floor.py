@@ -1,0 +1,70 @@
+"""The Bayes-optimal DPT loss of a Dark Room DPT dataset, to read a training loss against.
+
+    python benchmarks/dpt_floor.py [--size 7 --horizon 25 --context-episodes 4 --num-tasks 4000]
+
+DPT's label is the optimal action for the query; with goals uniform over the
+environment's training pool, the best any model can do at context prefix ``t``
+is the exact posterior ``P(a optimal | first t transitions)``
+(``icrl.agents.TaskPosteriorAgent.action_probs``). A training loss below this
+floor means the model memorised contexts instead of inferring the goal.
+The dataset is generated exactly as ``python -m train darkroom-dpt`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import envs  # noqa: E402
+from icrl.agents import Transition, make_agent  # noqa: E402
+from icrl.data import make_dpt_dataset  # noqa: E402
+
+
+def bayes_loss(env, arrays, split: str = "train") -> float:
+    """Mean cross-entropy of the exact posterior's action probabilities at every prefix."""
+    agent = make_agent("posterior", env, split=split)
+
+    def one_task(obs, action, reward, next_obs, done, queries, labels):
+        def step(state, x):
+            o, a, r, n, d, q, label = x
+            nll = -jnp.log(jnp.maximum(agent.action_probs(state, q)[label], 1e-12))  # before seeing this transition
+            return agent.update(state, Transition(o, a, r, n, d)), nll
+
+        _, nll = jax.lax.scan(step, agent.init(None), (obs, action, reward, next_obs, done, queries, labels))
+        return nll.mean()
+
+    names = ("obs", "action", "reward", "next_obs", "done", "queries", "labels")
+    return float(jax.jit(jax.vmap(one_task))(*(jnp.asarray(arrays[k]) for k in names)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=7)
+    parser.add_argument("--horizon", type=int, default=25)
+    parser.add_argument("--context-episodes", type=int, default=4)
+    parser.add_argument("--num-tasks", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    env, _ = envs.make("darkroom", size=args.size, horizon=args.horizon)
+    key = jax.random.fold_in(jax.random.PRNGKey(args.seed), 11)  # the experiments' data key
+    data = make_dpt_dataset(env, key, args.num_tasks, args.context_episodes * args.horizon, split="train")
+    print(f"darkroom {args.size}x{args.size}, horizon {args.horizon}, contexts of {args.context_episodes} episodes, "
+          f"{args.num_tasks} tasks")
+    print(f"  Bayes-optimal DPT loss (prior: training goals): {bayes_loss(env, data.arrays, 'train'):.4f}")
+    print(f"  prior only (no context):                        {bayes_loss(env, _no_context(data.arrays), 'train'):.4f}")
+
+
+def _no_context(arrays: dict) -> dict:
+    """The same queries with every transition's reward hidden behind an impossible observation."""
+    far = jnp.full_like(jnp.asarray(arrays["next_obs"]), -1)  # no goal lies at (-1, -1): rules nothing out
+    return {**arrays, "next_obs": far, "reward": jnp.zeros_like(jnp.asarray(arrays["reward"]))}
+
+
+if __name__ == "__main__":
+    main()
