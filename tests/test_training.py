@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import envs
-from icrl import cumulative_regret, make_agent, rollout
+from icrl import cumulative_regret, episode_returns, make_agent, rollout
 from icrl.agents import ModelAgent
 from icrl.data import make_ad_dataset, make_dpt_dataset
 from icrl.models import S5, TokenSpec, Transformer
@@ -55,6 +55,25 @@ def test_dpt_end_to_end_beats_random_on_held_out_tasks(bandit, dpt_data):
     assert logs[-1]["loss"] < logs[0]["loss"]
     _beats_random(env, ModelAgent(params, model, spec))
     _beats_random(env, ModelAgent(params, model, spec, greedy=True))
+
+
+def test_dpt_on_dark_room_learns_in_context_on_held_out_goals():
+    """Grid-world DPT: contexts of 3 random-walk episodes in a 5x5 room; in one growing
+    context on held-out goals, the last episode beats the first and beats random."""
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    spec = TokenSpec.for_env(env)
+    data = make_dpt_dataset(env, jax.random.PRNGKey(0), 20_000, 3 * env.horizon)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon, num_layers=2, num_heads=2, width=32)
+    cfg = TrainConfig(num_steps=500, batch_size=64, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, _ = train(model, DPTObjective(spec), data.arrays, cfg, progress=False)
+    tasks = env.sample_tasks(jax.random.PRNGKey(123), 400, "test")
+
+    def returns(agent):
+        return np.asarray(episode_returns(rollout(env, agent, tasks, jax.random.PRNGKey(7), num_episodes=3), env.horizon))
+
+    dpt, rand = returns(ModelAgent(params, model, spec)), returns(make_agent("random", env))
+    for diff, bound in ((dpt[:, -1] - dpt[:, 0], 0.15), (dpt[:, -1] - rand[:, -1], 0.4)):  # paired over tasks
+        assert diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) > bound, (dpt.mean(0), rand.mean(0))
 
 
 def test_ad_s5_end_to_end_imitates_thompson(bandit):
