@@ -275,22 +275,39 @@ def read_metrics(run_dir: str) -> list[dict]:
     return entries
 
 
-def load_params(run_dir: str, model: nn.Module, record: dict, arrays_example_tokens) -> Any:
-    """Parameters of the latest checkpoint in ``run_dir`` for ``model`` (checked against ``record``)."""
+def _open_checkpoints(run_dir: str) -> Checkpoints:
     path = os.path.join(run_dir, "checkpoints")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"no checkpoints under {run_dir!r}")
     checkpoints = Checkpoints(path, 1)
     if checkpoints.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint in {path!r}")
-    saved = checkpoints.read_record()
-    cfg = TrainConfig(**saved["train"])
-    full = {"model": model_record(model), "train": saved["train"], **record}
-    tokens, resets = arrays_example_tokens
-    params = model.init(jax.random.PRNGKey(0), tokens, resets)
-    opt = make_optimizer(cfg)
-    abstract = TrainState(jnp.zeros((), jnp.int32), params, opt.init(params))
-    return checkpoints.restore(abstract, full).params
+    return checkpoints
+
+
+def load_params(run_dir: str, model: nn.Module, record: dict | None = None, step: int | None = None) -> Any:
+    """Parameters of checkpoint ``step`` (default: the latest) in ``run_dir`` for ``model``.
+
+    The checkpoint must have been made by this model (same constructor fields);
+    every key of ``record`` (env, objective, data, …) must match what made it.
+    Raises ``FileNotFoundError`` without a checkpoint, :class:`CheckpointError` otherwise.
+    """
+    checkpoints = _open_checkpoints(run_dir)
+    saved = checkpoints.read_record(step)
+    expected = {**saved, **(record or {}), "model": model_record(model)}
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)
+    abstract = TrainState(jnp.zeros((), jnp.int32), params, make_optimizer(TrainConfig(**saved["train"])).init(params))
+    return checkpoints.restore(abstract, expected, step).params
+
+
+def load_model(run_dir: str, step: int | None = None) -> tuple[nn.Module, Any, dict]:
+    """``(model, params, record)`` of a checkpoint: the model is rebuilt from the fields it
+    was trained with, so nothing about it has to be repeated."""
+    from icrl.models import model_from_record
+
+    saved = _open_checkpoints(run_dir).read_record(step)
+    model = model_from_record(saved["model"])
+    return model, load_params(run_dir, model, step=step), saved
 
 
 class _progress:

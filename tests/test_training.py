@@ -12,7 +12,7 @@ from icrl.agents import ModelAgent
 from icrl.data import make_ad_dataset, make_dpt_dataset
 from icrl.models import S5, TokenSpec, Transformer
 from icrl.objectives import ADObjective, DPTObjective
-from icrl.training import CheckpointError, TrainConfig, Trainer, load_params, read_metrics, train
+from icrl.training import CheckpointError, TrainConfig, Trainer, load_model, load_params, read_metrics, train
 
 HORIZON = 30
 
@@ -134,9 +134,27 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     assert [e["step"] for e in metrics] == [4, 8, 12]
     assert np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
     assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
-    tokens, resets, _ = obj.sample_batch({k: jnp.asarray(v) for k, v in dpt_data.arrays.items()}, jax.random.PRNGKey(0), 1)
-    loaded = load_params(str(tmp_path / "b"), model, {}, (tokens, resets))
+    chex.assert_trees_all_close(load_params(str(tmp_path / "b"), model), full, atol=1e-7)
+    rebuilt, loaded, _ = load_model(str(tmp_path / "b"))
+    assert rebuilt == model
     chex.assert_trees_all_close(loaded, full, atol=1e-7)
+
+
+def test_model_agent_from_checkpoint(bandit, dpt_data, tmp_path):
+    env, spec = bandit
+    cfg = TrainConfig(num_steps=3, batch_size=8, warmup_steps=1, num_devices=1)
+    model = _tiny_transformer(spec)
+    params, _ = train(model, DPTObjective(spec), dpt_data.arrays, cfg, run_dir=str(tmp_path), progress=False)
+    tasks = env.sample_tasks(jax.random.PRNGKey(3), 20, "test")
+    direct = rollout(env, ModelAgent(params, model, spec, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
+    loaded = rollout(env, ModelAgent.from_checkpoint(str(tmp_path), env, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
+    np.testing.assert_array_equal(np.asarray(direct.action), np.asarray(loaded.action))
+    longer, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=2 * HORIZON)  # another horizon: fine to build ...
+    with pytest.raises(ValueError, match="longer than the model's context"):  # ... but refused beyond the context
+        rollout(longer, ModelAgent.from_checkpoint(str(tmp_path), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)
+    other, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=HORIZON)
+    with pytest.raises(ValueError, match="5 actions; environment 'bernoulli-bandit' gives .* and 3 actions"):
+        ModelAgent.from_checkpoint(str(tmp_path), other)
 
 
 def test_checkpoint_errors(bandit, dpt_data, tmp_path):
@@ -158,7 +176,7 @@ def test_checkpoint_errors(bandit, dpt_data, tmp_path):
     with pytest.raises(CheckpointError, match="corrupt|unreadable"):
         train(_tiny_transformer(spec), obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
-        load_params(str(tmp_path / "missing"), _tiny_transformer(spec), {}, (None, None))
+        load_params(str(tmp_path / "missing"), _tiny_transformer(spec))
 
 
 def test_model_agent_refuses_horizon_beyond_context(bandit):

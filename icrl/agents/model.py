@@ -36,6 +36,26 @@ class ModelAgent:
     greedy: bool = struct.field(pytree_node=False, default=False)
     temperature: float = struct.field(pytree_node=False, default=1.0)
 
+    @classmethod
+    def from_checkpoint(cls, run_dir: str, env, step: int | None = None, **kwargs) -> "ModelAgent":
+        """The model of checkpoint ``step`` (default: latest) in ``run_dir``, acting in ``env``.
+
+        ``env`` may differ from the training environment (another horizon, another
+        task distribution) but must give tokens of the model's width and its number
+        of actions. ``kwargs``: ``greedy``, ``temperature``.
+        """
+        from icrl.training import load_model
+
+        model, params, _ = load_model(run_dir, step)
+        spec = TokenSpec.for_env(env)
+        if spec.token_dim != model.token_dim or spec.num_actions != model.num_outputs:
+            raise ValueError(
+                f"checkpoint {run_dir!r} was trained on tokens of {model.token_dim} features and {model.num_outputs} "
+                f"actions; environment {getattr(env, 'name', env)!r} gives {spec.token_dim} features and "
+                f"{spec.num_actions} actions"
+            )
+        return cls(params, model, spec, **kwargs)
+
     @property
     def num_actions(self) -> int:
         return self.spec.num_actions

@@ -19,4 +19,17 @@ def make_model(backbone: str, token_dim: int, num_outputs: int, **kwargs):
         raise ValueError(f"bad arguments {kwargs} for backbone {backbone!r}: {err}") from None
 
 
-__all__ = ["BACKBONES", "make_model", "Transformer", "KVCache", "S5", "TokenSpec"]
+def model_from_record(record: dict):
+    """The model a checkpoint's record describes: ``{"class": "Transformer" | "S5", **fields}``."""
+    classes = {cls.__name__: cls for cls in BACKBONES.values()}
+    fields = dict(record)
+    name = fields.pop("class", None)
+    if name not in classes:
+        raise ValueError(f"checkpoint record names model class {name!r}; known classes: {sorted(classes)}")
+    try:
+        return classes[name](**fields)
+    except TypeError as err:
+        raise ValueError(f"checkpoint record does not fit {name}: {err}") from None
+
+
+__all__ = ["BACKBONES", "make_model", "model_from_record", "Transformer", "KVCache", "S5", "TokenSpec"]
