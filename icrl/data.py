@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from icrl.agents import make_agent
@@ -98,28 +99,75 @@ def _meta(kind: str, env, split: str, source: str, source_kwargs: dict | None, k
     }
 
 
+def parse_collectors(collector) -> dict[str, float]:
+    """A collector name, a mixture ``"dirichlet:0.5,thompson:0.5"``, or a dict name -> weight
+    -> normalised weights ``{name: fraction}``."""
+    if isinstance(collector, str):
+        weights = {}
+        for item in collector.split(","):
+            name, _, weight = item.strip().partition(":")
+            try:
+                weights[name] = float(weight) if weight else 1.0
+            except ValueError:
+                raise ValueError(f"collector mixture {collector!r}: weight {weight!r} of {name!r} is not a number") from None
+    else:
+        weights = dict(collector)
+    if not weights or any(not w > 0 for w in weights.values()):
+        raise ValueError(f"collector mixture needs positive weights, got {collector!r}")
+    total = sum(weights.values())
+    return {name: w / total for name, w in weights.items()}
+
+
+def _split_counts(fractions: list[float], total: int) -> list[int]:
+    """``total`` split by ``fractions``, rounded so the counts add up (largest remainders)."""
+    exact = np.asarray(fractions) * total
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]] += 1
+    return counts.tolist()
+
+
 def make_dpt_dataset(
     env,
     key: jax.Array,
     num_tasks: int,
     context_len: int,
     split: str = "train",
-    collector: str = "dirichlet",
+    collector="dirichlet",
     collector_kwargs: dict | None = None,
 ) -> Dataset:
     """DPT data (Lee et al. 2023): per task a context of ``context_len`` interactions of
     ``collector`` (Dirichlet-random by default), a query state per position drawn
-    from the state space, and the optimal action for each query as its label."""
+    from the state space, and the optimal action for each query as its label.
+
+    ``collector`` may be a mixture (``"dirichlet:0.5,thompson:0.5"`` or a dict of
+    weights): each collector gathers the contexts of its share of the tasks,
+    ``collector_kwargs`` then maps a collector's name to its arguments, and the
+    array ``collector: (N,) int32`` indexes ``meta["collectors"]``."""
     if context_len < 1:
         raise ValueError(f"context_len must be >= 1, got {context_len!r}")
+    mix = parse_collectors(collector)
     k_tasks, k_roll, k_query = jax.random.split(key, 3)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
-    agent = make_agent(collector, env, **(collector_kwargs or {}))
-    history = rollout(env, agent, tasks, k_roll, context_len)
+    if len(mix) == 1:
+        agents = [make_agent(next(iter(mix)), env, **(collector_kwargs or {}))]
+    else:
+        agents = [make_agent(name, env, **(collector_kwargs or {}).get(name, {})) for name in mix]
+    parts, start = [], 0
+    for i, (agent, count) in enumerate(zip(agents, _split_counts(list(mix.values()), num_tasks))):
+        if count:  # the tasks are i.i.d., so consecutive blocks are as random as any
+            part = jax.tree.map(lambda x: x[start : start + count], tasks)
+            parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, context_len))
+        start += count
+    history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
     queries = env.sample_query_obs(k_query, (num_tasks, context_len))
     labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
-    meta = _meta("dpt", env, split, collector, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)
-    return _as_dataset(history, {"queries": queries, "labels": labels}, meta)
+    name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
+    meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)
+    extra = {"queries": queries, "labels": labels}
+    if len(mix) > 1:
+        meta["collectors"] = list(mix)
+        extra["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), _split_counts(list(mix.values()), num_tasks))
+    return _as_dataset(history, extra, meta)
 
 
 def make_ad_dataset(

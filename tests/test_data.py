@@ -21,6 +21,26 @@ def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
     assert a.meta["kind"] == "dpt" and a.meta["source"]["name"] == "dirichlet"
 
 
+def test_dpt_dataset_from_a_mixture_of_collectors():
+    """A quarter of the contexts from UCB, the rest Dirichlet-random: each block is what its
+    collector would gather alone, and UCB's contexts pull the best arm far more often."""
+    env, _ = envs.make("bernoulli-bandit", num_arms=4, horizon=50)
+    key = jax.random.PRNGKey(2)
+    data = make_dpt_dataset(env, key, 400, 50, collector="dirichlet:3,ucb:1")
+    assert data.meta["collectors"] == ["dirichlet", "ucb"] and data.meta["source"]["name"] == "dirichlet:3,ucb:1"
+    ids = data.arrays["collector"]
+    assert (ids == 0).sum() == 300 and (ids == 1).sum() == 100
+    best = data.arrays["labels"][:, :1]
+    best_share = (data.arrays["action"] == best).mean(1)
+    assert best_share[ids == 1].mean() > best_share[ids == 0].mean() + 0.1
+    again = make_dpt_dataset(env, key, 400, 50, collector={"dirichlet": 0.75, "ucb": 0.25})
+    for k in data.arrays:
+        np.testing.assert_array_equal(data.arrays[k], again.arrays[k])
+    for bad, match in [("dirichlet:x", "not a number"), ("dirichlet:0,ucb:1", "positive weights"), ("dirichlet,dqn", "unknown agent 'dqn'")]:
+        with pytest.raises(ValueError, match=match):
+            make_dpt_dataset(env, key, 10, 5, collector=bad)
+
+
 def test_darkroom_dpt_labels_are_shortest_path_actions():
     env, _ = envs.make("darkroom", size=5, horizon=10)
     data = make_dpt_dataset(env, jax.random.PRNGKey(1), 40, 10)

@@ -60,5 +60,7 @@ def test_every_named_experiment_builds(scale):
             assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.max_len
     with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):
         build(config_for("darkroom-ad", history_episodes=10, context_episodes=8, episode_stride=2))
+    with pytest.raises(ValueError, match="unknown agent 'tompson'"):
+        build(config_for("bandit-dpt", collector="dirichlet:0.5,tompson:0.5"))
     with pytest.raises(ValueError, match="finite task pool; environment 'keydoor'"):
         build(config_for("keydoor-ad", baselines=("random", "psrl")))

@@ -17,7 +17,9 @@ import jax
 
 import envs
 from icrl.agents import ModelAgent, make_agent
-from icrl.data import env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.data import (
+    env_signature, filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset,
+)
 from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.plot import plot_results
 from icrl.models import TokenSpec, make_model
@@ -37,6 +39,7 @@ class ExperimentConfig:
     dim: int = 2
     # data
     num_train_tasks: int = 20_000
+    collector: str = "dirichlet"  # DPT: context collector, or a mixture "dirichlet:0.5,thompson:0.5"
     context_episodes: int = 1  # DPT: episodes per context; AD: episodes per training window
     history_episodes: int = 100  # AD: length of each source learning history
     episode_stride: int = 1  # AD: take every k-th episode of a history
@@ -153,7 +156,8 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
                 return data
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11)
     if cfg.objective == "dpt":
-        data = make_dpt_dataset(env, key, cfg.num_train_tasks, cfg.context_episodes * cfg.horizon, split="train")
+        data = make_dpt_dataset(env, key, cfg.num_train_tasks, cfg.context_episodes * cfg.horizon, split="train",
+                                collector=cfg.collector)
     else:
         data = make_ad_dataset(env, key, cfg.num_train_tasks, cfg.history_episodes, split="train")
         if cfg.lhf_keep < 1:
@@ -164,7 +168,8 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
 
 
 def _gen_key(cfg: ExperimentConfig) -> list:
-    return [cfg.objective, cfg.num_train_tasks, cfg.context_episodes, cfg.history_episodes, cfg.lhf_keep]
+    key = [cfg.objective, cfg.num_train_tasks, cfg.context_episodes, cfg.history_episodes, cfg.lhf_keep]
+    return key if cfg.collector == "dirichlet" else key + [cfg.collector]  # runs made before the field still resume
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,9 @@ def build(cfg: ExperimentConfig) -> Setup:
         )
     for name in cfg.baselines:  # unknown names, or a baseline this environment cannot run, fail here
         make_agent(name, eval_env)
+    if cfg.objective == "dpt":
+        for name in parse_collectors(cfg.collector):
+            make_agent(name, env)
     if eval_steps > seq_len:
         print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}")
     return Setup(env, eval_env, spec, objective, model)
