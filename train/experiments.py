@@ -100,7 +100,11 @@ class ExperimentConfig:
         )
 
 
-_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, num_steps=600)
+# Half the contexts Dirichlet-random, half Thompson sampling: the model then also sees contexts like the
+# ones it makes itself online. The one mixture tried; on training-split tasks it lowers regret 9.29 -> 8.75
+# (S5 12.26 -> 9.88; linear bandit with lin-thompson 6.76 -> 5.02), as on the held-out ones (docs/RESULTS.md).
+_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, num_steps=600,
+               collector="dirichlet:0.5,thompson:0.5")
 _PAPER_BANDIT = dict(horizon=500, num_train_tasks=100_000, num_steps=50_000, num_layers=4, num_heads=4, width=128, dropout=0.1)
 _ROOM_AD = dict(
     objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=200, context_episodes=8,
@@ -113,7 +117,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     "bandit-dpt-s5": (ExperimentConfig(**{**_BANDIT, "backbone": "s5", "num_steps": 1800}), _PAPER_BANDIT),
     "linear-bandit-dpt": (
         ExperimentConfig(objective="dpt", env="linear-bandit", num_arms=10, dim=2, horizon=100, num_steps=800,
-                         baselines=("random", "linucb", "lin-thompson")),
+                         collector="dirichlet:0.5,lin-thompson:0.5", baselines=("random", "linucb", "lin-thompson")),
         dict(horizon=200, num_train_tasks=100_000, num_steps=50_000, width=128, num_layers=4, num_heads=4),
     ),
     # Contexts of 4 episodes of a Dirichlet-random walker, evaluated over 4 episodes in one context.
