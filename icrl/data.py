@@ -152,8 +152,9 @@ def make_dpt_dataset(
         agents = [make_agent(next(iter(mix)), env, **(collector_kwargs or {}))]
     else:
         agents = [make_agent(name, env, **(collector_kwargs or {}).get(name, {})) for name in mix]
+    counts = _split_counts(list(mix.values()), num_tasks)
     parts, start = [], 0
-    for i, (agent, count) in enumerate(zip(agents, _split_counts(list(mix.values()), num_tasks))):
+    for i, (agent, count) in enumerate(zip(agents, counts)):
         if count:  # the tasks are i.i.d., so consecutive blocks are as random as any
             part = jax.tree.map(lambda x: x[start : start + count], tasks)
             parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, context_len))
@@ -166,7 +167,7 @@ def make_dpt_dataset(
     extra = {"queries": queries, "labels": labels}
     if len(mix) > 1:
         meta["collectors"] = list(mix)
-        extra["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), _split_counts(list(mix.values()), num_tasks))
+        extra["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
     return _as_dataset(history, extra, meta)
 
 

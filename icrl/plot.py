@@ -54,7 +54,7 @@ def plot_results(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
+    from matplotlib.ticker import MaxNLocator
 
     runs = [results] if isinstance(results, dict) else list(results)
     if not runs:
@@ -91,7 +91,7 @@ def plot_results(
         ax.set_ylabel("cumulative regret")
     else:
         ax.set_xlabel("episode")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("return per episode")
         optimal = runs[0].get("optimal_return")
         if optimal is not None:

@@ -293,7 +293,10 @@ def load_params(run_dir: str, model: nn.Module, record: dict | None = None, step
     Raises ``FileNotFoundError`` without a checkpoint, :class:`CheckpointError` otherwise.
     """
     checkpoints = _open_checkpoints(run_dir)
-    saved = checkpoints.read_record(step)
+    return _restore_params(checkpoints, checkpoints.read_record(step), model, record, step)
+
+
+def _restore_params(checkpoints: Checkpoints, saved: dict, model: nn.Module, record: dict | None, step: int | None):
     expected = {**saved, **(record or {}), "model": model_record(model)}
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)
     abstract = TrainState(jnp.zeros((), jnp.int32), params, make_optimizer(TrainConfig(**saved["train"])).init(params))
@@ -305,9 +308,10 @@ def load_model(run_dir: str, step: int | None = None) -> tuple[nn.Module, Any, d
     was trained with, so nothing about it has to be repeated."""
     from icrl.models import model_from_record
 
-    saved = _open_checkpoints(run_dir).read_record(step)
+    checkpoints = _open_checkpoints(run_dir)
+    saved = checkpoints.read_record(step)
     model = model_from_record(saved["model"])
-    return model, load_params(run_dir, model, step=step), saved
+    return model, _restore_params(checkpoints, saved, model, None, step), saved
 
 
 class _progress:

@@ -22,8 +22,8 @@ def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
 
 
 def test_dpt_dataset_from_a_mixture_of_collectors():
-    """A quarter of the contexts from UCB, the rest Dirichlet-random: each block is what its
-    collector would gather alone, and UCB's contexts pull the best arm far more often."""
+    """A quarter of the contexts from UCB, the rest Dirichlet-random: the shares are exact,
+    UCB's contexts pull the best arm more often, and a dict of weights gives the same data."""
     env, _ = envs.make("bernoulli-bandit", num_arms=4, horizon=50)
     key = jax.random.PRNGKey(2)
     data = make_dpt_dataset(env, key, 400, 50, collector="dirichlet:3,ucb:1")
