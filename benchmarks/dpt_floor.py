@@ -26,8 +26,9 @@ from icrl.agents import Transition, make_agent  # noqa: E402
 from icrl.data import make_dpt_dataset  # noqa: E402
 
 
-def bayes_loss(env, arrays, split: str = "train") -> float:
-    """Mean cross-entropy of the exact posterior's action probabilities at every prefix."""
+def bayes_loss(env, samples, split: str = "train") -> float:
+    """Mean cross-entropy of the exact posterior's action probabilities at every prefix
+    (``samples``: a DPT dataset's :class:`icrl.types.Samples`)."""
     agent = make_agent("posterior", env, split=split)
 
     def one_task(obs, action, reward, next_obs, done, queries, labels):
@@ -39,8 +40,9 @@ def bayes_loss(env, arrays, split: str = "train") -> float:
         _, nll = jax.lax.scan(step, agent.init(None), (obs, action, reward, next_obs, done, queries, labels))
         return nll.mean()
 
-    names = ("obs", "action", "reward", "next_obs", "done", "queries", "labels")
-    return float(jax.jit(jax.vmap(one_task))(*(jnp.asarray(arrays[k]) for k in names)).mean())
+    h = samples.history
+    inputs = (h.obs, h.action, h.reward, h.next_obs, h.done, samples.queries, samples.labels)
+    return float(jax.jit(jax.vmap(one_task))(*(jnp.asarray(x) for x in inputs)).mean())
 
 
 def main() -> None:
@@ -56,14 +58,15 @@ def main() -> None:
     data = make_dpt_dataset(env, key, args.num_tasks, args.context_episodes * args.horizon, split="train")
     print(f"darkroom {args.size}x{args.size}, horizon {args.horizon}, contexts of {args.context_episodes} episodes, "
           f"{args.num_tasks} tasks")
-    print(f"  Bayes-optimal DPT loss (prior: training goals): {bayes_loss(env, data.arrays, 'train'):.4f}")
-    print(f"  prior only (no context):                        {bayes_loss(env, _no_context(data.arrays), 'train'):.4f}")
+    print(f"  Bayes-optimal DPT loss (prior: training goals): {bayes_loss(env, data.samples, 'train'):.4f}")
+    print(f"  prior only (no context):                        {bayes_loss(env, _no_context(data.samples), 'train'):.4f}")
 
 
-def _no_context(arrays: dict) -> dict:
+def _no_context(samples):
     """The same queries with every transition's reward hidden behind an impossible observation."""
-    far = jnp.full_like(jnp.asarray(arrays["next_obs"]), -1)  # no goal lies at (-1, -1): rules nothing out
-    return {**arrays, "next_obs": far, "reward": jnp.zeros_like(jnp.asarray(arrays["reward"]))}
+    h = samples.history
+    far = jnp.full_like(jnp.asarray(h.next_obs), -1)  # no goal lies at (-1, -1): rules nothing out
+    return samples._replace(history=h._replace(next_obs=far, reward=jnp.zeros_like(jnp.asarray(h.reward))))
 
 
 if __name__ == "__main__":

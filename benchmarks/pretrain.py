@@ -44,7 +44,7 @@ def main() -> None:
     env, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=args.horizon)
     make_dpt_dataset(env, jax.random.PRNGKey(0), 100, args.horizon)  # compile
     data, seconds = timed(lambda: make_dpt_dataset(env, jax.random.PRNGKey(1), args.tasks, args.horizon))
-    gb = sum(v.nbytes for v in data.arrays.values()) / 1e9
+    gb = sum(v.nbytes for v in jax.tree.leaves(data.samples)) / 1e9
     print(f"DPT dataset: {args.tasks:,} tasks x {args.horizon} steps in {seconds:.1f}s ({gb:.2f} GB on host)")
     del data
     room, _ = envs.make("darkroom")
@@ -65,7 +65,7 @@ def main() -> None:
     rates = {}
     for name, model in backbones.items():
         trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=args.batch, num_devices=1))
-        arrays = trainer.put_data(data.arrays)
+        arrays = trainer.put_data(data.samples)
         state = trainer.init_state(arrays)
         state, loss = trainer.step(state, arrays)
         loss.block_until_ready()

@@ -18,8 +18,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icrl.plot import load_results, plot_results  # noqa: E402
-from train.experiments import EXPERIMENTS, config_for, run  # noqa: E402
+from icrl.plot import plot_results  # noqa: E402
+from icrl.results import load_results  # noqa: E402
+from train.configs import EXPERIMENTS, config_for  # noqa: E402
+from train.experiments import run  # noqa: E402
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
 NOTES = {

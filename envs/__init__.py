@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from envs.bandit import BanditParams, BernoulliBandit, GaussianBandit, MultiArmedBandit
-from envs.base import SPLITS, TaskEnvironment
+from envs.bandit import Bandit, BanditParams, BernoulliBandit, GaussianBandit, MultiArmedBandit
+from envs.base import SPLITS, TaskEnvironment, check_positive_int, check_signature, is_bandit, signature
 from envs.darkroom import DarkRoom, DarkRoomParams
 from envs.grid import GridWorld
 from envs.keydoor import DarkKeyToDoor, KeyToDoorParams
@@ -35,7 +35,8 @@ def make(name: str, **kwargs):
 
 
 __all__ = [
-    "REGISTRY", "SPLITS", "make", "TaskEnvironment", "MultiArmedBandit", "BernoulliBandit",
+    "REGISTRY", "SPLITS", "make", "signature", "check_signature", "is_bandit", "check_positive_int",
+    "TaskEnvironment", "Bandit", "MultiArmedBandit", "BernoulliBandit",
     "GaussianBandit", "BanditParams", "LinearBandit", "LinearBanditParams", "GridWorld",
     "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams",
 ]

@@ -1,4 +1,4 @@
-"""Multi-armed bandits whose arm means are the task (Bernoulli and Gaussian rewards)."""
+"""Bandits: one dummy state, one pull per step; the task fixes every arm's expected reward."""
 
 from __future__ import annotations
 
@@ -33,49 +33,25 @@ def split_key(key: jax.Array, split: str) -> jax.Array:
     return jax.random.fold_in(key, _SPLIT_INDEX[check_split(split)])
 
 
-class MultiArmedBandit(TaskEnvironment):
-    """A single dummy state; each step pulls one arm and ends after ``horizon`` pulls.
+class Bandit(TaskEnvironment):
+    """Shared base of every bandit: a single dummy state, ``num_arms`` actions, episodes of
+    ``horizon`` pulls; state, spaces and oracles all follow from :meth:`expected_rewards`.
 
-    Task distribution: means i.i.d. ``U[mean_low, mean_high]`` per arm (``U[0, 1]``
-    as in DPT). The train and test splits are independent streams of that
-    continuous distribution (see :func:`split_key`), so they share no task with
-    probability one.
+    A subclass gives ``expected_rewards(params)``, ``_sample_reward(key, params, action)``,
+    ``default_params``, ``sample_tasks`` and ``name``.
     """
 
-    def __init__(
-        self,
-        num_arms: int = 5,
-        horizon: int = 500,
-        mean_low: float = 0.0,
-        mean_high: float = 1.0,
-    ):
+    def __init__(self, num_arms: int, horizon: int):
         super().__init__()
         self.num_arms = check_positive_int("num_arms", num_arms, 2)
         self.horizon = check_positive_int("horizon", horizon)
-        if not mean_low < mean_high:
-            raise ValueError(
-                f"need mean_low < mean_high, got mean_low={mean_low!r}, mean_high={mean_high!r}"
-            )
-        self.mean_low = float(mean_low)
-        self.mean_high = float(mean_high)
 
-    # --- task distribution -------------------------------------------------
-    def _params(self, means: jax.Array) -> BanditParams:
+    def expected_rewards(self, params) -> jax.Array:
+        """Expected reward of every arm: ``(num_arms,)``."""
         raise NotImplementedError
 
-    @property
-    def default_params(self) -> BanditParams:
-        return self._params(jnp.linspace(0.1, 0.9, self.num_arms, dtype=jnp.float32))
-
-    def sample_tasks(self, key, num_tasks: int, split: str = "train") -> BanditParams:
-        num_tasks = check_positive_int("num_tasks", num_tasks)
-        means = jax.random.uniform(
-            split_key(key, split),
-            (num_tasks, self.num_arms),
-            minval=self.mean_low,
-            maxval=self.mean_high,
-        )
-        return jax.vmap(self._params)(means)
+    def _sample_reward(self, key, params, action) -> jax.Array:
+        raise NotImplementedError
 
     # --- gymnax API -----------------------------------------------------------
     def reset_env(self, key, params) -> tuple[jax.Array, BanditState]:
@@ -86,9 +62,6 @@ class MultiArmedBandit(TaskEnvironment):
         reward = self._sample_reward(key, params, action)
         state = BanditState(time=state.time + 1)
         return self.get_obs(state, params), state, reward, jnp.array(False), {}
-
-    def _sample_reward(self, key, params, action) -> jax.Array:
-        raise NotImplementedError
 
     def get_obs(self, state, params=None, key=None) -> jax.Array:
         return jnp.zeros((1,), jnp.float32)
@@ -107,24 +80,68 @@ class MultiArmedBandit(TaskEnvironment):
         return spaces.Dict({"time": spaces.Discrete(self.horizon + 1)})
 
     # --- oracles --------------------------------------------------------------
-    def expected_rewards(self, params) -> jax.Array:
-        """Expected reward of every arm: ``(num_arms,)``."""
-        return params.means
+    def _best_arm(self, params) -> jax.Array:
+        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
 
     def optimal_action(self, state, params) -> jax.Array:
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
+        return self._best_arm(params)
 
     def optimal_return(self, params) -> jax.Array:
         return self.horizon * jnp.max(self.expected_rewards(params))
 
     def oracle_act(self, memory, obs, params) -> jax.Array:
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
+        return self._best_arm(params)
 
     def sample_query_obs(self, key, shape=()):
         return jnp.zeros(tuple(shape) + (1,), jnp.float32)
 
     def optimal_action_for_obs(self, obs, params):
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
+        return self._best_arm(params)
+
+
+class MultiArmedBandit(Bandit):
+    """Independent arms whose means are the task.
+
+    Task distribution: means i.i.d. ``U[mean_low, mean_high]`` per arm (``U[0, 1]``
+    as in DPT). The train and test splits are independent streams of that
+    continuous distribution (see :func:`split_key`), so they share no task with
+    probability one.
+    """
+
+    def __init__(
+        self,
+        num_arms: int = 5,
+        horizon: int = 500,
+        mean_low: float = 0.0,
+        mean_high: float = 1.0,
+    ):
+        super().__init__(num_arms, horizon)
+        if not mean_low < mean_high:
+            raise ValueError(
+                f"need mean_low < mean_high, got mean_low={mean_low!r}, mean_high={mean_high!r}"
+            )
+        self.mean_low = float(mean_low)
+        self.mean_high = float(mean_high)
+
+    def _params(self, means: jax.Array) -> BanditParams:
+        raise NotImplementedError
+
+    @property
+    def default_params(self) -> BanditParams:
+        return self._params(jnp.linspace(0.1, 0.9, self.num_arms, dtype=jnp.float32))
+
+    def sample_tasks(self, key, num_tasks: int, split: str = "train") -> BanditParams:
+        num_tasks = check_positive_int("num_tasks", num_tasks)
+        means = jax.random.uniform(
+            split_key(key, split),
+            (num_tasks, self.num_arms),
+            minval=self.mean_low,
+            maxval=self.mean_high,
+        )
+        return jax.vmap(self._params)(means)
+
+    def expected_rewards(self, params) -> jax.Array:
+        return params.means
 
 
 class BernoulliBandit(MultiArmedBandit):

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from gymnax.environments import environment
 
 SPLITS = ("train", "test", "all")
+SIGNATURE_KEYS = ("name", "num_actions", "obs_shape", "horizon", "kwargs")
 
 
 def check_split(split: str) -> str:
@@ -40,6 +41,35 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def is_bandit(env) -> bool:
+    """Whether ``env`` knows every arm's expected reward (bandits: per-step regret is
+    defined) rather than being episodic (grid worlds: returns per episode are reported)."""
+    return hasattr(env, "expected_rewards")
+
+
+def signature(env) -> dict:
+    """What a dataset or checkpoint records about its environment, and checks on load."""
+    name, kwargs = getattr(env, "make_args", (env.name, {}))
+    return {
+        "name": name,
+        "kwargs": kwargs,
+        "num_actions": int(env.num_actions),
+        "obs_shape": list(env.observation_space(env.default_params).shape),
+        "horizon": int(getattr(env, "horizon", 0)),
+    }
+
+
+def check_signature(recorded: dict, env, what: str) -> None:
+    """Raise ``ValueError`` naming the first field where ``recorded`` differs from ``env``'s signature."""
+    expected = signature(env)
+    for key in SIGNATURE_KEYS:
+        if recorded.get(key) != expected[key]:
+            raise ValueError(
+                f"{what} was made for environment {recorded.get('name')!r} with {key}={recorded.get(key)!r}, "
+                f"but this environment ({expected['name']!r}) has {key}={expected[key]!r}"
+            )
 
 
 class TaskEnvironment(environment.Environment):

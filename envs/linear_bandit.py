@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
-from envs.bandit import BanditState, split_key
-from envs.base import TaskEnvironment, check_positive_int
+from envs.bandit import Bandit, split_key
+from envs.base import check_positive_int
 
 
 @struct.dataclass
@@ -22,13 +22,12 @@ class LinearBanditParams(environment.EnvParams):
     max_steps_in_episode: int = 200
 
 
-class LinearBandit(TaskEnvironment):
+class LinearBandit(Bandit):
     """Reward of arm ``a`` is ``features[a] @ theta + N(0, noise_std**2)``.
 
     The arm features are drawn once, from ``N(0, I/dim)`` with ``feature_seed``;
     each task draws ``theta ~ N(0, I/dim)`` (Lin, Bai & Mei 2023 setting). The
     train and test splits are independent streams of that distribution.
-    A single dummy state, like the multi-armed bandits.
     """
 
     def __init__(
@@ -39,10 +38,8 @@ class LinearBandit(TaskEnvironment):
         noise_std: float = 0.3,
         feature_seed: int = 0,
     ):
-        super().__init__()
+        super().__init__(num_arms, horizon)
         self.dim = check_positive_int("dim", dim)
-        self.num_arms = check_positive_int("num_arms", num_arms, 2)
-        self.horizon = check_positive_int("horizon", horizon)
         if not noise_std > 0:
             raise ValueError(f"noise_std must be > 0, got {noise_std!r}")
         self.noise_std = float(noise_std)
@@ -67,51 +64,13 @@ class LinearBandit(TaskEnvironment):
         theta = jax.random.normal(split_key(key, split), (num_tasks, self.dim)) / jnp.sqrt(self.dim)
         return jax.vmap(self._params)(theta)
 
-    def reset_env(self, key, params):
-        state = BanditState(time=jnp.zeros((), jnp.int32))
-        return self.get_obs(state, params), state
-
-    def step_env(self, key, state, action, params):
-        mean = params.features[action] @ params.theta
-        reward = mean + params.noise_std * jax.random.normal(key)
-        state = BanditState(time=state.time + 1)
-        return self.get_obs(state, params), state, reward, jnp.array(False), {}
-
-    def get_obs(self, state, params=None, key=None):
-        return jnp.zeros((1,), jnp.float32)
+    def _sample_reward(self, key, params, action):
+        return params.features[action] @ params.theta + params.noise_std * jax.random.normal(key)
 
     @property
     def name(self) -> str:
         return "linear-bandit"
 
-    @property
-    def num_actions(self) -> int:
-        return self.num_arms
-
-    def action_space(self, params=None):
-        return spaces.Discrete(self.num_arms)
-
-    def observation_space(self, params=None):
-        return spaces.Box(0.0, 0.0, (1,), jnp.float32)
-
-    def state_space(self, params=None):
-        return spaces.Dict({"time": spaces.Discrete(self.horizon + 1)})
-
     def expected_rewards(self, params) -> jax.Array:
         """``(num_arms,)``"""
         return params.features @ params.theta
-
-    def optimal_action(self, state, params):
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
-
-    def optimal_return(self, params):
-        return self.horizon * jnp.max(self.expected_rewards(params))
-
-    def oracle_act(self, memory, obs, params):
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)
-
-    def sample_query_obs(self, key, shape=()):
-        return jnp.zeros(tuple(shape) + (1,), jnp.float32)
-
-    def optimal_action_for_obs(self, obs, params):
-        return jnp.argmax(self.expected_rewards(params)).astype(jnp.int32)

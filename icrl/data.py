@@ -1,16 +1,18 @@
-"""Pretraining data: DPT contexts with optimal-action labels, AD learning histories.
+"""Pretraining data: DPT contexts with optimal-action labels, AD learning histories, and their files.
 
 Both are rollouts (``icrl.rollout``) over a batch of tasks, so a dataset of
-100k bandit tasks is one jitted, vmapped call. A :class:`Dataset` is a dict of
-arrays with a leading task axis plus metadata; tokens are built from it at
-batch time by :class:`icrl.models.TokenSpec`.
+100k bandit tasks is one jitted, vmapped call. A :class:`Dataset` holds the
+interactions as one :class:`icrl.types.History` with a leading task axis, DPT's
+query states and labels, and metadata; :attr:`Dataset.samples` is what a
+training step samples batches from.
 
-File format (``save_dataset`` / ``load_dataset``): one ``.npz`` holding every
-array under its name and ``__meta__``, a JSON string with ``format``
-(``icrl-dataset/1``), ``kind`` (``dpt`` or ``ad``), ``env`` (name, make
-arguments, number of actions, observation shape, horizon), ``split``,
-``source`` (the agent that generated the interactions), ``seed`` and
-kind-specific sizes.
+File format (``save_dataset`` / ``load_dataset``): one ``.npz`` holding the
+history's arrays (``obs, action, reward, next_obs, done``), ``queries`` and
+``labels`` (DPT), extra per-task arrays (``collector``, ``optimal_return``) and
+``__meta__``, a JSON string with ``format`` (``icrl-dataset/1``), ``kind``
+(``dpt`` or ``ad``), ``env`` (name, make arguments, number of actions,
+observation shape, horizon), ``split``, ``source`` (the agent that generated the
+interactions), ``seed`` and kind-specific sizes.
 """
 
 from __future__ import annotations
@@ -25,75 +27,61 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envs.base import check_positive_int, check_signature, signature
 from icrl.agents import make_agent
 from icrl.rollout import rollout
+from icrl.types import History, Samples
 
 FORMAT = "icrl-dataset/1"
+_HISTORY_FIELDS = ("obs", "action", "reward", "next_obs", "done")
 
 
 @dataclass
 class Dataset:
-    """``arrays``: name -> array with a leading ``num_tasks`` axis; ``meta``: JSON-able dict.
+    """Pretraining data of ``num_tasks`` tasks.
 
-    DPT arrays (``T = context_len``): ``obs, next_obs: (N, T, *obs_shape)``,
-    ``action, labels: (N, T) int32``, ``reward: (N, T)``, ``done: (N, T) bool``,
-    ``queries: (N, T, *obs_shape)``. AD arrays: the same interaction arrays
-    over the whole history ``(N, num_episodes * horizon)`` and no queries or
-    labels (the query is the observation, the label the source's action).
+    ``history``: the interactions, a :class:`History` of numpy arrays ``(N, T, ...)``
+    (``T = context_len`` for DPT, ``num_episodes * horizon`` for AD; no regret).
+    ``queries: (N, T, *obs_shape)`` and ``labels: (N, T) int32``: DPT's query state
+    at every position and its optimal action; ``None`` for AD. ``extras``: other
+    per-task arrays (``collector: (N,)`` for a DPT mixture, ``optimal_return: (N,)``
+    for AD). ``meta``: JSON-able description.
     """
 
-    arrays: dict[str, Any]
+    history: History
+    queries: Any = None
+    labels: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_tasks(self) -> int:
-        return int(next(iter(self.arrays.values())).shape[0])
+        return int(self.history.action.shape[0])
+
+    @property
+    def samples(self) -> Samples:
+        """What a training step samples batches from (see :class:`icrl.types.Samples`)."""
+        return Samples(self.history, self.queries, self.labels)
 
     def take(self, idx) -> "Dataset":
         """The tasks ``idx`` (indices or boolean mask)."""
         idx = np.asarray(idx)
-        arrays = {k: np.asarray(v)[idx] for k, v in self.arrays.items()}
-        return Dataset(arrays, {**self.meta, "num_tasks": int(next(iter(arrays.values())).shape[0])})
+        pick = lambda x: None if x is None else np.asarray(x)[idx]  # noqa: E731
+        history = History(*(pick(x) for x in self.history))
+        out = Dataset(history, pick(self.queries), pick(self.labels), {k: pick(v) for k, v in self.extras.items()}, dict(self.meta))
+        out.meta["num_tasks"] = out.num_tasks
+        return out
 
 
-def env_signature(env) -> dict:
-    """What a dataset or checkpoint records about its environment, and checks on load."""
-    name, kwargs = getattr(env, "make_args", (env.name, {}))
-    params = env.default_params
-    return {
-        "name": name,
-        "kwargs": kwargs,
-        "num_actions": int(env.num_actions),
-        "obs_shape": list(env.observation_space(params).shape),
-        "horizon": int(getattr(env, "horizon", 0)),
-    }
-
-
-def check_env_signature(recorded: dict, env, what: str) -> None:
-    expected = env_signature(env)
-    for key in ("name", "num_actions", "obs_shape", "horizon", "kwargs"):
-        if recorded.get(key) != expected[key]:
-            raise ValueError(
-                f"{what} was made for environment {recorded.get('name')!r} with {key}={recorded.get(key)!r}, "
-                f"but this environment ({expected['name']!r}) has {key}={expected[key]!r}"
-            )
-
-
-def _as_dataset(history, extra: dict, meta: dict) -> Dataset:
-    arrays = {
-        "obs": history.obs,
-        "action": history.action,
-        "reward": history.reward,
-        "next_obs": history.next_obs,
-        "done": history.done,
-        **extra,
-    }
-    return Dataset({k: np.asarray(v) for k, v in arrays.items()}, meta)
+def _as_dataset(history: History, meta: dict, queries=None, labels=None, **extras) -> Dataset:
+    host = lambda x: None if x is None else np.asarray(x)  # noqa: E731
+    history = History(*(host(getattr(history, k)) for k in _HISTORY_FIELDS))
+    return Dataset(history, host(queries), host(labels), {k: host(v) for k, v in extras.items()}, meta)
 
 
 def _meta(kind: str, env, split: str, source: str, source_kwargs: dict | None, key, **sizes) -> dict:
     return {
-        "format": FORMAT, "kind": kind, "env": env_signature(env), "split": split,
+        "format": FORMAT, "kind": kind, "env": signature(env), "split": split,
         "source": {"name": source, "kwargs": source_kwargs or {}},
         "seed": np.asarray(jax.random.key_data(key)).tolist(), **sizes,
     }
@@ -143,8 +131,7 @@ def make_dpt_dataset(
     weights): each collector gathers the contexts of its share of the tasks,
     ``collector_kwargs`` then maps a collector's name to its arguments, and the
     array ``collector: (N,) int32`` indexes ``meta["collectors"]``."""
-    if context_len < 1:
-        raise ValueError(f"context_len must be >= 1, got {context_len!r}")
+    context_len = check_positive_int("context_len", context_len)
     mix = parse_collectors(collector)
     k_tasks, k_roll, k_query = jax.random.split(key, 3)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
@@ -164,11 +151,11 @@ def make_dpt_dataset(
     labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
     meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)
-    extra = {"queries": queries, "labels": labels}
+    extras = {}
     if len(mix) > 1:
         meta["collectors"] = list(mix)
-        extra["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
-    return _as_dataset(history, extra, meta)
+        extras["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
+    return _as_dataset(history, meta, queries, labels, **extras)
 
 
 def make_ad_dataset(
@@ -190,7 +177,7 @@ def make_ad_dataset(
     history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
     optimal = jax.vmap(env.optimal_return)(tasks)
     meta = _meta("ad", env, split, source, source_kwargs, key, num_tasks=num_tasks, num_episodes=num_episodes, horizon=env.horizon)
-    return _as_dataset(history, {"optimal_return": optimal}, meta)
+    return _as_dataset(history, meta, optimal_return=optimal)
 
 
 def filter_histories(dataset: Dataset, keep_fraction: float = 0.5, stability_weight: float = 1.0) -> Dataset:
@@ -204,8 +191,8 @@ def filter_histories(dataset: Dataset, keep_fraction: float = 0.5, stability_wei
         raise ValueError(f"filter_histories works on AD learning histories, got a {dataset.meta.get('kind')!r} dataset")
     if not 0.0 < keep_fraction <= 1.0:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
-    returns = np.asarray(dataset.arrays["reward"]).reshape(dataset.num_tasks, dataset.meta["num_episodes"], -1).sum(-1)
-    scale = np.maximum(np.asarray(dataset.arrays["optimal_return"]), 1e-6)[:, None]
+    returns = np.asarray(dataset.history.reward).reshape(dataset.num_tasks, dataset.meta["num_episodes"], -1).sum(-1)
+    scale = np.maximum(np.asarray(dataset.extras["optimal_return"]), 1e-6)[:, None]
     returns = returns / scale
     quarter = max(1, returns.shape[1] // 4)
     improvement = returns[:, -quarter:].mean(1) - returns[:, :quarter].mean(1)
@@ -220,8 +207,11 @@ def filter_histories(dataset: Dataset, keep_fraction: float = 0.5, stability_wei
 def save_dataset(dataset: Dataset, path: str) -> None:
     """Write ``dataset`` to ``path`` (``.npz``) atomically."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    arrays = {k: getattr(dataset.history, k) for k in _HISTORY_FIELDS}
+    arrays.update({k: v for k, v in (("queries", dataset.queries), ("labels", dataset.labels)) if v is not None})
+    arrays.update(dataset.extras)
     tmp = path + ".tmp.npz"
-    np.savez(tmp, __meta__=np.array(json.dumps(dataset.meta)), **{k: np.asarray(v) for k, v in dataset.arrays.items()})
+    np.savez(tmp, __meta__=np.array(json.dumps(dataset.meta)), **{k: np.asarray(v) for k, v in arrays.items()})
     os.replace(tmp, path)
 
 
@@ -237,8 +227,12 @@ def load_dataset(path: str, env=None, kind: str | None = None) -> Dataset:
         raise ValueError(f"{path!r} is not a readable icrl dataset ({type(err).__name__}: {err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    missing = [k for k in _HISTORY_FIELDS if k not in arrays]
+    if missing:
+        raise ValueError(f"{path!r} lacks the arrays {missing} of an icrl dataset")
     if kind is not None and meta.get("kind") != kind:
         raise ValueError(f"{path!r} is a {meta.get('kind')!r} dataset, expected {kind!r}")
     if env is not None:
-        check_env_signature(meta["env"], env, f"dataset {path!r}")
-    return Dataset(arrays, meta)
+        check_signature(meta["env"], env, f"dataset {path!r}")
+    history = History(*(arrays.pop(k) for k in _HISTORY_FIELDS))
+    return Dataset(history, arrays.pop("queries", None), arrays.pop("labels", None), arrays, meta)

@@ -1,8 +1,8 @@
-"""Pretraining objectives: batches of tokens and labels, and the cross-entropy loss.
+"""Pretraining objectives: what a batch of tokens and labels is for DPT and for AD, and the loss.
 
-Batch samplers are pure and jittable: they take the dataset's arrays (device
-arrays, an argument of the training step, never constants baked into it) and
-a key, and return ``(tokens, resets, labels)`` with a leading batch axis.
+Batch samplers are pure and jittable: they take the training :class:`icrl.types.Samples`
+(device arrays, an argument of the training step, never constants baked into
+it) and a key, and return ``(tokens, resets, labels)`` with a leading batch axis.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from icrl.models.tokens import TokenSpec
+from icrl.types import Samples
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -32,17 +33,17 @@ class DPTObjective:
     def sequence_length(self, meta: dict) -> int:
         return int(meta["context_len"])
 
-    def sample_batch(self, arrays, key, batch_size: int):
-        idx = jax.random.randint(key, (batch_size,), 0, arrays["action"].shape[0])
-        a = jax.tree.map(lambda x: x[idx], arrays)
-        tokens = self.spec.sequence(a["queries"], a["obs"], a["action"], a["reward"], a["next_obs"], a["done"])
-        return tokens, jnp.zeros(a["action"].shape, bool), a["labels"]
+    def sample_batch(self, data: Samples, key, batch_size: int):
+        idx = jax.random.randint(key, (batch_size,), 0, data.history.action.shape[0])
+        batch = jax.tree.map(lambda x: x[idx], data)
+        tokens = self.spec.tokens(batch.history, batch.queries)
+        return tokens, jnp.zeros(batch.labels.shape, bool), batch.labels
 
 
 @dataclass(frozen=True)
 class ADObjective:
     """Algorithm Distillation: predict the source's next action at every position of a
-    window of ``window_episodes`` episodes, taken every ``episode_stride`` episodes
+    window of ``context_episodes`` episodes, taken every ``episode_stride`` episodes
     from a learning history (a stride > 1 compresses learning into the window).
 
     ``episode_resets`` restarts the model's state at each episode in the window.
@@ -52,40 +53,40 @@ class ADObjective:
 
     spec: TokenSpec
     horizon: int
-    window_episodes: int
+    context_episodes: int
     episode_stride: int = 1
     episode_resets: bool = False
     kind = "ad"
 
     def sequence_length(self, meta: dict) -> int:
-        return self.window_episodes * self.horizon
+        return self.context_episodes * self.horizon
 
     def check(self, meta: dict) -> None:
-        span = (self.window_episodes - 1) * self.episode_stride + 1
+        span = (self.context_episodes - 1) * self.episode_stride + 1
         if span > meta["num_episodes"]:
             raise ValueError(
-                f"a window of {self.window_episodes} episodes with stride {self.episode_stride} spans {span} episodes; "
+                f"a window of {self.context_episodes} episodes with stride {self.episode_stride} spans {span} episodes; "
                 f"the histories have only {meta['num_episodes']}"
             )
 
-    def sample_batch(self, arrays, key, batch_size: int):
+    def sample_batch(self, data: Samples, key, batch_size: int):
         k_task, k_start = jax.random.split(key)
-        num_tasks, length = arrays["action"].shape
+        num_tasks, length = data.history.action.shape
         num_episodes = length // self.horizon
-        span = (self.window_episodes - 1) * self.episode_stride + 1
+        span = (self.context_episodes - 1) * self.episode_stride + 1
         idx = jax.random.randint(k_task, (batch_size,), 0, num_tasks)
         start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - span + 1)
-        episodes = start[:, None] + self.episode_stride * jnp.arange(self.window_episodes)  # (B, W)
+        episodes = start[:, None] + self.episode_stride * jnp.arange(self.context_episodes)  # (B, W)
 
         def window(x):
             per_episode = x.reshape((num_tasks, num_episodes, self.horizon) + x.shape[2:])
             w = per_episode[idx[:, None], episodes]  # (B, W, H, ...)
-            return w.reshape((batch_size, self.window_episodes * self.horizon) + x.shape[2:])
+            return w.reshape((batch_size, self.context_episodes * self.horizon) + x.shape[2:])
 
-        a = {k: window(arrays[k]) for k in ("obs", "action", "reward", "next_obs", "done")}
-        tokens = self.spec.sequence(a["obs"], a["obs"], a["action"], a["reward"], a["next_obs"], a["done"])
+        h = jax.tree.map(window, data.history)
+        tokens = self.spec.tokens(h)
         if self.episode_resets:
-            resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), a["done"][:, :-1]], axis=1)
+            resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), h.done[:, :-1]], axis=1)
         else:
-            resets = jnp.zeros(a["action"].shape, bool)
-        return tokens, resets, a["action"]
+            resets = jnp.zeros(h.action.shape, bool)
+        return tokens, resets, h.action

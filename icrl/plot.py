@@ -12,32 +12,12 @@ a method already drawn from an earlier file is not drawn again.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Sequence
 
 import numpy as np
 
-SCHEMA = "icrl-results/1"
-
-
-def load_results(path: str) -> dict:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no results file at {path!r}")
-    try:
-        with open(path) as f:
-            results = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path!r} is not valid JSON: {err}") from None
-    if results.get("schema") != SCHEMA or "methods" not in results:
-        raise ValueError(f"{path!r} is not an icrl results file (expected schema {SCHEMA!r})")
-    return results
-
-
-def _kind(results: dict) -> str:
-    first = next(iter(results["methods"].values()))
-    return "regret" if "cumulative_regret" in first else "return"
-
+from icrl.results import REGRET, kind, load_results
 
 def plot_results(
     results: dict | Sequence[dict],
@@ -62,10 +42,10 @@ def plot_results(
     env_names = {r["env"]["name"] for r in runs}
     if len(env_names) > 1:
         raise ValueError(f"cannot overlay results of different environments: {sorted(env_names)}")
-    kinds = {_kind(r) for r in runs}
+    kinds = {kind(r) for r in runs}
     if len(kinds) > 1:
         raise ValueError("cannot overlay bandit regret with grid-world returns")
-    kind = kinds.pop()
+    drawn_kind = kinds.pop()
     available = [m for r in runs for m in r["methods"]]
     if methods is not None:
         unknown = [m for m in methods if m not in available]
@@ -81,12 +61,12 @@ def plot_results(
                 continue
             drawn.add(name)
             shown = name if len(runs) == 1 else f"{name} ({label})"
-            key = "cumulative_regret" if kind == "regret" else "episode_return"
+            key = "cumulative_regret" if drawn_kind == REGRET else "episode_return"
             mean, ci = np.asarray(m[key]), np.asarray(m[key + "_ci95"])
             x = np.arange(1, len(mean) + 1)
             (line,) = ax.plot(x, mean, label=shown, lw=1.8)
             ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.2, lw=0)
-    if kind == "regret":
+    if drawn_kind == REGRET:
         ax.set_xlabel("step")
         ax.set_ylabel("cumulative regret")
     else:
@@ -97,7 +77,7 @@ def plot_results(
         if optimal is not None:
             ax.axhline(optimal, color="k", ls="--", lw=1, label="optimal")
     if log_scale:
-        ax.set_yscale("symlog" if kind == "return" else "log")
+        ax.set_yscale("log" if drawn_kind == REGRET else "symlog")
     env = runs[0]["env"]
     default_title = f"{env['name']} {env.get('kwargs', {})} — {runs[0]['num_tasks']} held-out tasks ({runs[0].get('split', 'test')})"
     ax.set_title(title or default_title, fontsize=9)

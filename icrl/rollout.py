@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from icrl.agents.base import Agent, Transition
-
-
-class History(NamedTuple):
-    """What a rollout records. Shapes for a batch of tasks (``rollout``); drop the
-    leading ``num_tasks`` axis for one task (``rollout_task``):
-
-    - ``obs, next_obs: (num_tasks, num_steps, *obs_shape)``: ``next_obs`` is where
-      the action led, before the automatic reset at an episode's end;
-    - ``action: (num_tasks, num_steps) int32``;
-    - ``reward: (num_tasks, num_steps) float32``;
-    - ``done: (num_tasks, num_steps) bool``: last step of an episode;
-    - ``regret: (num_tasks, num_steps) float32``: best expected reward minus the
-      chosen action's, where the environment has ``expected_rewards``
-      (bandits); ``None`` otherwise (grid worlds: use :func:`episode_returns`).
-    """
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_obs: jax.Array
-    done: jax.Array
-    regret: jax.Array | None
+from envs.base import check_positive_int, is_bandit
+from icrl.agents.base import Agent
+from icrl.types import History, Transition
 
 
 def _check_steps(env, num_steps: int | None, num_episodes: int | None) -> int:
@@ -43,12 +23,8 @@ def _check_steps(env, num_steps: int | None, num_episodes: int | None) -> int:
                 f"num_episodes needs an environment with a fixed episode length (an envs.TaskEnvironment); "
                 f"{getattr(env, 'name', env)!r} has none, pass num_steps instead"
             )
-        if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
-            raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
-        return int(num_episodes) * env.horizon
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-    return int(num_steps)
+        return check_positive_int("num_episodes", num_episodes) * env.horizon
+    return check_positive_int("num_steps", num_steps)
 
 
 def _run(env, agent: Agent, num_steps: int, env_params, key):
@@ -56,7 +32,7 @@ def _run(env, agent: Agent, num_steps: int, env_params, key):
     k_reset, k_init, k_steps = jax.random.split(key, 3)
     obs, env_state = env.reset(k_reset, env_params)
     agent_state = agent.init(k_init, env_params)
-    expected = env.expected_rewards(env_params) if hasattr(env, "expected_rewards") else None
+    expected = env.expected_rewards(env_params) if is_bandit(env) else None
 
     def env_step(carry, key):
         env_state, obs, agent_state = carry

@@ -1,4 +1,4 @@
-"""One training loop for every (objective, backbone, environment).
+"""The training loop, one for every (objective, backbone, environment): compiled step, checkpoints, resume.
 
 The compiled step samples its batch from the device-resident dataset, computes
 the loss and applies an optax update: no host round trip inside it. Batches
@@ -24,36 +24,46 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from envs.base import check_positive_int
+from icrl.checkpoints import Checkpoints, model_record
 from icrl.objectives import cross_entropy
+from icrl.runs import read_metrics
+from icrl.types import Samples
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    num_steps: int = 500
-    batch_size: int = 128
-    learning_rate: float = 1e-3
+    train_steps: int = 500  # gradient steps (not environment steps)
+    batch_size: int = 128  # sequences per gradient step, over all devices
+    learning_rate: float = 1e-3  # peak of the warm-up / cosine schedule
     warmup_steps: int = 50
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    seed: int = 0
-    log_every: int = 25
+    weight_decay: float = 1e-4  # AdamW
+    grad_clip: float = 1.0  # global gradient norm
+    seed: int = 0  # initialisation, batches and dropout
+    log_every: int = 0  # steps between metrics lines; 0: min(25, train_steps // 10)
     eval_every: int = 0  # 0: evaluate only at the end
-    checkpoint_every: int = 100
+    checkpoint_every: int = 0  # 0: five checkpoints per run
     keep_checkpoints: int = 2
     num_devices: int = 0  # 0: every device jax sees
 
     def __post_init__(self):
-        for name in ("num_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("train_steps", "batch_size", "keep_checkpoints"):
+            check_positive_int(name, getattr(self, name))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.warmup_steps < 0 or self.eval_every < 0 or self.num_devices < 0:
-            raise ValueError("warmup_steps, eval_every and num_devices must be >= 0")
+        for name in ("warmup_steps", "log_every", "eval_every", "checkpoint_every", "num_devices"):
+            check_positive_int(name, getattr(self, name), minimum=0)
+
+    @property
+    def log_interval(self) -> int:
+        return self.log_every or max(1, min(25, self.train_steps // 10))
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or max(1, self.train_steps // 5)
 
 
 class TrainState(struct.PyTreeNode):
@@ -65,7 +75,7 @@ class TrainState(struct.PyTreeNode):
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     """AdamW with linear warm-up and cosine decay (to 10%), after global-norm clipping."""
     schedule = optax.warmup_cosine_decay_schedule(
-        0.0, cfg.learning_rate, min(cfg.warmup_steps, cfg.num_steps - 1), max(cfg.num_steps, 1), cfg.learning_rate * 0.1
+        0.0, cfg.learning_rate, min(cfg.warmup_steps, cfg.train_steps - 1), max(cfg.train_steps, 1), cfg.learning_rate * 0.1
     )
     return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adamw(schedule, weight_decay=cfg.weight_decay))
 
@@ -84,7 +94,7 @@ def _mesh(cfg: TrainConfig) -> Mesh:
 class Trainer:
     """Builds the compiled step for ``model`` on ``objective`` and runs it.
 
-    ``objective.sample_batch(arrays, key, batch_size) -> (tokens, resets, labels)``.
+    ``objective.sample_batch(samples, key, batch_size) -> (tokens, resets, labels)``.
     """
 
     def __init__(self, model: nn.Module, objective, cfg: TrainConfig):
@@ -102,104 +112,43 @@ class Trainer:
         logits = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key})
         return cross_entropy(logits, labels)
 
-    def init_state(self, arrays) -> TrainState:
-        tokens, resets, _ = self.objective.sample_batch(arrays, jax.random.PRNGKey(0), 1)
+    def init_state(self, data: Samples) -> TrainState:
+        tokens, resets, _ = self.objective.sample_batch(data, jax.random.PRNGKey(0), 1)
         params = self.model.init(jax.random.fold_in(self.key, 0), tokens, resets)
         state = TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params))
         return jax.device_put(state, self.replicated)
 
-    def _loss_and_grads(self, state: TrainState, arrays):
+    def _loss_and_grads(self, state: TrainState, data: Samples):
         key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
         k_batch, k_dropout = jax.random.split(key)
-        batch = self.objective.sample_batch(arrays, k_batch, self.cfg.batch_size)
+        batch = self.objective.sample_batch(data, k_batch, self.cfg.batch_size)
         batch = jax.lax.with_sharding_constraint(batch, self.batch_sharding)
         return jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
 
-    def loss_and_grads(self, state: TrainState, arrays):
+    def loss_and_grads(self, state: TrainState, data: Samples):
         """The loss and gradients the next step would use (for checks and debugging)."""
-        return self._grads(state, arrays)
+        return self._grads(state, data)
 
-    def _train_step(self, state: TrainState, arrays):
-        loss, grads = self._loss_and_grads(state, arrays)
+    def _train_step(self, state: TrainState, data: Samples):
+        loss, grads = self._loss_and_grads(state, data)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, opt_state), loss
 
-    def step(self, state: TrainState, arrays) -> tuple[TrainState, jax.Array]:
-        return self._step(state, arrays)
+    def step(self, state: TrainState, data: Samples) -> tuple[TrainState, jax.Array]:
+        return self._step(state, data)
 
-    def put_data(self, arrays) -> dict:
-        """The dataset on the devices, replicated (every device samples batches from it)."""
-        return jax.device_put({k: jnp.asarray(v) for k, v in arrays.items()}, self.replicated)
-
-
-class CheckpointError(ValueError):
-    pass
-
-
-class Checkpoints:
-    """Orbax checkpoints of a :class:`TrainState` plus a JSON record of what made it."""
-
-    def __init__(self, directory: str, keep: int):
-        self.directory = os.path.abspath(directory)
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-        )
-
-    def latest_step(self) -> int | None:
-        return self.manager.latest_step()
-
-    def save(self, state: TrainState, record: dict) -> None:
-        step = int(state.step)
-        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)), force=True)
-        self.manager.wait_until_finished()
-
-    def read_record(self, step: int | None = None) -> dict:
-        step = self.latest_step() if step is None else step
-        try:
-            return self.manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
-        except Exception as err:  # orbax raises many kinds; name the path and the cause
-            raise CheckpointError(f"checkpoint {self.directory}/{step} is unreadable: {type(err).__name__}: {err}") from None
-
-    def restore(self, abstract: TrainState, record: dict, step: int | None = None) -> TrainState:
-        step = self.latest_step() if step is None else step
-        saved = self.read_record(step)
-        check_record(saved, record, f"checkpoint {self.directory}/{step}")
-        try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
-        except Exception as err:
-            raise CheckpointError(
-                f"checkpoint {self.directory}/{step} does not match this model or is corrupt: {type(err).__name__}: {err}"
-            ) from None
-        return restored["state"]
-
-
-def check_record(saved: dict, expected: dict, what: str) -> None:
-    """Everything that shapes the parameters or the data must agree before resuming."""
-    for key in sorted(set(saved) | set(expected)):
-        if key == "train":
-            continue
-        if saved.get(key) != expected.get(key):
-            raise CheckpointError(f"{what} was made with {key}={saved.get(key)!r}, but this run has {key}={expected.get(key)!r}")
-    s_train, e_train = dict(saved.get("train", {})), dict(expected.get("train", {}))
-    for key in ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices"):
-        s_train.pop(key, None)
-        e_train.pop(key, None)
-    if s_train != e_train:
-        diff = {k: (s_train.get(k), e_train.get(k)) for k in set(s_train) | set(e_train) if s_train.get(k) != e_train.get(k)}
-        raise CheckpointError(f"{what} was trained with other settings (saved, now): {diff}")
-
-
-def model_record(model: nn.Module) -> dict:
-    """The constructor fields of a flax module, JSON-able."""
-    fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.name not in ("parent", "name")}
-    return {"class": type(model).__name__, **fields}
+    def put_data(self, data) -> Samples:
+        """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices, replicated:
+        every device samples batches from them."""
+        data = getattr(data, "samples", data)
+        return jax.device_put(jax.tree.map(jnp.asarray, data), self.replicated)
 
 
 def train(
     model: nn.Module,
     objective,
-    arrays: dict,
+    data,
     cfg: TrainConfig,
     run_dir: str | None = None,
     record: dict | None = None,
@@ -207,7 +156,8 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> tuple[Any, list[dict]]:
-    """Train ``model`` on ``objective`` over the dataset ``arrays``; returns ``(params, logs)``.
+    """Train ``model`` on ``objective`` over ``data`` (:class:`icrl.types.Samples` or a
+    :class:`icrl.data.Dataset`); returns ``(params, logs)``.
 
     With ``run_dir``, checkpoints go to ``run_dir/checkpoints`` and metrics to
     ``run_dir/metrics.jsonl``; an existing checkpoint made by the same model,
@@ -215,7 +165,7 @@ def train(
     ``stop_after`` ends this call after that many steps in total (as a kill would).
     """
     trainer = Trainer(model, objective, cfg)
-    data = trainer.put_data(arrays)
+    data = trainer.put_data(data)
     state = trainer.init_state(data)
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
     checkpoints = metrics_file = None
@@ -229,23 +179,23 @@ def train(
         metrics_file = open(os.path.join(run_dir, "metrics.jsonl"), "a")
     logs: list[dict] = []
     start = int(state.step)
-    end = cfg.num_steps if stop_after is None else min(cfg.num_steps, stop_after)
-    bar = _progress(start, cfg.num_steps, progress)
+    end = cfg.train_steps if stop_after is None else min(cfg.train_steps, stop_after)
+    bar = _progress(start, cfg.train_steps, progress)
     t0 = time.perf_counter()
     try:
         for step in range(start, end):
             state, loss = trainer.step(state, data)
             done = step + 1
-            if done % cfg.log_every == 0 or done == cfg.num_steps:
+            if done % cfg.log_interval == 0 or done == cfg.train_steps:
                 entry = {"step": done, "loss": float(loss), "elapsed_s": round(offset + time.perf_counter() - t0, 3)}
-                if eval_fn is not None and (done == cfg.num_steps or (cfg.eval_every and done % cfg.eval_every == 0)):
+                if eval_fn is not None and (done == cfg.train_steps or (cfg.eval_every and done % cfg.eval_every == 0)):
                     entry.update(eval_fn(state.params))
                 logs.append(entry)
                 if metrics_file:
                     metrics_file.write(json.dumps(entry) + "\n")
                     metrics_file.flush()
                 bar.update(done, entry)
-            if checkpoints is not None and (done % cfg.checkpoint_every == 0 or done == end):
+            if checkpoints is not None and (done % cfg.checkpoint_interval == 0 or done == end):
                 checkpoints.save(state, record)
     finally:
         bar.close()
@@ -258,60 +208,6 @@ def _elapsed_before(run_dir: str, step: int) -> float:
     """``elapsed_s`` of the last metrics entry at or before ``step`` (0 without one)."""
     before = [e for e in read_metrics(run_dir) if e.get("step", step + 1) <= step]
     return float(before[-1].get("elapsed_s", 0.0)) if before else 0.0
-
-
-def read_metrics(run_dir: str) -> list[dict]:
-    """The entries of ``run_dir/metrics.jsonl`` (empty if none), skipping a line cut short by a kill."""
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    entries = []
-    with open(path) as f:
-        for line in f:
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return entries
-
-
-def _open_checkpoints(run_dir: str) -> Checkpoints:
-    path = os.path.join(run_dir, "checkpoints")
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"no checkpoints under {run_dir!r}")
-    checkpoints = Checkpoints(path, 1)
-    if checkpoints.latest_step() is None:
-        raise FileNotFoundError(f"no checkpoint in {path!r}")
-    return checkpoints
-
-
-def load_params(run_dir: str, model: nn.Module, record: dict | None = None, step: int | None = None) -> Any:
-    """Parameters of checkpoint ``step`` (default: the latest) in ``run_dir`` for ``model``.
-
-    The checkpoint must have been made by this model (same constructor fields);
-    every key of ``record`` (env, objective, data, …) must match what made it.
-    Raises ``FileNotFoundError`` without a checkpoint, :class:`CheckpointError` otherwise.
-    """
-    checkpoints = _open_checkpoints(run_dir)
-    return _restore_params(checkpoints, checkpoints.read_record(step), model, record, step)
-
-
-def _restore_params(checkpoints: Checkpoints, saved: dict, model: nn.Module, record: dict | None, step: int | None):
-    expected = {**saved, **(record or {}), "model": model_record(model)}
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)
-    abstract = TrainState(jnp.zeros((), jnp.int32), params, make_optimizer(TrainConfig(**saved["train"])).init(params))
-    return checkpoints.restore(abstract, expected, step).params
-
-
-def load_model(run_dir: str, step: int | None = None) -> tuple[nn.Module, Any, dict]:
-    """``(model, params, record)`` of a checkpoint: the model is rebuilt from the fields it
-    was trained with, so nothing about it has to be repeated."""
-    from icrl.models import model_from_record
-
-    checkpoints = _open_checkpoints(run_dir)
-    saved = checkpoints.read_record(step)
-    model = model_from_record(saved["model"])
-    return model, _restore_params(checkpoints, saved, model, None, step), saved
 
 
 class _progress:

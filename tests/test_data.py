@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,11 +14,10 @@ def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
     env, _ = envs.make("bernoulli-bandit", num_arms=4, horizon=20)
     a = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
     b = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
-    for k in a.arrays:
-        np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
-    assert a.arrays["obs"].shape == (50, 20, 1) and a.arrays["labels"].shape == (50, 20)
+    chex.assert_trees_all_equal(a.samples, b.samples)
+    assert a.history.obs.shape == (50, 20, 1) and a.labels.shape == (50, 20)
     tasks = env.sample_tasks(jax.random.split(jax.random.PRNGKey(0), 3)[0], 50, "train")
-    np.testing.assert_array_equal(a.arrays["labels"], np.broadcast_to(np.argmax(tasks.means, 1)[:, None], (50, 20)))
+    np.testing.assert_array_equal(a.labels, np.broadcast_to(np.argmax(tasks.means, 1)[:, None], (50, 20)))
     assert a.meta["kind"] == "dpt" and a.meta["source"]["name"] == "dirichlet"
 
 
@@ -28,14 +28,14 @@ def test_dpt_dataset_from_a_mixture_of_collectors():
     key = jax.random.PRNGKey(2)
     data = make_dpt_dataset(env, key, 400, 50, collector="dirichlet:3,ucb:1")
     assert data.meta["collectors"] == ["dirichlet", "ucb"] and data.meta["source"]["name"] == "dirichlet:3,ucb:1"
-    ids = data.arrays["collector"]
+    ids = data.extras["collector"]
     assert (ids == 0).sum() == 300 and (ids == 1).sum() == 100
-    best = data.arrays["labels"][:, :1]
-    best_share = (data.arrays["action"] == best).mean(1)
+    best = data.labels[:, :1]
+    best_share = (data.history.action == best).mean(1)
     assert best_share[ids == 1].mean() > best_share[ids == 0].mean() + 0.1
     again = make_dpt_dataset(env, key, 400, 50, collector={"dirichlet": 0.75, "ucb": 0.25})
-    for k in data.arrays:
-        np.testing.assert_array_equal(data.arrays[k], again.arrays[k])
+    chex.assert_trees_all_equal(data.samples, again.samples)
+    np.testing.assert_array_equal(data.extras["collector"], again.extras["collector"])
     for bad, match in [("dirichlet:x", "not a number"), ("dirichlet:0,ucb:1", "positive weights"), ("dirichlet,dqn", "unknown agent 'dqn'")]:
         with pytest.raises(ValueError, match=match):
             make_dpt_dataset(env, key, 10, 5, collector=bad)
@@ -45,7 +45,7 @@ def test_darkroom_dpt_labels_are_shortest_path_actions():
     env, _ = envs.make("darkroom", size=5, horizon=10)
     data = make_dpt_dataset(env, jax.random.PRNGKey(1), 40, 10)
     tasks = env.sample_tasks(jax.random.split(jax.random.PRNGKey(1), 3)[0], 40, "train")
-    q, labels, goal = data.arrays["queries"], data.arrays["labels"], np.asarray(tasks.goal)[:, None]
+    q, labels, goal = data.queries, data.labels, np.asarray(tasks.goal)[:, None]
     moves = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]])
     dist = lambda p: np.abs(p - goal).sum(-1)
     after = np.clip(q + moves[labels], 0, 4)
@@ -57,21 +57,21 @@ def test_darkroom_dpt_labels_are_shortest_path_actions():
 def test_ad_dataset_and_windows():
     env, _ = envs.make("darkroom", size=4, horizon=6)
     data = make_ad_dataset(env, jax.random.PRNGKey(0), 8, 10, source="q-learning")
-    assert data.arrays["action"].shape == (8, 60)
+    assert data.history.action.shape == (8, 60)
     spec = TokenSpec.for_env(env)
-    obj = ADObjective(spec, horizon=6, window_episodes=3, episode_stride=2)
+    obj = ADObjective(spec, horizon=6, context_episodes=3, episode_stride=2)
     obj.check(data.meta)
-    arrays = {k: jnp.asarray(v) for k, v in data.arrays.items()}
+    arrays = jax.tree.map(jnp.asarray, data.samples)
     tokens, resets, labels = jax.jit(lambda a, k: obj.sample_batch(a, k, 5))(arrays, jax.random.PRNGKey(3))
     assert tokens.shape == (5, 18, spec.token_dim) and labels.shape == (5, 18) and not bool(resets.any())
     # every window is three whole episodes two apart from one history: find it
-    acts = np.asarray(data.arrays["action"]).reshape(8, 10, 6)
+    acts = np.asarray(data.history.action).reshape(8, 10, 6)
     for row in np.asarray(labels):
         w = row.reshape(3, 6)
         assert any(all((acts[t, e + 2 * i] == w[i]).all() for i in range(3)) for t in range(8) for e in range(10 - 4))
     with pytest.raises(ValueError, match="spans 9 episodes"):
         ADObjective(spec, 6, 5, 2).check({"num_episodes": 8})
-    obj = ADObjective(spec, horizon=6, window_episodes=2, episode_resets=True)
+    obj = ADObjective(spec, horizon=6, context_episodes=2, episode_resets=True)
     _, resets, _ = obj.sample_batch(arrays, jax.random.PRNGKey(0), 2)
     np.testing.assert_array_equal(np.asarray(resets)[0], np.arange(12) == 6)
 
@@ -81,9 +81,9 @@ def test_filter_histories_keeps_the_most_improving():
     data = make_ad_dataset(env, jax.random.PRNGKey(0), 40, 16)
     kept = filter_histories(data, keep_fraction=0.25, stability_weight=0.0)
     assert kept.num_tasks == 10
-    returns = data.arrays["reward"].reshape(40, 16, 10).sum(-1) / data.arrays["optimal_return"][:, None]
+    returns = data.history.reward.reshape(40, 16, 10).sum(-1) / data.extras["optimal_return"][:, None]
     gain = returns[:, -4:].mean(1) - returns[:, :4].mean(1)
-    kept_gain = kept.arrays["reward"].reshape(10, 16, 10).sum(-1) / kept.arrays["optimal_return"][:, None]
+    kept_gain = kept.history.reward.reshape(10, 16, 10).sum(-1) / kept.extras["optimal_return"][:, None]
     kept_gain = kept_gain[:, -4:].mean(1) - kept_gain[:, :4].mean(1)
     assert kept_gain.min() >= np.sort(gain)[-10] - 1e-6
     with pytest.raises(ValueError, match="AD learning histories"):
@@ -97,7 +97,7 @@ def test_save_load_roundtrip_and_errors(tmp_path):
     save_dataset(data, path)
     back = load_dataset(path, env, "dpt")
     assert back.meta == data.meta
-    np.testing.assert_array_equal(back.arrays["labels"], data.arrays["labels"])
+    chex.assert_trees_all_equal(back.samples, data.samples)
     other, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=10)
     with pytest.raises(ValueError, match="num_actions=3.*has num_actions=5"):
         load_dataset(path, other)

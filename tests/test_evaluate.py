@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import envs
-from icrl.evaluate import SCHEMA, evaluate_online
+from icrl.evaluate import evaluate_online
 from icrl.metrics import mean_ci95
-from icrl.plot import load_results, main as plot_main, plot_results
+from icrl.plot import main as plot_main, plot_results
+from icrl.results import SCHEMA, load_results
 
 
 def test_mean_ci95_by_hand():

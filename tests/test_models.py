@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import envs
+from icrl import History
 from icrl.models import S5, TokenSpec, Transformer, make_model
 from icrl.models.s5 import S5SSM, hippo_normal_eigs
 
@@ -147,7 +148,7 @@ def test_tokens_hold_previous_transition():
     obs = jnp.array([[0, 0], [1, 0], [1, 1]])
     nxt = jnp.array([[1, 0], [1, 1], [1, 2]])
     action, reward = jnp.array([2, 0, 0]), jnp.array([0.0, 0.0, 1.0])
-    tokens = spec.sequence(obs, obs, action, reward, nxt)
+    tokens = spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)))
     chex.assert_shape(tokens, (3, spec.token_dim))
     np.testing.assert_array_equal(tokens[0, 8:], 0.0)  # nothing before the first step
     np.testing.assert_array_equal(tokens[2, :8], env.obs_features(obs[2]))  # query

@@ -12,7 +12,9 @@ from icrl.agents import ModelAgent
 from icrl.data import make_ad_dataset, make_dpt_dataset
 from icrl.models import S5, TokenSpec, Transformer
 from icrl.objectives import ADObjective, DPTObjective
-from icrl.training import CheckpointError, TrainConfig, Trainer, load_model, load_params, read_metrics, train
+from icrl.checkpoints import CheckpointError
+from icrl.runs import load_agent, load_model, load_params, read_metrics
+from icrl.training import TrainConfig, Trainer, train
 
 HORIZON = 30
 
@@ -50,8 +52,8 @@ def _beats_random(env, agent):
 def test_dpt_end_to_end_beats_random_on_held_out_tasks(bandit, dpt_data):
     env, spec = bandit
     model = _tiny_transformer(spec)
-    cfg = TrainConfig(num_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
-    params, logs = train(model, DPTObjective(spec), dpt_data.arrays, cfg, progress=False)
+    cfg = TrainConfig(train_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, logs = train(model, DPTObjective(spec), dpt_data.samples, cfg, progress=False)
     assert logs[-1]["loss"] < logs[0]["loss"]
     _beats_random(env, ModelAgent(params, model, spec))
     _beats_random(env, ModelAgent(params, model, spec, greedy=True))
@@ -64,8 +66,8 @@ def test_dpt_on_dark_room_learns_in_context_on_held_out_goals():
     spec = TokenSpec.for_env(env)
     data = make_dpt_dataset(env, jax.random.PRNGKey(0), 20_000, 3 * env.horizon)
     model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon, num_layers=2, num_heads=2, width=32)
-    cfg = TrainConfig(num_steps=500, batch_size=64, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
-    params, _ = train(model, DPTObjective(spec), data.arrays, cfg, progress=False)
+    cfg = TrainConfig(train_steps=500, batch_size=64, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, _ = train(model, DPTObjective(spec), data.samples, cfg, progress=False)
     tasks = env.sample_tasks(jax.random.PRNGKey(123), 400, "test")
 
     def returns(agent):
@@ -80,15 +82,15 @@ def test_ad_s5_end_to_end_imitates_thompson(bandit):
     env, spec = bandit
     data = make_ad_dataset(env, jax.random.PRNGKey(1), 3000, 1, source="thompson")
     model = S5(spec.token_dim, spec.num_actions, num_layers=2, width=32, state_size=16)
-    cfg = TrainConfig(num_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
-    params, _ = train(model, ADObjective(spec, HORIZON, 1), data.arrays, cfg, progress=False)
+    cfg = TrainConfig(train_steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    params, _ = train(model, ADObjective(spec, HORIZON, 1), data.samples, cfg, progress=False)
     _beats_random(env, ModelAgent(params, model, spec))
 
 
 def _losses(spec, data, **kw):
     kw.setdefault("num_devices", 1)
-    cfg = TrainConfig(num_steps=6, batch_size=8, log_every=1, warmup_steps=2, **kw)
-    return train(_tiny_transformer(spec), DPTObjective(spec), data.arrays, cfg, progress=False)
+    cfg = TrainConfig(train_steps=6, batch_size=8, log_every=1, warmup_steps=2, **kw)
+    return train(_tiny_transformer(spec), DPTObjective(spec), data.samples, cfg, progress=False)
 
 
 def test_same_seed_same_loss_curve(bandit, dpt_data):
@@ -109,7 +111,7 @@ def test_sharded_step_equals_unsharded(bandit, dpt_data):
     out = {}
     for n in (1, 2):
         trainer = Trainer(model, obj, TrainConfig(batch_size=16, num_devices=n))
-        data = trainer.put_data(dpt_data.arrays)
+        data = trainer.put_data(dpt_data.samples)
         state = trainer.init_state(data)
         out[n] = trainer.loss_and_grads(state, data)
         if n == 2:
@@ -123,12 +125,12 @@ def test_sharded_step_equals_unsharded(bandit, dpt_data):
 
 def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path):
     _, spec = bandit
-    cfg = TrainConfig(num_steps=12, batch_size=8, warmup_steps=2, log_every=4, checkpoint_every=5, num_devices=1)
+    cfg = TrainConfig(train_steps=12, batch_size=8, warmup_steps=2, log_every=4, checkpoint_every=5, num_devices=1)
     model, obj = _tiny_transformer(spec), DPTObjective(spec)
-    full, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "a"), progress=False)
-    part, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "b"), progress=False, stop_after=7)
+    full, _ = train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "a"), progress=False)
+    part, _ = train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "b"), progress=False, stop_after=7)
     assert sorted(os.listdir(tmp_path / "b" / "checkpoints")) == ["5", "7"]
-    resumed, _ = train(model, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "b"), progress=False)
+    resumed, _ = train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "b"), progress=False)
     chex.assert_trees_all_close(resumed, full, atol=1e-7)
     metrics = read_metrics(str(tmp_path / "b"))  # one log across the kill; its clock keeps counting
     assert [e["step"] for e in metrics] == [4, 8, 12]
@@ -140,33 +142,33 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     chex.assert_trees_all_close(loaded, full, atol=1e-7)
 
 
-def test_model_agent_from_checkpoint(bandit, dpt_data, tmp_path):
+def test_load_agent_rebuilds_the_model_from_its_run(bandit, dpt_data, tmp_path):
     env, spec = bandit
-    cfg = TrainConfig(num_steps=3, batch_size=8, warmup_steps=1, num_devices=1)
+    cfg = TrainConfig(train_steps=3, batch_size=8, warmup_steps=1, num_devices=1)
     model = _tiny_transformer(spec)
-    params, _ = train(model, DPTObjective(spec), dpt_data.arrays, cfg, run_dir=str(tmp_path), progress=False)
+    params, _ = train(model, DPTObjective(spec), dpt_data.samples, cfg, run_dir=str(tmp_path), progress=False)
     tasks = env.sample_tasks(jax.random.PRNGKey(3), 20, "test")
     direct = rollout(env, ModelAgent(params, model, spec, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
-    loaded = rollout(env, ModelAgent.from_checkpoint(str(tmp_path), env, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
+    loaded = rollout(env, load_agent(str(tmp_path), env, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
     np.testing.assert_array_equal(np.asarray(direct.action), np.asarray(loaded.action))
     longer, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=2 * HORIZON)  # another horizon: fine to build ...
     with pytest.raises(ValueError, match="longer than the model's context"):  # ... but refused beyond the context
-        rollout(longer, ModelAgent.from_checkpoint(str(tmp_path), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)
+        rollout(longer, load_agent(str(tmp_path), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)
     other, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=HORIZON)
     with pytest.raises(ValueError, match="5 actions; environment 'bernoulli-bandit' gives .* and 3 actions"):
-        ModelAgent.from_checkpoint(str(tmp_path), other)
+        load_agent(str(tmp_path), other)
 
 
 def test_checkpoint_errors(bandit, dpt_data, tmp_path):
     _, spec = bandit
-    cfg = TrainConfig(num_steps=3, batch_size=8, warmup_steps=1, log_every=1, checkpoint_every=3, num_devices=1)
+    cfg = TrainConfig(train_steps=3, batch_size=8, warmup_steps=1, log_every=1, checkpoint_every=3, num_devices=1)
     obj = DPTObjective(spec)
-    train(_tiny_transformer(spec), obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+    train(_tiny_transformer(spec), obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
     wider = Transformer(spec.token_dim, spec.num_actions, max_len=HORIZON, num_layers=2, num_heads=2, width=48)
     with pytest.raises(CheckpointError, match="model=.*width.*32.*48"):
-        train(wider, obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+        train(wider, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
     with pytest.raises(CheckpointError, match="learning_rate"):
-        train(_tiny_transformer(spec), obj, dpt_data.arrays, TrainConfig(num_steps=3, batch_size=8, learning_rate=0.5, num_devices=1), run_dir=str(tmp_path / "r"), progress=False)
+        train(_tiny_transformer(spec), obj, dpt_data.samples, TrainConfig(train_steps=3, batch_size=8, learning_rate=0.5, num_devices=1), run_dir=str(tmp_path / "r"), progress=False)
     # corrupt every file of the saved state
     state_dir = tmp_path / "r" / "checkpoints" / "3" / "state"
     for root, _, files in os.walk(state_dir):
@@ -174,7 +176,7 @@ def test_checkpoint_errors(bandit, dpt_data, tmp_path):
             with open(os.path.join(root, f), "wb") as fh:
                 fh.write(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt|unreadable"):
-        train(_tiny_transformer(spec), obj, dpt_data.arrays, cfg, run_dir=str(tmp_path / "r"), progress=False)
+        train(_tiny_transformer(spec), obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
         load_params(str(tmp_path / "missing"), _tiny_transformer(spec))
 

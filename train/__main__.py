@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from icrl.cli import add_config_arguments, config_from_args
+from train.cli import add_config_arguments, config_from_args
 from train import EXPERIMENTS, BaselinesConfig, ExperimentConfig, config_for, run_baselines, run_experiment
 
 NAMES = sorted(EXPERIMENTS) + ["baselines"]

@@ -12,7 +12,8 @@ from icrl.agents.bandit import (
     RandomAgent,
     UCBAgent,
 )
-from icrl.agents.base import Agent, AgentState, Transition
+from icrl.agents.base import Agent, AgentState
+from icrl.types import Transition
 from icrl.agents.linear import LinearThompsonAgent, LinUCBAgent
 from icrl.agents.model import ModelAgent
 from icrl.agents.oracle import OracleAgent

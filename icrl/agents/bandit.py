@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs.base import check_positive_int
 from icrl.agents import sampling
 from icrl.agents.base import Transition
 
@@ -25,8 +26,7 @@ def _check(name: str, value: float, low: float, high: float | None = None) -> fl
 
 
 def _check_arms(num_actions: int) -> None:
-    if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
-        raise ValueError(f"num_actions must be a positive integer, got {num_actions!r}")
+    check_positive_int("num_actions", num_actions)
 
 
 @struct.dataclass
@@ -39,6 +39,13 @@ class ArmStats:
     @classmethod
     def zeros(cls, num_actions: int) -> "ArmStats":
         return cls(jnp.zeros(num_actions, jnp.float32), jnp.zeros(num_actions, jnp.float32))
+
+    @classmethod
+    def of(cls, action: jax.Array, reward: jax.Array, num_actions: int) -> "ArmStats":
+        """The statistics of a whole sequence of pulls at once: ``action, reward: (..., T)``
+        give ``counts, sums: (..., num_actions)`` (what ``T`` calls of :meth:`add` keep)."""
+        pulls = jax.nn.one_hot(action, num_actions, dtype=jnp.float32)
+        return cls(pulls.sum(-2), (pulls * jnp.asarray(reward, jnp.float32)[..., None]).sum(-2))
 
     def add(self, action, reward) -> "ArmStats":
         return ArmStats(self.counts.at[action].add(1.0), self.sums.at[action].add(reward))

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import jax
 
+from icrl.types import Transition
+
 AgentState = Any
-
-
-class Transition(NamedTuple):
-    """One interaction step, as an agent's ``update`` receives it.
-
-    ``next_obs`` is the observation the action led to (before any automatic
-    reset); ``done`` marks the last step of an episode.
-    """
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_obs: jax.Array
-    done: jax.Array
 
 
 class Agent(Protocol):

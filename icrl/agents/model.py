@@ -27,7 +27,8 @@ class ModelAgent:
     ``greedy=True`` takes the argmax. The agent is a pytree (its parameters are
     data), so ``rollout`` traces them instead of baking them into the program.
     A transformer's context is at most ``max_len`` steps: ``check_num_steps``
-    refuses a longer rollout before it starts.
+    refuses a longer rollout before it starts. A finished run's model is read back
+    as an agent by :func:`icrl.runs.load_agent`.
     """
 
     params: Any
@@ -35,26 +36,6 @@ class ModelAgent:
     spec: TokenSpec = struct.field(pytree_node=False)
     greedy: bool = struct.field(pytree_node=False, default=False)
     temperature: float = struct.field(pytree_node=False, default=1.0)
-
-    @classmethod
-    def from_checkpoint(cls, run_dir: str, env, step: int | None = None, **kwargs) -> "ModelAgent":
-        """The model of checkpoint ``step`` (default: latest) in ``run_dir``, acting in ``env``.
-
-        ``env`` may differ from the training environment (another horizon, another
-        task distribution) but must give tokens of the model's width and its number
-        of actions. ``kwargs``: ``greedy``, ``temperature``.
-        """
-        from icrl.training import load_model
-
-        model, params, _ = load_model(run_dir, step)
-        spec = TokenSpec.for_env(env)
-        if spec.token_dim != model.token_dim or spec.num_actions != model.num_outputs:
-            raise ValueError(
-                f"checkpoint {run_dir!r} was trained on tokens of {model.token_dim} features and {model.num_outputs} "
-                f"actions; environment {getattr(env, 'name', env)!r} gives {spec.token_dim} features and "
-                f"{spec.num_actions} actions"
-            )
-        return cls(params, model, spec, **kwargs)
 
     @property
     def num_actions(self) -> int:

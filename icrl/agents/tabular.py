@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs.base import check_positive_int
 from icrl.agents.base import Transition
 
 
@@ -42,9 +43,7 @@ class QLearningAgent:
 
     def __post_init__(self):
         for name in ("num_states", "num_actions", "num_phases"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if not 0 < self.learning_rate <= 1:
             raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate!r}")
         if not 0 <= self.gamma < 1:

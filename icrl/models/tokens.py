@@ -70,10 +70,12 @@ class TokenSpec:
         """One token from a query observation and previous transition features."""
         return jnp.concatenate([self.encode_obs(query_obs), prev_transition], axis=-1)
 
-    def sequence(self, queries, obs, action, reward, next_obs, done=None) -> jax.Array:
-        """Tokens for a sequence: ``queries, obs, next_obs: (..., T, *obs_shape)``,
-        ``action, reward: (..., T)`` -> ``(..., T, token_dim)``; token ``t`` holds
-        transition ``t - 1``."""
-        trans = self.transition(obs, action, reward, next_obs, done)
+    def tokens(self, history, queries=None) -> jax.Array:
+        """Tokens for a :class:`icrl.types.History` with leading dims ``(..., T)``:
+        ``(..., T, token_dim)``, token ``t`` holding transition ``t - 1`` and the query
+        for step ``t`` (``queries: (..., T, *obs_shape)``; default: the observations,
+        as for AD and online rollouts)."""
+        queries = history.obs if queries is None else queries
+        trans = self.transition(history.obs, history.action, history.reward, history.next_obs, history.done)
         shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans[..., :-1, :]], axis=-2)
         return self.token(queries, shifted)

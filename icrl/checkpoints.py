@@ -1,0 +1,122 @@
+"""Orbax checkpoints of a training state, each with a JSON record of what made it.
+
+A checkpoint directory holds one orbax step per save, each with two items:
+``state`` (the training state pytree: step, params, optimizer state) and
+``record`` (JSON: the model's constructor fields, the training settings and
+whatever the caller adds: environment, objective, data). Training writes and
+resumes them (:mod:`icrl.training`); reading a finished run needs only the
+parameters (:mod:`icrl.runs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import orbax.checkpoint as ocp
+
+#: Training settings that do not shape the parameters: a run may resume with other values.
+PACING_KEYS = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices")
+#: Names of record fields renamed since checkpoints were first written (old -> new).
+_RENAMED_TRAIN_KEYS = {"num_steps": "train_steps"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is unreadable or was made by another model, data or settings."""
+
+
+def model_record(model: nn.Module) -> dict:
+    """The constructor fields of a flax module, JSON-able: ``{"class": name, **fields}``."""
+    fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.name not in ("parent", "name")}
+    return {"class": type(model).__name__, **fields}
+
+
+def upgrade_record(record: dict) -> dict:
+    """A record written by an older version, with today's field names."""
+    train = dict(record.get("train", {}))
+    for old, new in _RENAMED_TRAIN_KEYS.items():
+        if old in train and new not in train:
+            train[new] = train.pop(old)
+    return {**record, "train": train} if "train" in record else dict(record)
+
+
+def check_record(saved: dict, expected: dict, what: str) -> None:
+    """Everything that shapes the parameters or the data must agree before resuming or loading."""
+    for key in sorted(set(saved) | set(expected)):
+        if key == "train":
+            continue
+        if saved.get(key) != expected.get(key):
+            raise CheckpointError(f"{what} was made with {key}={saved.get(key)!r}, but this run has {key}={expected.get(key)!r}")
+    s_train, e_train = dict(saved.get("train", {})), dict(expected.get("train", {}))
+    for key in PACING_KEYS:
+        s_train.pop(key, None)
+        e_train.pop(key, None)
+    if s_train != e_train:
+        diff = {k: (s_train.get(k), e_train.get(k)) for k in set(s_train) | set(e_train) if s_train.get(k) != e_train.get(k)}
+        raise CheckpointError(f"{what} was trained with other settings (saved, now): {diff}")
+
+
+class Checkpoints:
+    """The orbax checkpoints of one run directory, newest ``keep`` kept."""
+
+    def __init__(self, directory: str, keep: int = 1):
+        self.directory = os.path.abspath(directory)
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+        )
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, state: Any, record: dict) -> None:
+        """Write ``state`` (a pytree with a ``step``) and ``record``; returns once it is on disk."""
+        step = int(state.step)
+        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)), force=True)
+        self.manager.wait_until_finished()
+
+    def read_record(self, step: int | None = None) -> dict:
+        step = self.latest_step() if step is None else step
+        try:
+            record = self.manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
+        except Exception as err:  # orbax raises many kinds; name the path and the cause
+            raise CheckpointError(f"checkpoint {self.directory}/{step} is unreadable: {type(err).__name__}: {err}") from None
+        return upgrade_record(record)
+
+    def restore(self, abstract: Any, record: dict, step: int | None = None) -> Any:
+        """The whole state of checkpoint ``step`` (default: latest), shaped like ``abstract``,
+        after checking that ``record`` agrees with the one it was saved with."""
+        step = self.latest_step() if step is None else step
+        check_record(self.read_record(step), record, f"checkpoint {self.directory}/{step}")
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {self.directory}/{step} does not match this model or is corrupt: {type(err).__name__}: {err}"
+            ) from None
+        return restored["state"]
+
+    def restore_params(self, abstract_params: Any, step: int | None = None) -> Any:
+        """Only the parameters of checkpoint ``step``, shaped like ``abstract_params``: no
+        optimizer is needed to read a finished run."""
+        step = self.latest_step() if step is None else step
+        target = {"params": abstract_params}
+        restore_args = ocp.checkpoint_utils.construct_restore_args(target)
+        try:
+            restored = self.manager.restore(
+                step,
+                args=ocp.args.Composite(state=ocp.args.PyTreeRestore(target, restore_args=restore_args, partial_restore=True)),
+            )
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {self.directory}/{step} does not match this model or is corrupt: {type(err).__name__}: {err}"
+            ) from None
+        return restored["state"]["params"]
+
+
+def abstract_params(model: nn.Module) -> Any:
+    """Shapes and dtypes of ``model``'s parameters, without computing them."""
+    return jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)

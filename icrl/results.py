@@ -1,0 +1,93 @@
+"""The results format (``icrl-results/1``): its schema, reading it back, and its summaries and tables.
+
+A results dict (and ``results.json``)::
+
+    {
+      "schema": "icrl-results/1",
+      "env": {"name", "kwargs", "num_actions", "obs_shape", "horizon"},
+      "split": "test", "num_tasks": int, "num_steps": int, "seed": int,
+      "checkpoint": str | null,
+      "methods": {
+        NAME: {                                # bandits
+          "cumulative_regret": [float] * num_steps,       # mean over tasks, per step
+          "cumulative_regret_ci95": [float] * num_steps}  # 95% CI half-width
+        NAME: {                                # grid worlds
+          "episode_return": [float] * num_episodes,       # mean over tasks, per episode
+          "episode_return_ci95": [float] * num_episodes,
+          "optimal_return": float}             # mean optimal return of the tasks
+      },
+      "optimal_return": float,                 # grid worlds
+      "offline": {NAME: {"suboptimality": float, "suboptimality_ci95": float}}  # bandits, optional
+    }
+
+plus whatever the caller adds (experiment name, config, timings).
+``num_steps`` counts environment steps of the evaluation rollout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+SCHEMA = "icrl-results/1"
+#: What a results file's methods report: per-step cumulative regret, or return per episode.
+REGRET, RETURN = "regret", "return"
+
+
+def load_results(path: str) -> dict:
+    """Read and check a results file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no results file at {path!r}")
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path!r} is not valid JSON: {err}") from None
+    if results.get("schema") != SCHEMA or "methods" not in results:
+        raise ValueError(f"{path!r} is not an icrl results file (expected schema {SCHEMA!r})")
+    return results
+
+
+def save_results(results: dict, path: str) -> str:
+    """Write ``results`` as JSON (strict: no NaN literals) to ``path``; returns ``path``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1, allow_nan=False)
+    return path
+
+
+def kind(results: dict) -> str:
+    """:data:`REGRET` (bandits) or :data:`RETURN` (episodic grid worlds)."""
+    first = next(iter(results["methods"].values()))
+    return REGRET if "cumulative_regret" in first else RETURN
+
+
+def summary(results: dict) -> dict[str, dict]:
+    """The headline figure of every method: the final cumulative regret (bandits), or the
+    first and last episode's return (grid worlds), each with its 95% CI half-width."""
+    out = {}
+    for name, m in results["methods"].items():
+        if kind(results) == REGRET:
+            out[name] = {"final_regret": m["cumulative_regret"][-1], "final_regret_ci95": m["cumulative_regret_ci95"][-1]}
+        else:
+            r, ci = m["episode_return"], m["episode_return_ci95"]
+            out[name] = {"first_return": r[0], "last_return": r[-1], "last_return_ci95": ci[-1], "num_episodes": len(r)}
+    return out
+
+
+def format_table(results: dict) -> str:
+    """The terminal table of a results dict."""
+    rows = summary(results)
+    if kind(results) == REGRET:
+        steps = len(next(iter(results["methods"].values()))["cumulative_regret"])
+        lines = [f"cumulative regret on {results['num_tasks']} held-out tasks at step {steps} (mean ± 95% CI)"]
+        lines += [f"  {name:<16}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}" for name, r in rows.items()]
+        for name, m in results.get("offline", {}).items():
+            lines.append(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")
+    else:
+        lines = [f"return per episode on {results['num_tasks']} held-out tasks (optimal {results['optimal_return']:.2f})"]
+        lines += [
+            f"  {name:<16}first {r['first_return']:7.2f}   last {r['last_return']:7.2f}   ({r['num_episodes']} episodes)"
+            for name, r in rows.items()
+        ]
+    return "\n".join(lines)

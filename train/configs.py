@@ -1,0 +1,184 @@
+"""Experiment configurations: :class:`ExperimentConfig` and the named presets (CPU defaults, paper scale).
+
+Every field belongs to a group that says what changing it changes:
+
+- ``env``, ``data``: the training data (the dataset fingerprint covers them, and the seed);
+- ``objective``, ``model``: how batches are drawn and what is trained;
+- ``train``: the nested :class:`icrl.training.TrainConfig` (optimisation);
+- ``eval``, ``output``: only what is measured and where it is written.
+
+A checkpoint's record holds every field of the first two groups and the
+training settings, derived from the config itself, so no change to data or
+model can reuse a stale model (``train.experiments`` refuses it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from icrl.training import TrainConfig
+
+GROUPS = ("env", "data", "objective", "model", "train", "eval", "output")
+#: Groups whose fields shape the data or the trained parameters.
+TRAINED_GROUPS = ("env", "data", "objective", "model")
+
+
+def _field(default, group: str, help: str = ""):
+    if group not in GROUPS:
+        raise ValueError(f"unknown config group {group!r}")
+    factory = isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default)
+    if factory:
+        return field(default_factory=lambda: default, metadata={"group": group, "help": help})
+    return field(default=default, metadata={"group": group, "help": help})
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    objective: str = _field("dpt", "data", "dpt | ad")
+    env: str = _field("bernoulli-bandit", "env", "environment name (envs.make)")
+    backbone: str = _field("transformer", "model", "transformer | s5")
+    # environment
+    num_arms: int = _field(5, "env", "bandits: arms")
+    horizon: int = _field(100, "env", "steps per episode")
+    size: int = _field(10, "env", "grid worlds: side of the room")
+    dim: int = _field(2, "env", "linear bandit: feature dimension")
+    # data
+    num_train_tasks: int = _field(20_000, "data", "tasks in the pretraining dataset")
+    collector: str = _field("dirichlet", "data", "DPT: context collector, or a mixture 'dirichlet:0.5,thompson:0.5'")
+    context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window")
+    history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
+    lhf_keep: float = _field(1.0, "data", "AD: learning-history filtering, fraction of histories kept")
+    # objective
+    episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
+    # model
+    num_layers: int = _field(3, "model")
+    num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
+    width: int = _field(64, "model")
+    state_size: int = _field(64, "model", "S5 state size")
+    dropout: float = _field(0.0, "model")
+    # optimisation
+    train: TrainConfig = _field(TrainConfig(), "train")
+    # evaluation
+    eval_tasks: int = _field(1000, "eval", "held-out tasks")
+    eval_episodes: int = _field(1, "eval", "episodes per task, in one context")
+    baselines: tuple[str, ...] = _field(("random", "ucb", "thompson"), "eval", "agents evaluated beside the model")
+    eval_horizon: int = _field(0, "eval", "out of distribution: another horizon (0: the training one)")
+    eval_mean_range: tuple[float, ...] = _field((), "eval", "out of distribution: bandit arm means from [low, high]")
+    out_dir: str = _field("runs", "output", "runs are written to OUT_DIR/NAME")
+    scale: str = _field("cpu", "output", "cpu | paper: which preset the other defaults came from")
+
+    def __post_init__(self):
+        if self.objective not in ("dpt", "ad"):
+            raise ValueError(f"objective must be 'dpt' or 'ad', got {self.objective!r}")
+        if self.scale not in ("cpu", "paper"):
+            raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
+        if not 0 < self.lhf_keep <= 1:
+            raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
+
+    @property
+    def seed(self) -> int:
+        """One seed for data, initialisation and evaluation keys."""
+        return self.train.seed
+
+    def fields_of(self, *groups: str) -> dict:
+        """The values of every field in ``groups`` (JSON-able)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.metadata["group"] in groups:
+                value = getattr(self, f.name)
+                out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        return out
+
+    def data_fingerprint(self) -> dict:
+        """Everything the pretraining dataset depends on: a saved dataset is reused only if this matches."""
+        return {**self.fields_of("env", "data"), "seed": self.seed}
+
+    def trained_fields(self) -> dict:
+        """Every field that shapes the data or the trained parameters (the training settings
+        are recorded on their own, by :func:`icrl.training.train`)."""
+        return {**self.fields_of(*TRAINED_GROUPS), "seed": self.seed}
+
+    def env_kwargs(self) -> dict:
+        if self.env in ("bernoulli-bandit", "gaussian-bandit"):
+            return {"num_arms": self.num_arms, "horizon": self.horizon}
+        if self.env == "linear-bandit":
+            return {"dim": self.dim, "num_arms": self.num_arms, "horizon": self.horizon}
+        return {"size": self.size, "horizon": self.horizon}
+
+    def eval_env_kwargs(self) -> dict:
+        kwargs = self.env_kwargs()
+        if self.eval_horizon:
+            kwargs["horizon"] = self.eval_horizon
+        if self.eval_mean_range:
+            if self.env not in ("bernoulli-bandit", "gaussian-bandit") or len(self.eval_mean_range) != 2:
+                raise ValueError(f"eval_mean_range takes (low, high) for a multi-armed bandit, got {self.eval_mean_range!r} for {self.env!r}")
+            kwargs["mean_low"], kwargs["mean_high"] = self.eval_mean_range
+        return kwargs
+
+
+_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def replace(cfg: ExperimentConfig, **changes) -> ExperimentConfig:
+    """``cfg`` with ``changes``; a name of a :class:`TrainConfig` field goes to ``cfg.train``."""
+    train = {k: changes.pop(k) for k in list(changes) if k in _TRAIN_FIELDS}
+    if train:
+        changes["train"] = dataclasses.replace(changes.get("train", cfg.train), **train)
+    unknown = set(changes) - {f.name for f in dataclasses.fields(ExperimentConfig)}
+    if unknown:
+        raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+    return dataclasses.replace(cfg, **changes)
+
+
+# Half the contexts Dirichlet-random, half Thompson sampling: the model then also sees contexts like the
+# ones it makes itself online (the one mixture tried; docs/RESULTS.md).
+_BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, train_steps=600,
+               collector="dirichlet:0.5,thompson:0.5")
+_PAPER_BANDIT = dict(horizon=500, num_train_tasks=100_000, train_steps=50_000, num_layers=4, num_heads=4, width=128, dropout=0.1)
+_ROOM_AD = dict(
+    objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=200, context_episodes=8,
+    episode_stride=25, train_steps=1500, batch_size=32, eval_tasks=200, eval_episodes=8, baselines=("random", "q-learning", "psrl"),
+)
+
+
+def _preset(**kw) -> ExperimentConfig:
+    return replace(ExperimentConfig(), **kw)
+
+
+EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
+    "bandit-dpt": (_preset(**_BANDIT), _PAPER_BANDIT),
+    # S5 steps cost a third of the transformer's on CPU: more steps in about the same time (2,700: 7.5 min)
+    "bandit-dpt-s5": (_preset(**{**_BANDIT, "backbone": "s5", "train_steps": 2700}), _PAPER_BANDIT),
+    "linear-bandit-dpt": (
+        _preset(objective="dpt", env="linear-bandit", num_arms=10, dim=2, horizon=100, train_steps=800,
+                collector="dirichlet:0.5,lin-thompson:0.5", baselines=("random", "linucb", "lin-thompson")),
+        dict(horizon=200, num_train_tasks=100_000, train_steps=50_000, width=128, num_layers=4, num_heads=4),
+    ),
+    # Contexts of 4 episodes of a Dirichlet-random walker, evaluated over 4 episodes in one context.
+    # 50k tasks: fewer let the model memorise contexts (benchmarks/dpt_floor.py gives the floor to read the loss against).
+    "darkroom-dpt": (
+        _preset(objective="dpt", env="darkroom", size=7, horizon=25, num_train_tasks=50_000, context_episodes=4,
+                train_steps=2500, batch_size=64, eval_tasks=200, eval_episodes=4,
+                baselines=("random", "q-learning", "psrl", "posterior")),
+        dict(size=10, horizon=100, num_train_tasks=100_000, train_steps=50_000, batch_size=128, width=128, num_layers=4, num_heads=4),
+    ),
+    "darkroom-ad": (_preset(**_ROOM_AD), dict(size=10, horizon=100, num_train_tasks=20_000, train_steps=50_000, width=128, num_layers=4, num_heads=4)),
+    "darkroom-ad-s5": (_preset(**{**_ROOM_AD, "backbone": "s5", "train_steps": 4500}), dict(size=10, horizon=100, num_train_tasks=20_000, train_steps=50_000, width=128)),
+    "keydoor-ad": (
+        _preset(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25, "baselines": ("random", "q-learning")}),
+        dict(size=9, horizon=50, num_train_tasks=20_000, train_steps=50_000, width=128, num_layers=4, num_heads=4),
+    ),
+}
+
+
+def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:
+    """Preset ``name`` at ``scale`` (``cpu`` or ``paper``), with ``overrides`` (any field, training ones included)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid names: {sorted(EXPERIMENTS)}")
+    base, paper = EXPERIMENTS[name]
+    if scale == "paper":
+        base = replace(base, **paper, scale="paper")
+    elif scale != "cpu":
+        raise ValueError(f"scale must be 'cpu' or 'paper', got {scale!r}")
+    return replace(base, **overrides)
