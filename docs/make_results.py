@@ -1,16 +1,24 @@
-"""Regenerate docs/RESULTS.md and its plots from the named experiments.
+"""Regenerate docs/RESULTS.md, docs/results.json and the plots from the named experiments.
 
-    python docs/make_results.py [--rerun NAME ...]
+    python docs/make_results.py [--seeds 0 1 2] [--only NAME ...] [--rerun NAME ...] [--render-only]
 
-Runs each experiment at its CPU defaults (reusing runs/NAME/results.json when
-it exists, unless NAME is given to --rerun), draws its plot next to this file
-and writes the tables.
+Every experiment runs at its CPU preset once per training seed (``runs/results/NAME-seedK``),
+and each trained model is evaluated twice: on held-out tasks (the reported figures) and
+on training-split tasks (the split any setting may be chosen on). A run whose
+results exist with the same config is reused unless NAME is given to ``--rerun``.
+The figures go to ``docs/results.json``; ``docs/RESULTS.md`` is rendered from that
+file alone, and every number in it passes through :class:`Numbers`, so a test can
+check that the page holds no number the code did not produce
+(``tests/test_docs.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
+import re
 import shutil
 import sys
 
@@ -18,87 +26,237 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from icrl.metrics import mean_ci95_t  # noqa: E402
 from icrl.plot import plot_results  # noqa: E402
-from icrl.results import load_results  # noqa: E402
-from train.configs import EXPERIMENTS, config_for  # noqa: E402
-from train.experiments import run  # noqa: E402
+from icrl.results import REGRET, kind, load_results  # noqa: E402
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
-NOTES = {
-    "bandit-dpt": "Contexts: half Dirichlet-random, half Thompson sampling (`--collector`), the one mixture tried. "
-    "It helps on 2,000 training-split tasks too: regret 9.29 with Dirichlet contexts alone, 8.75 with the mixture, "
-    "Thompson 8.30 (on these held-out tasks the Dirichlet-only model had 9.27).",
-    "bandit-dpt-s5": "Contexts as bandit-dpt. Training-split regret 12.26 with Dirichlet contexts alone and 1,800 "
-    "steps, 9.88 with the mixture, 9.31 with the mixture and 2,700 steps (held-out: 12.37, 9.80, this table).",
-    "linear-bandit-dpt": "Contexts: half Dirichlet-random, half linear Thompson sampling. Training-split regret 6.76 "
-    "with Dirichlet contexts alone, 5.02 with the mixture, lin-thompson 4.24 (held-out, Dirichlet only: 7.00).",
-    "darkroom-dpt": "Online in one growing context: the first episode starts empty, later ones see every earlier "
-    "step. `posterior` draws actions from P(optimal | history) with a prior uniform over all cells: the minimiser "
-    "of DPT's loss over goals drawn from every cell, the policy a DPT that generalises to held-out goals becomes "
-    "with unlimited data and capacity. The Bayes-optimal loss on "
-    "the training contexts is 0.63 (`python benchmarks/dpt_floor.py`); with 4k training tasks and 1,500 steps the "
-    "loss fell to 0.39, below that floor (memorised contexts), and returns reached only 1.14 -> 2.77.",
-}
+SUMMARY = os.path.join(DOCS, "results.json")
+PAGE = os.path.join(DOCS, "RESULTS.md")
+OUT_DIR = os.path.join("runs", "results")
 ORDER = ["bandit-dpt", "bandit-dpt-s5", "linear-bandit-dpt", "darkroom-dpt", "darkroom-ad", "darkroom-ad-s5", "keydoor-ad"]
+#: The yardsticks a model's figure is divided by, where an experiment has them.
+REFERENCES = ("thompson", "lin-thompson", "ucb", "linucb", "psrl", "posterior", "q-learning")
+#: A number as the page prints it: not part of a name such as ``darkroom-ad-s5``.
+NUMBER = re.compile(r"(?<![\w.\-])\d[\d,]*(?:\.\d+)?")
+
+# How each preset was chosen, in words only (every number on the page comes from results.json).
+NOTES = {
+    "bandit-dpt": "Contexts: half Dirichlet-random, half Thompson sampling. The mixture and the step count were "
+    "set by hand in an earlier session while held-out figures were visible; the training-split column shows the "
+    "same ranking of methods.",
+    "bandit-dpt-s5": "Contexts as bandit-dpt; more steps than the transformer because an S5 step costs less on CPU.",
+    "linear-bandit-dpt": "Contexts: half Dirichlet-random, half linear Thompson sampling (set by hand, as bandit-dpt). "
+    "Offline, ridge-greedy and linear-lcb know the arm features; the model has to infer them.",
+}
 
 
-def bandit_section(name: str, res: dict) -> list[str]:
-    methods = res["methods"]
-    model = next(m for m in methods if m.startswith(("DPT", "AD")))
-    final = {m: v["cumulative_regret"][-1] for m, v in methods.items()}
-    lines = [f"| method | cumulative regret at step {len(methods[model]['cumulative_regret'])} (± 95% CI) |", "| --- | --- |"]
-    lines += [f"| {m} | {final[m]:.2f} ± {methods[m]['cumulative_regret_ci95'][-1]:.2f} |" for m in methods]
+class Numbers:
+    """Formats every number the page prints and keeps each formatted string, so a test can
+    check that the page holds no number that did not come from the data."""
+
+    def __init__(self):
+        self.printed: list[str] = []
+
+    def __call__(self, value, spec: str = ".2f") -> str:
+        text = format(value, spec)
+        self.printed.append(text)
+        return text
+
+
+# --- running ---------------------------------------------------------------------------
+def _run_or_reuse(cfg, name: str, rerun: bool, suffix: str) -> dict:
+    from train.experiments import run
+
+    path = os.path.join(cfg.out_dir, name, f"results{suffix}.json")
+    if not rerun and os.path.exists(path):
+        saved = load_results(path)
+        if saved.get("config") == json.loads(json.dumps(dataclasses.asdict(cfg))):
+            return saved
+    return run(cfg, name, progress=False)
+
+
+def run_all(names, seeds, rerun) -> dict:
+    """Train and evaluate every experiment at every seed; returns the summary written to results.json."""
+    from train.configs import config_for, replace
+
+    experiments = {}
+    for name in names:
+        per_seed = []
+        for seed in seeds:
+            cfg = config_for(name, seed=seed, out_dir=OUT_DIR)
+            run_name = f"{name}-seed{seed}"
+            if name in rerun:
+                shutil.rmtree(os.path.join(OUT_DIR, run_name), ignore_errors=True)
+            test = _run_or_reuse(cfg, run_name, name in rerun, "")
+            train_split = _run_or_reuse(replace(cfg, eval_split="train"), run_name, name in rerun, "_train")
+            per_seed.append(_seed_summary(seed, test, train_split))
+        experiments[name] = {"config": _config_summary(test), "seeds": per_seed}
+    return {"format": "icrl-results-summary/1", "experiments": experiments}
+
+
+def _curve(results: dict, method: str) -> list[float]:
+    m = results["methods"][method]
+    return m["cumulative_regret"] if kind(results) == REGRET else m["episode_return"]
+
+
+def _seed_summary(seed: int, test: dict, train_split: dict) -> dict:
+    out = {
+        "seed": seed,
+        "train_seconds": test.get("train_seconds"),
+        "final_loss": test.get("final_loss"),
+        "final_train_loss": test.get("final_train_loss"),
+        "backend": test.get("backend", "cpu"),
+        "test": {m: _curve(test, m) for m in test["methods"]},
+        "train_split": {m: _curve(train_split, m) for m in train_split["methods"]},
+        "num_tasks": test["num_tasks"],
+    }
+    for key in ("optimal_return", "num_goals"):
+        if key in test:
+            out[key] = test[key]
+            out["train_split_" + key] = train_split[key]
+    if "offline" in test:
+        out["offline"] = {m: v["suboptimality"] for m, v in test["offline"].items()}
+    return out
+
+
+def _config_summary(results: dict) -> dict:
+    cfg = results["config"]
+    keys = ("objective", "env", "backbone", "num_arms", "size", "horizon", "num_train_tasks", "context_episodes",
+            "eval_episodes", "eval_tasks")
+    return {"kind": kind(results), **{k: cfg[k] for k in keys}, "train_steps": cfg["train"]["train_steps"],
+            "batch_size": cfg["train"]["batch_size"]}
+
+
+# --- rendering -------------------------------------------------------------------------
+def _model_name(methods) -> str:
+    return next(m for m in methods if m.startswith(("DPT", "AD")))
+
+
+def _across(seeds: list[dict], get) -> tuple[float, float]:
+    mean, ci = mean_ci95_t(np.array([get(s) for s in seeds], dtype=np.float64))
+    return float(mean), float(ci)
+
+
+def render(summary: dict) -> tuple[str, list[str]]:
+    """The page for ``summary`` and the list of every number it printed."""
+    n = Numbers()
+    lines = ["# Headline results", "",
+             "Regenerated by `python docs/make_results.py` from `docs/results.json`. Every experiment runs at its CPU "
+             "preset once per training seed; figures are means over seeds with Student-t " + n(95, "d") + "% "
+             "intervals across seeds (the interval over tasks within one seed is narrower). Every method runs on the "
+             "same tasks with the same keys within a seed. 'Training split' evaluates the same models on tasks of the "
+             "training split: the only split any setting may be chosen on.", ""]
+    for name, exp in summary["experiments"].items():
+        cfg, seeds = exp["config"], exp["seeds"]
+        first = seeds[0]
+        model = _model_name(first["test"])
+        lines += [f"## {name}", ""]
+        room = f"{n(cfg['size'], 'd')}×{n(cfg['size'], 'd')}, " if cfg["kind"] != REGRET else f"{n(cfg['num_arms'], 'd')} arms, "
+        lines.append(
+            f"{cfg['objective'].upper()}, {cfg['backbone']}, {cfg['env']} ({room}horizon {n(cfg['horizon'], 'd')}); "
+            f"{n(cfg['num_train_tasks'], ',d')} training tasks, {n(cfg['train_steps'], ',d')} steps of batch "
+            f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seeds. Training took "
+            f"{n(_across(seeds, lambda s: s['train_seconds'])[0], '.0f')} s per seed; loss on held-out contexts "
+            f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
+            f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."
+        )
+        lines.append("")
+        if name in NOTES:
+            lines += [NOTES[name], ""]
+        lines += _bandit_table(n, seeds, model) if cfg["kind"] == REGRET else _grid_table(n, seeds, model, cfg)
+        lines += ["", f"![{name}]({name}.png)", ""]
+    return "\n".join(lines) + "\n", n.printed
+
+
+def _ratios(n, seeds, model, get, what: str) -> list[str]:
+    out = []
+    for ref in REFERENCES:
+        if ref in seeds[0]["test"]:
+            mean, ci = _across(seeds, lambda s: get(s, model) / get(s, ref))
+            out.append(f"- {model} / {ref}, {what}: **{n(mean)}× ± {n(ci)}**")
+    return out
+
+
+def _bandit_table(n, seeds, model) -> list[str]:
+    steps = len(seeds[0]["test"][model])
+    lines = [f"{n(seeds[0]['num_tasks'], ',d')} held-out tasks per seed. Cumulative regret at step {n(steps, 'd')}:", "",
+             "| method | held-out (± across seeds) | training split |", "| --- | --- | --- |"]
+    for m in seeds[0]["test"]:
+        mean, ci = _across(seeds, lambda s: s["test"][m][-1])
+        train_mean, _ = _across(seeds, lambda s: s["train_split"][m][-1])
+        lines.append(f"| {m} | {n(mean)} ± {n(ci)} | {n(train_mean)} |")
     lines.append("")
-    for ref in ("thompson", "lin-thompson", "ucb", "linucb"):
-        if ref in final:
-            lines.append(f"- {model} / {ref}: **{final[model] / final[ref]:.2f}×**")
-    for m, v in res.get("offline", {}).items():
-        lines.append(f"- offline suboptimality, {m}: {v['suboptimality']:.4f} ± {v['suboptimality_ci95']:.4f}")
+    lines += _ratios(n, seeds, model, lambda s, m: s["test"][m][-1], "held-out regret")
+    for m in seeds[0].get("offline", {}):
+        mean, ci = _across(seeds, lambda s: s["offline"][m])
+        lines.append(f"- offline suboptimality, {m}: {n(mean, '.4f')} ± {n(ci, '.4f')}")
     return lines
 
 
-def grid_section(name: str, res: dict) -> list[str]:
-    methods, optimal = res["methods"], res["optimal_return"]
-    lines = [f"optimal return {optimal:.2f}", "", "| method | episode 1 | last episode | mean from episode 5 on, or last (fraction of optimal) |", "| --- | --- | --- | --- |"]
-    for m, v in methods.items():
-        r = np.asarray(v["episode_return"])
-        later = r[4:].mean() if len(r) > 4 else r[-1]
-        lines.append(f"| {m} | {r[0]:.2f} | {r[-1]:.2f} ± {v['episode_return_ci95'][-1]:.2f} | {later:.2f} ({later / optimal:.0%}) |")
-    model = next(m for m in methods if m.startswith(("DPT", "AD")))
-    last = {m: v["episode_return"][-1] for m, v in methods.items()}
+def _grid_table(n, seeds, model, cfg) -> list[str]:
+    optimal = seeds[0]["optimal_return"]
+    episodes = len(seeds[0]["test"][model])
+    lines = [f"{n(seeds[0]['num_goals'], 'd')} held-out goals, each run with several keys ({n(seeds[0]['num_tasks'], 'd')} "
+             f"rollouts per seed); {n(episodes, 'd')} episodes in context; optimal return {n(optimal)}.", "",
+             "| method | episode 1 | last episode (± across seeds) | fraction of optimal | training split, last episode |",
+             "| --- | --- | --- | --- | --- |"]
+    for m in seeds[0]["test"]:
+        first, _ = _across(seeds, lambda s: s["test"][m][0])
+        last, ci = _across(seeds, lambda s: s["test"][m][-1])
+        frac, _ = _across(seeds, lambda s: s["test"][m][-1] / s["optimal_return"])
+        train_frac, _ = _across(seeds, lambda s: s["train_split"][m][-1] / s["train_split_optimal_return"])
+        lines.append(f"| {m} | {n(first)} | {n(last)} ± {n(ci)} | {n(100 * frac, '.0f')}% | {n(100 * train_frac, '.0f')}% of optimal |")
     lines.append("")
-    for ref, what in (("posterior", "its Bayes-optimal target"), ("psrl", "posterior sampling"), ("q-learning", "Q-learning")):
-        if ref in last:
-            lines.append(f"- {model} / {ref} ({what}), last episode: **{last[model] / last[ref]:.2f}×**")
+    lines += _ratios(n, seeds, model, lambda s, m: s["test"][m][-1], "last episode")
     return lines
+
+
+def aggregate_results(exp: dict, name: str) -> dict:
+    """A results dict whose curves are the means over seeds, with Student-t intervals across seeds (for plotting)."""
+    seeds, cfg = exp["seeds"], exp["config"]
+    key = "cumulative_regret" if cfg["kind"] == REGRET else "episode_return"
+    methods = {}
+    for m in seeds[0]["test"]:
+        mean, ci = mean_ci95_t(np.array([s["test"][m] for s in seeds]), axis=0)
+        methods[m] = {key: mean.tolist(), key + "_ci95": ci.tolist()}
+    out = {"schema": "icrl-results/1", "env": {"name": cfg["env"], "kwargs": {}}, "num_tasks": seeds[0]["num_tasks"],
+           "split": "test", "methods": methods, "experiment": name}
+    if "optimal_return" in seeds[0]:
+        out["optimal_return"] = seeds[0]["optimal_return"]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rerun", nargs="*", default=[], metavar="NAME", help="experiments to run again")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these; keep the others' figures")
+    parser.add_argument("--rerun", nargs="*", default=[], metavar="NAME", help="experiments to train again")
+    parser.add_argument("--render-only", action="store_true", help="redraw the page and plots from docs/results.json")
     args = parser.parse_args()
-    out = ["# Headline results", "", "Regenerated by `python docs/make_results.py`. CPU defaults, 2 CPU cores; every method",
-           "runs on the same held-out (test-split) tasks with the same keys. Tuned on training tasks only.", ""]
-    for name in args.rerun:
+    from train.configs import EXPERIMENTS
+
+    for name in (args.only or []) + args.rerun:
         if name not in EXPERIMENTS:
             raise SystemExit(f"unknown experiment {name!r}; valid names: {sorted(EXPERIMENTS)}")
-    for name in ORDER:
-        cfg = config_for(name)
-        path = os.path.join(cfg.out_dir, name, "results.json")
-        if name in args.rerun:
-            shutil.rmtree(os.path.join(cfg.out_dir, name), ignore_errors=True)
-        res = run(cfg, name, progress=False) if not os.path.exists(path) else load_results(path)
-        png = os.path.join(DOCS, f"{name}.png")
-        plot_results(res, png, size=(6.0, 3.8), dpi=90)
-        out += [f"## {name}", "", f"{res['num_tasks']} held-out tasks; trained {res.get('train_seconds', float('nan')):.0f}s "
-                f"on {res.get('config', {}).get('num_train_tasks', '?')} training tasks, final loss {res.get('final_loss', float('nan')):.3f}.", ""]
-        if name in NOTES:
-            out += [NOTES[name], ""]
-        out += bandit_section(name, res) if "cumulative_regret" in next(iter(res["methods"].values())) else grid_section(name, res)
-        out += ["", f"![{name}]({name}.png)", ""]
-    with open(os.path.join(DOCS, "RESULTS.md"), "w") as f:
-        f.write("\n".join(out) + "\n")
-    print(os.path.join(DOCS, "RESULTS.md"))
+    summary = {"format": "icrl-results-summary/1", "experiments": {}}
+    if os.path.exists(SUMMARY):
+        with open(SUMMARY) as f:
+            summary = json.load(f)
+    if not args.render_only:
+        names = args.only or ORDER
+        fresh = run_all(names, args.seeds, set(args.rerun))
+        summary["experiments"].update(fresh["experiments"])
+        summary["experiments"] = {k: summary["experiments"][k] for k in ORDER if k in summary["experiments"]}
+        with open(SUMMARY, "w") as f:
+            json.dump(summary, f, indent=1, allow_nan=False)
+    for name, exp in summary["experiments"].items():
+        plot_results(aggregate_results(exp, name), os.path.join(DOCS, f"{name}.png"), size=(6.0, 3.8), dpi=90,
+                     title=f"{name}: mean over {len(exp['seeds'])} training seeds, held-out tasks")
+    text, _ = render(summary)
+    with open(PAGE, "w") as f:
+        f.write(text)
+    print(PAGE)
 
 
 if __name__ == "__main__":

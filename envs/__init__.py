@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from envs.bandit import Bandit, BanditParams, BernoulliBandit, GaussianBandit, MultiArmedBandit
-from envs.base import SPLITS, TaskEnvironment, check_positive_int, check_signature, is_bandit, signature
+from envs.base import SPLITS, TaskEnvironment, check_keywords, check_positive_int, check_signature, is_bandit, signature
 from envs.darkroom import DarkRoom, DarkRoomParams
 from envs.grid import GridWorld
 from envs.keydoor import DarkKeyToDoor, KeyToDoorParams
@@ -26,10 +26,8 @@ def make(name: str, **kwargs):
     """Build environment ``name`` with constructor ``kwargs``; returns ``(env, default_params)``."""
     if name not in REGISTRY:
         raise ValueError(f"unknown environment {name!r}; valid names: {sorted(REGISTRY)}")
-    try:
-        env = REGISTRY[name](**kwargs)
-    except TypeError as err:  # unknown keyword: say which env and what it takes
-        raise ValueError(f"bad arguments {kwargs} for environment {name!r}: {err}") from None
+    check_keywords(REGISTRY[name], kwargs, f"environment {name!r}")
+    env = REGISTRY[name](**kwargs)
     env.make_args = (name, dict(kwargs))  # recorded in datasets and checkpoints
     return env, env.default_params
 

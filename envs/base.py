@@ -19,6 +19,7 @@ environment offers
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any
 
@@ -41,6 +42,27 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def accepted_keywords(target) -> set[str] | None:
+    """Keyword arguments ``target`` (a class or function) accepts, following ``**kwargs``
+    up a class's bases; ``None`` if it takes arbitrary keywords."""
+    names: set[str] = set()
+    for fn in ([c.__init__ for c in target.__mro__ if "__init__" in vars(c)] if inspect.isclass(target) else [target]):
+        params = inspect.signature(fn).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def check_keywords(target, kwargs: dict, what: str) -> None:
+    """``ValueError`` naming the keywords of ``kwargs`` that ``target`` does not take (checked
+    against its signature before it is called, so errors raised inside it pass unchanged)."""
+    accepted = accepted_keywords(target)
+    unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
+    if unknown:
+        raise ValueError(f"bad arguments for {what}: unknown keyword(s) {unknown}; it takes {sorted(accepted)}")
 
 
 def is_bandit(env) -> bool:

@@ -36,12 +36,18 @@ def model_record(model: nn.Module) -> dict:
 
 
 def upgrade_record(record: dict) -> dict:
-    """A record written by an older version, with today's field names."""
-    train = dict(record.get("train", {}))
-    for old, new in _RENAMED_TRAIN_KEYS.items():
-        if old in train and new not in train:
-            train[new] = train.pop(old)
-    return {**record, "train": train} if "train" in record else dict(record)
+    """A record written by an older version, with today's field names and defaults."""
+    record = dict(record)
+    if "train" in record:
+        train = dict(record["train"])
+        for old, new in _RENAMED_TRAIN_KEYS.items():
+            if old in train and new not in train:
+                train[new] = train.pop(old)
+        record["train"] = train
+    model = record.get("model")
+    if isinstance(model, dict) and model.get("class") == "Transformer" and "position_encoding" not in model:
+        record["model"] = {**model, "position_encoding": "learned"}  # the only encoding before rotary ones
+    return record
 
 
 def check_record(saved: dict, expected: dict, what: str) -> None:
@@ -49,8 +55,12 @@ def check_record(saved: dict, expected: dict, what: str) -> None:
     for key in sorted(set(saved) | set(expected)):
         if key == "train":
             continue
-        if saved.get(key) != expected.get(key):
-            raise CheckpointError(f"{what} was made with {key}={saved.get(key)!r}, but this run has {key}={expected.get(key)!r}")
+        old, new = saved.get(key), expected.get(key)
+        if old != new:
+            if isinstance(old, dict) and isinstance(new, dict):  # name the field inside, not the whole dict
+                sub = next(k for k in sorted(set(old) | set(new), key=str) if old.get(k) != new.get(k))
+                key, old, new = f"{key}.{sub}", old.get(sub), new.get(sub)
+            raise CheckpointError(f"{what} was made with {key}={old!r}, but this run has {key}={new!r}")
     s_train, e_train = dict(saved.get("train", {})), dict(expected.get("train", {}))
     for key in PACING_KEYS:
         s_train.pop(key, None)

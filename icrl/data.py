@@ -42,8 +42,8 @@ class Dataset:
 
     ``history``: the interactions, a :class:`History` of numpy arrays ``(N, T, ...)``
     (``T = context_len`` for DPT, ``num_episodes * horizon`` for AD; no regret).
-    ``queries: (N, T, *obs_shape)`` and ``labels: (N, T) int32``: DPT's query state
-    at every position and its optimal action; ``None`` for AD. ``extras``: other
+    ``queries: (N, T + 1, *obs_shape)`` and ``labels: (N, T + 1) int32``: DPT's query
+    state after every prefix of ``0..T`` transitions and its optimal action; ``None`` for AD. ``extras``: other
     per-task arrays (``collector: (N,)`` for a DPT mixture, ``optimal_return: (N,)``
     for AD). ``meta``: JSON-able description.
     """
@@ -124,8 +124,9 @@ def make_dpt_dataset(
     collector_kwargs: dict | None = None,
 ) -> Dataset:
     """DPT data (Lee et al. 2023): per task a context of ``context_len`` interactions of
-    ``collector`` (Dirichlet-random by default), a query state per position drawn
-    from the state space, and the optimal action for each query as its label.
+    ``collector`` (Dirichlet-random by default), a query state after every prefix of
+    ``0..context_len`` interactions, drawn uniformly from the state space, and the
+    optimal action for each query as its label.
 
     ``collector`` may be a mixture (``"dirichlet:0.5,thompson:0.5"`` or a dict of
     weights): each collector gathers the contexts of its share of the tasks,
@@ -147,7 +148,7 @@ def make_dpt_dataset(
             parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, context_len))
         start += count
     history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
-    queries = env.sample_query_obs(k_query, (num_tasks, context_len))
+    queries = env.sample_query_obs(k_query, (num_tasks, context_len + 1))  # prefixes of 0..context_len transitions
     labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
     meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)

@@ -11,6 +11,7 @@ import numpy as np
 from envs.base import is_bandit, signature
 from icrl.agents import make_agent
 from icrl.agents.bandit import ArmStats
+from icrl.agents.linear import RidgeState
 from icrl.metrics import mean_ci95
 from icrl.results import SCHEMA
 from icrl.rollout import cumulative_regret, episode_returns, rollout
@@ -47,24 +48,34 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
 
 
 def offline_bandit(env, model, spec, params, tasks, key: jax.Array, context_len: int, collector: str = "dirichlet", lcb_c: float = 1.0) -> dict:
-    """Offline DPT (Lee et al. 2023): from a fixed context of a data-collection agent,
-    choose one arm greedily; report the suboptimality ``max mean − mean[choice]``
-    of the model, the empirical-mean choice and the LCB choice on the same data.
-
-    The model's last output has seen ``context_len − 1`` transitions; the
-    baselines get exactly those.
+    """Offline DPT (Lee et al. 2023): from a fixed context of ``context_len`` pulls of a
+    data-collection agent, choose one arm greedily; report the suboptimality
+    ``max mean − mean[choice]`` of the model, the empirical-mean choice and the LCB
+    choice on the same data (the model queried after the whole context). On a linear
+    bandit also the choices that use the arm features: ``ridge-greedy`` (the best arm
+    under the ridge estimate) and ``linear-lcb`` (ridge estimate minus ``lcb_c`` times
+    the arm's confidence width).
     """
     if not is_bandit(env):
         raise ValueError(f"offline evaluation is defined for bandits; {env.name!r} is not one")
     h = rollout(env, make_agent(collector, env), tasks, key, context_len)
-    logits = jax.jit(model.apply)(params, spec.tokens(h))[:, -1]
-    stats = ArmStats.of(h.action[:, : context_len - 1], h.reward[:, : context_len - 1], spec.num_actions)
+    queries = jnp.concatenate([h.obs, h.obs[:, -1:]], axis=1)  # one more query, after the last pull
+    logits = jax.jit(model.apply)(params, spec.tokens(h, queries))[:, -1]
+    stats = ArmStats.of(h.action, h.reward, spec.num_actions)
     counts, means = stats.counts, stats.means
     choices = {
         "model": jnp.argmax(logits, -1),
         "empirical-mean": jnp.argmax(jnp.where(counts > 0, means, -jnp.inf), -1),
         "lcb": jnp.argmax(jnp.where(counts > 0, means - lcb_c / jnp.sqrt(jnp.maximum(counts, 1)), -jnp.inf), -1),
     }
+    features = getattr(tasks, "features", None)
+    if features is not None:  # a linear bandit: the baselines that know the arms' features
+        def ridge_choices(features, action, reward):
+            ridge = RidgeState.of(features, action, reward)
+            value = features @ ridge.theta
+            return jnp.argmax(value), jnp.argmax(value - lcb_c * ridge.widths)
+
+        choices["ridge-greedy"], choices["linear-lcb"] = jax.vmap(ridge_choices)(features, h.action, h.reward)
     expected = jax.vmap(env.expected_rewards)(tasks)
     best = expected.max(-1)
     out = {}

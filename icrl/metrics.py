@@ -1,14 +1,35 @@
-"""Summaries over tasks: means with 95% confidence intervals."""
+"""Summaries of a measurement: means with 95% confidence intervals, over tasks or over training seeds."""
 
 from __future__ import annotations
 
 import numpy as np
 
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96).
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
 
 def mean_ci95(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over ``axis`` and the half-width of its normal-approximation 95% CI."""
+    """Mean over ``axis`` and the half-width of its normal-approximation 95% CI (many tasks)."""
     values = np.asarray(values, dtype=np.float64)
     n = values.shape[axis]
     if n < 2:
         return values.mean(axis), np.zeros_like(values.mean(axis))
     return values.mean(axis), 1.96 * values.std(axis, ddof=1) / np.sqrt(n)
+
+
+def t_quantile_975(dof: int) -> float:
+    """The 97.5% quantile of Student's t with ``dof`` degrees of freedom."""
+    if dof < 1:
+        raise ValueError(f"need at least 1 degree of freedom, got {dof}")
+    return _T_975[dof - 1] if dof <= len(_T_975) else 1.96
+
+
+def mean_ci95_t(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over ``axis`` and the half-width of its Student-t 95% CI: for a few samples, such
+    as one figure per training seed (zero width for a single sample)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[axis]
+    if n < 2:
+        return values.mean(axis), np.zeros_like(values.mean(axis))
+    return values.mean(axis), t_quantile_975(n - 1) * values.std(axis, ddof=1) / np.sqrt(n)

@@ -2,7 +2,8 @@
 
 Batch samplers are pure and jittable: they take the training :class:`icrl.types.Samples`
 (device arrays, an argument of the training step, never constants baked into
-it) and a key, and return ``(tokens, resets, labels)`` with a leading batch axis.
+it) and a key, and return ``(tokens, resets, labels)`` with a leading batch axis (``resets``
+``None`` where no sequence restarts inside: the model then knows it statically).
 """
 
 from __future__ import annotations
@@ -25,19 +26,17 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 @dataclass(frozen=True)
 class DPTObjective:
     """Decision-pretrained transformer: predict the optimal action for the query at
-    **every** context prefix (position ``t`` has seen ``t`` transitions, ``t = 0..T-1``)."""
+    **every** context prefix: position ``t`` has seen ``t`` transitions, ``t = 0..T``
+    for a context of ``T`` (datasets made before the full prefix was labelled hold
+    ``T`` queries, ``t = 0..T-1``; both work)."""
 
     spec: TokenSpec
     kind = "dpt"
 
-    def sequence_length(self, meta: dict) -> int:
-        return int(meta["context_len"])
-
     def sample_batch(self, data: Samples, key, batch_size: int):
         idx = jax.random.randint(key, (batch_size,), 0, data.history.action.shape[0])
         batch = jax.tree.map(lambda x: x[idx], data)
-        tokens = self.spec.tokens(batch.history, batch.queries)
-        return tokens, jnp.zeros(batch.labels.shape, bool), batch.labels
+        return self.spec.tokens(batch.history, batch.queries), None, batch.labels  # None: no resets
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,6 @@ class ADObjective:
     episode_stride: int = 1
     episode_resets: bool = False
     kind = "ad"
-
-    def sequence_length(self, meta: dict) -> int:
-        return self.context_episodes * self.horizon
 
     def check(self, meta: dict) -> None:
         span = (self.context_episodes - 1) * self.episode_stride + 1
@@ -85,8 +81,7 @@ class ADObjective:
 
         h = jax.tree.map(window, data.history)
         tokens = self.spec.tokens(h)
+        resets = None  # a window never crosses tasks: no resets unless asked for at episode ends
         if self.episode_resets:
             resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), h.done[:, :-1]], axis=1)
-        else:
-            resets = jnp.zeros(h.action.shape, bool)
         return tokens, resets, h.action

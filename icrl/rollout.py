@@ -114,6 +114,20 @@ def num_tasks_of(env, env_params) -> int:
     return sizes.pop()
 
 
+def _check_actions(env, agent, history: History) -> None:
+    """Every action in range, or a ``ValueError`` naming the first step that was not
+    (a model whose outputs were not finite plays -1, see ``icrl.agents.model``)."""
+    num_actions = int(getattr(agent, "num_actions", env.action_space(env.default_params).n))
+    bad = (history.action < 0) | (history.action >= num_actions)
+    if bool(jnp.any(bad)):
+        index = np.argwhere(np.asarray(bad))[0]
+        raise ValueError(
+            f"agent {type(agent).__name__} played action {int(np.asarray(history.action)[tuple(index)])} at step "
+            f"{int(index[-1])} (task index {tuple(int(i) for i in index[:-1])}); actions must lie in [0, {num_actions}). "
+            f"A model agent plays -1 when its outputs are not finite"
+        )
+
+
 def rollout(
     env,
     agent: Agent,
@@ -141,6 +155,7 @@ def rollout(
     keys = jax.random.split(key, num_tasks_of(env, env_params))
     leaves, structure = _split_agent(agent)
     history, agent_state = _rollout_batch(env, structure, num_steps, leaves, env_params, keys)
+    _check_actions(env, agent, history)
     return (history, agent_state) if return_agent_state else history
 
 
@@ -150,6 +165,7 @@ def rollout_task(env, agent: Agent, env_params: Any, key: jax.Array, num_steps: 
     _check_agent(agent, num_steps)
     leaves, structure = _split_agent(agent)
     history, agent_state = _rollout_task(env, structure, num_steps, leaves, env_params, key)
+    _check_actions(env, agent, history)
     return (history, agent_state) if return_agent_state else history
 
 

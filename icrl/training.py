@@ -72,12 +72,31 @@ class TrainState(struct.PyTreeNode):
     opt_state: Any
 
 
+#: Parameters weight decay applies to: weight matrices (``kernel``) and S5's output map (``c``, ``d``).
+#: Not biases, LayerNorm, position embeddings, nor S5's eigenvalues, step sizes and input matrix,
+#: whose decay would pull the dynamics themselves towards zero (S5 practice).
+DECAYED_PARAMS = ("kernel", "c", "d")
+
+
+def weight_decay_mask(params) -> Any:
+    """``True`` for every leaf of ``params`` that weight decay applies to (see :data:`DECAYED_PARAMS`)."""
+    def decayed(path, _):
+        last = path[-1]
+        return getattr(last, "key", getattr(last, "name", None)) in DECAYED_PARAMS
+
+    return jax.tree_util.tree_map_with_path(decayed, params)
+
+
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """AdamW with linear warm-up and cosine decay (to 10%), after global-norm clipping."""
+    """AdamW with linear warm-up and cosine decay (to 10%), after global-norm clipping;
+    weight decay on weight matrices only (:func:`weight_decay_mask`)."""
     schedule = optax.warmup_cosine_decay_schedule(
         0.0, cfg.learning_rate, min(cfg.warmup_steps, cfg.train_steps - 1), max(cfg.train_steps, 1), cfg.learning_rate * 0.1
     )
-    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adamw(schedule, weight_decay=cfg.weight_decay))
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip),
+        optax.adamw(schedule, weight_decay=cfg.weight_decay, mask=weight_decay_mask),
+    )
 
 
 def _mesh(cfg: TrainConfig) -> Mesh:
@@ -124,6 +143,18 @@ class Trainer:
         batch = self.objective.sample_batch(data, k_batch, self.cfg.batch_size)
         batch = jax.lax.with_sharding_constraint(batch, self.batch_sharding)
         return jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
+
+    def _batch_loss(self, params, data: Samples, key):
+        tokens, resets, labels = self.objective.sample_batch(data, key, self.cfg.batch_size)
+        return cross_entropy(self.model.apply(params, tokens, resets), labels)
+
+    def mean_loss(self, params, data: Samples, num_batches: int = 16, seed: int = 0) -> float:
+        """Mean loss (no dropout) over ``num_batches`` batches drawn from ``data`` with fixed keys:
+        on held-out samples, the figure to read against a Bayes-optimal floor."""
+        data = self.put_data(data)
+        keys = jax.random.split(jax.random.PRNGKey(seed), check_positive_int("num_batches", num_batches))
+        losses = jax.lax.map(lambda k: self._batch_loss(params, data, k), keys)
+        return float(jnp.mean(losses))
 
     def loss_and_grads(self, state: TrainState, data: Samples):
         """The loss and gradients the next step would use (for checks and debugging)."""

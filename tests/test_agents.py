@@ -204,3 +204,27 @@ def test_task_posterior_falls_back_to_random_outside_its_prior():
         h, state = rollout(env, agent, tasks, jax.random.PRNGKey(1), num_steps=30, return_agent_state=True)
         assert not np.asarray(state.consistent).any()
         assert set(np.unique(np.asarray(h.action)[:, -10:])) == set(range(5))
+
+
+def test_dirichlet_point_mass_mixture_follows_the_reference_collector():
+    """With point_mass, p = (1 - w) Dirichlet + w e_arm, w uniform on {0, .1, ..., 1}: a pure point
+    mass (w = 1) in about 1/11 of the tasks, never without the option."""
+    keys = jax.random.split(jax.random.PRNGKey(0), 4400)
+    plain = jnp.exp(jax.vmap(DirichletRandomAgent(5).init)(keys))
+    mixed = jnp.exp(jax.vmap(DirichletRandomAgent(5, point_mass=True).init)(keys))
+    np.testing.assert_allclose(mixed.sum(-1), 1.0, rtol=1e-5)
+    pure = float((mixed.max(-1) > 1 - 1e-6).mean())
+    assert abs(pure - 1 / 11) < 3 * np.sqrt((1 / 11) * (10 / 11) / 4400) and float((plain.max(-1) > 1 - 1e-6).mean()) == 0
+    # E[max p] grows with the mixture weight: the mixed collector is more skewed
+    assert float(mixed.max(-1).mean()) > float(plain.max(-1).mean()) + 0.1
+
+
+def test_make_agent_checks_keywords_before_building():
+    env, _ = envs.make("bernoulli-bandit", num_arms=3)
+    with pytest.raises(ValueError, match=r"unknown keyword\(s\) \['temprature'\]; it takes \['c', 'num_actions'\]"):
+        make_agent("ucb", env, temprature=2.0)
+    with pytest.raises(TypeError):  # an error raised inside the constructor is not disguised as a bad keyword
+        make_agent("epsilon-greedy", env, epsilon="a lot")
+    assert make_agent("ucb", env, c=2.0).c == 2.0
+    with pytest.raises(ValueError, match=r"environment 'darkroom': unknown keyword\(s\) \['sise'\]"):
+        envs.make("darkroom", sise=5)

@@ -15,9 +15,9 @@ def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
     a = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
     b = make_dpt_dataset(env, jax.random.PRNGKey(0), 50, 20)
     chex.assert_trees_all_equal(a.samples, b.samples)
-    assert a.history.obs.shape == (50, 20, 1) and a.labels.shape == (50, 20)
+    assert a.history.obs.shape == (50, 20, 1) and a.labels.shape == (50, 21)  # prefixes of 0..20 transitions
     tasks = env.sample_tasks(jax.random.split(jax.random.PRNGKey(0), 3)[0], 50, "train")
-    np.testing.assert_array_equal(a.labels, np.broadcast_to(np.argmax(tasks.means, 1)[:, None], (50, 20)))
+    np.testing.assert_array_equal(a.labels, np.broadcast_to(np.argmax(tasks.means, 1)[:, None], (50, 21)))
     assert a.meta["kind"] == "dpt" and a.meta["source"]["name"] == "dirichlet"
 
 
@@ -63,7 +63,7 @@ def test_ad_dataset_and_windows():
     obj.check(data.meta)
     arrays = jax.tree.map(jnp.asarray, data.samples)
     tokens, resets, labels = jax.jit(lambda a, k: obj.sample_batch(a, k, 5))(arrays, jax.random.PRNGKey(3))
-    assert tokens.shape == (5, 18, spec.token_dim) and labels.shape == (5, 18) and not bool(resets.any())
+    assert tokens.shape == (5, 18, spec.token_dim) and labels.shape == (5, 18) and resets is None
     # every window is three whole episodes two apart from one history: find it
     acts = np.asarray(data.history.action).reshape(8, 10, 6)
     for row in np.asarray(labels):

@@ -33,8 +33,8 @@ def test_out_of_distribution_evaluation(tmp_path):
     cfg = _tiny(tmp_path, eval_mean_range=(0.4, 0.6))
     res = run_experiment(cfg, "ood", progress=False)
     assert res["out_of_distribution"]["mean_low"] == 0.4 and (tmp_path / "ood" / "results_ood.json").exists()
-    with pytest.raises(ValueError, match="exceeds the transformer's context max_len=20"):
-        run_experiment(_tiny(tmp_path, eval_horizon=40), "ood2", progress=False)
+    with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=21"):
+        run_experiment(_tiny(tmp_path, eval_horizon=40, position_encoding="learned"), "ood2", progress=False)
     with pytest.raises(ValueError, match="eval_mean_range"):
         _tiny(tmp_path, name="darkroom-dpt", eval_mean_range=(0.1, 0.2)).eval_env_kwargs()
 
@@ -56,8 +56,8 @@ def test_every_named_experiment_builds(scale):
         cfg = config_for(name, scale=scale)
         setup = build(cfg)
         assert setup.env.num_actions == setup.model.num_outputs
-        if cfg.backbone == "transformer":
-            assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.max_len
+        if cfg.backbone == "transformer" and setup.model.context_limit is not None:
+            assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.context_limit
     with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):
         build(config_for("darkroom-ad", history_episodes=10, context_episodes=8, episode_stride=2))
     with pytest.raises(ValueError, match="unknown agent 'tompson'"):

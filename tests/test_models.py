@@ -12,6 +12,8 @@ from icrl.models.s5 import S5SSM, hippo_normal_eigs
 TOKEN_DIM, OUT = 6, 4
 BACKBONES = {
     "transformer": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32),
+    "transformer-alibi": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="alibi"),
+    "transformer-learned": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="learned"),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),
 }
 
@@ -113,7 +115,7 @@ def test_s5_gradients_finite_on_long_sequence():
 
 
 def test_transformer_cache_matches_recompute_and_guards_context():
-    model = Transformer(TOKEN_DIM, OUT, max_len=16, num_layers=1, num_heads=2, width=16)
+    model = Transformer(TOKEN_DIM, OUT, max_len=16, num_layers=1, num_heads=2, width=16, position_encoding="learned")
     tokens, resets = _inputs(batch=1, time=16)
     params = model.init(jax.random.PRNGKey(0), tokens[:, :4], resets[:, :4])
     steps = _stepwise(model, params, tokens, resets)
@@ -128,7 +130,32 @@ def test_transformer_cache_matches_recompute_and_guards_context():
     carry = model.init_carry(1)
     for t in range(17):
         carry, out = step(carry, tokens[:, t % 16])
-    assert bool(jnp.isnan(out).all())  # past the context: loud, never a silent wrong answer
+    assert bool(jnp.isnan(out).all())  # past the learned positions: loud, never a silent wrong answer
+
+
+@pytest.mark.parametrize("encoding", ["rotary", "alibi"])
+@pytest.mark.parametrize("p_reset", [0.0, 0.03])
+def test_relative_window_slides_past_max_len(encoding, p_reset):
+    """A transformer with relative positions: its step face (ring-buffer cache of max_len steps)
+    equals its parallel face, whose attention covers the same sliding window, over a sequence 3x
+    longer than max_len; with one layer it equals recomputing the last max_len tokens from scratch."""
+    tokens, resets = _inputs(batch=2, time=60, p_reset=p_reset, seed=3)
+    for layers in (1, 2):
+        model = Transformer(TOKEN_DIM, OUT, max_len=20, num_layers=layers, num_heads=2, width=16, position_encoding=encoding)
+        params = model.init(jax.random.PRNGKey(0), tokens[:, :4], resets[:, :4])
+        steps = _stepwise(model, params, tokens, resets)
+        np.testing.assert_allclose(steps, jax.jit(model.apply)(params, tokens, resets), atol=2e-5)
+        if layers == 1 and p_reset == 0.0:
+            recompute = jax.jit(lambda x: model.apply(params, x, method="step_without_cache"))
+            for t in (20, 21, 37, 60):  # only the last max_len tokens, their positions restarting at 0
+                np.testing.assert_allclose(steps[:, t - 1], recompute(tokens[:, t - 20 : t]), atol=2e-5)
+    # the window really drops what lies more than max_len steps back (one layer: exactly)
+    model = Transformer(TOKEN_DIM, OUT, max_len=20, num_layers=1, num_heads=2, width=16, position_encoding=encoding)
+    params = model.init(jax.random.PRNGKey(0), tokens[:, :4])
+    apply = jax.jit(model.apply)
+    perturbed = tokens.at[:, :10].add(5.0)
+    np.testing.assert_allclose(apply(params, tokens)[:, 29:], apply(params, perturbed)[:, 29:], atol=1e-6)
+    assert float(jnp.abs(apply(params, tokens)[:, 28] - apply(params, perturbed)[:, 28]).max()) > 1e-4
 
 
 def test_make_model_errors():
@@ -153,5 +180,22 @@ def test_tokens_hold_previous_transition():
     np.testing.assert_array_equal(tokens[0, 8:], 0.0)  # nothing before the first step
     np.testing.assert_array_equal(tokens[2, :8], env.obs_features(obs[2]))  # query
     np.testing.assert_array_equal(tokens[2, 8:], spec.transition(obs[1], action[1], reward[1], nxt[1]))
+    full = spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)), jnp.concatenate([obs, nxt[-1:]]))
+    chex.assert_shape(full, (4, spec.token_dim))  # one more query: after the whole history (DPT's last label)
+    np.testing.assert_array_equal(full[:3], tokens)
+    np.testing.assert_array_equal(full[3, 8:], spec.transition(obs[2], action[2], reward[2], nxt[2]))
+    with pytest.raises(ValueError, match="5 queries for a history of 3 steps"):
+        spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)), jnp.zeros((5, 2), jnp.int32))
     bandit, _ = envs.make("bernoulli-bandit", num_arms=3)
     assert TokenSpec.for_env(bandit).token_dim == 1 + 2 + 3 + 3
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_gradients_at_init_stay_moderate_on_all_zero_tokens(name):
+    """A bandit's first token is all zeros; its embedding must not be the zero vector, whose
+    LayerNorm divides by sqrt(eps) and gave gradients of 1e11 at initialisation."""
+    model = BACKBONES[name]()
+    tokens = jnp.zeros((2, 8, TOKEN_DIM)).at[:, 1:].set(jax.random.normal(jax.random.PRNGKey(0), (2, 7, TOKEN_DIM)))
+    params = model.init(jax.random.PRNGKey(1), tokens)
+    grads = jax.grad(lambda p: jnp.mean(jax.nn.log_softmax(model.apply(p, tokens))[..., 0]))(params)
+    assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads)) < 100

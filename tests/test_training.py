@@ -31,8 +31,8 @@ def dpt_data(bandit):
     return make_dpt_dataset(env, jax.random.PRNGKey(0), 3000, HORIZON)
 
 
-def _tiny_transformer(spec, max_len=HORIZON):
-    return Transformer(spec.token_dim, spec.num_actions, max_len=max_len, num_layers=2, num_heads=2, width=32)
+def _tiny_transformer(spec, max_len=HORIZON + 1, **kw):
+    return Transformer(spec.token_dim, spec.num_actions, max_len=max_len, num_layers=2, num_heads=2, width=32, **kw)
 
 
 def _held_out_regret(env, agent, n=400):
@@ -65,7 +65,7 @@ def test_dpt_on_dark_room_learns_in_context_on_held_out_goals():
     env, _ = envs.make("darkroom", size=5, horizon=10)
     spec = TokenSpec.for_env(env)
     data = make_dpt_dataset(env, jax.random.PRNGKey(0), 20_000, 3 * env.horizon)
-    model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon, num_layers=2, num_heads=2, width=32)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon + 1, num_layers=2, num_heads=2, width=32)
     cfg = TrainConfig(train_steps=500, batch_size=64, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
     params, _ = train(model, DPTObjective(spec), data.samples, cfg, progress=False)
     tasks = env.sample_tasks(jax.random.PRNGKey(123), 400, "test")
@@ -151,9 +151,12 @@ def test_load_agent_rebuilds_the_model_from_its_run(bandit, dpt_data, tmp_path):
     direct = rollout(env, ModelAgent(params, model, spec, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
     loaded = rollout(env, load_agent(str(tmp_path), env, greedy=True), tasks, jax.random.PRNGKey(4), HORIZON)
     np.testing.assert_array_equal(np.asarray(direct.action), np.asarray(loaded.action))
-    longer, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=2 * HORIZON)  # another horizon: fine to build ...
-    with pytest.raises(ValueError, match="longer than the model's context"):  # ... but refused beyond the context
-        rollout(longer, load_agent(str(tmp_path), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)
+    longer, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=2 * HORIZON)  # another horizon: relative
+    rollout(longer, load_agent(str(tmp_path), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)  # positions slide
+    learned = _tiny_transformer(spec, position_encoding="learned")
+    train(learned, DPTObjective(spec), dpt_data.samples, cfg, run_dir=str(tmp_path / "learned"), progress=False)
+    with pytest.raises(ValueError, match="longer than the model's context"):  # learned ones: refused beyond it
+        rollout(longer, load_agent(str(tmp_path / "learned"), longer), tasks, jax.random.PRNGKey(4), 2 * HORIZON)
     other, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=HORIZON)
     with pytest.raises(ValueError, match="5 actions; environment 'bernoulli-bandit' gives .* and 3 actions"):
         load_agent(str(tmp_path), other)
@@ -164,8 +167,8 @@ def test_checkpoint_errors(bandit, dpt_data, tmp_path):
     cfg = TrainConfig(train_steps=3, batch_size=8, warmup_steps=1, log_every=1, checkpoint_every=3, num_devices=1)
     obj = DPTObjective(spec)
     train(_tiny_transformer(spec), obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
-    wider = Transformer(spec.token_dim, spec.num_actions, max_len=HORIZON, num_layers=2, num_heads=2, width=48)
-    with pytest.raises(CheckpointError, match="model=.*width.*32.*48"):
+    wider = Transformer(spec.token_dim, spec.num_actions, max_len=HORIZON + 1, num_layers=2, num_heads=2, width=48)
+    with pytest.raises(CheckpointError, match="model.width=32, but this run has model.width=48"):
         train(wider, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
     with pytest.raises(CheckpointError, match="learning_rate"):
         train(_tiny_transformer(spec), obj, dpt_data.samples, TrainConfig(train_steps=3, batch_size=8, learning_rate=0.5, num_devices=1), run_dir=str(tmp_path / "r"), progress=False)
@@ -183,8 +186,49 @@ def test_checkpoint_errors(bandit, dpt_data, tmp_path):
 
 def test_model_agent_refuses_horizon_beyond_context(bandit):
     env, spec = bandit
-    model = _tiny_transformer(spec, max_len=20)
+    model = _tiny_transformer(spec, max_len=20, position_encoding="learned")
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
     tasks = env.sample_tasks(jax.random.PRNGKey(0), 2)
-    with pytest.raises(ValueError, match="30 steps is longer than the model's context \\(max_len=20\\)"):
+    with pytest.raises(ValueError, match="30 steps is longer than the model's context \\(max_len=20, learned positions\\)"):
         rollout(env, ModelAgent(params, model, spec), tasks, jax.random.PRNGKey(0), HORIZON)
+
+
+def test_model_agent_with_non_finite_outputs_is_refused():
+    """A model whose outputs are NaN plays -1, and rollout refuses the history naming the step,
+    instead of sampling action 0 from NaN logits."""
+    env, spec = envs.make("bernoulli-bandit", num_arms=5, horizon=HORIZON)[0], None
+    spec = TokenSpec.for_env(env)
+    model = _tiny_transformer(spec)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    broken = jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), params)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 3)
+    with pytest.raises(ValueError, match="played action -1 at step 0"):
+        rollout(env, ModelAgent(broken, model, spec), tasks, jax.random.PRNGKey(0), 5)
+
+
+def test_held_out_loss_reveals_memorisation(bandit):
+    """Trained long on 16 contexts, a model's training loss falls far below its loss on fresh
+    contexts of the same distribution, which is what experiments report as final_loss."""
+    env, spec = bandit
+    small = make_dpt_dataset(env, jax.random.PRNGKey(5), 16, HORIZON)
+    fresh = make_dpt_dataset(env, jax.random.PRNGKey(6), 512, HORIZON)
+    model = _tiny_transformer(spec, max_len=HORIZON + 1)
+    cfg = TrainConfig(train_steps=300, batch_size=16, learning_rate=3e-3, warmup_steps=10, weight_decay=0.0, num_devices=1)
+    params, _ = train(model, DPTObjective(spec), small, cfg, progress=False)
+    trainer = Trainer(model, DPTObjective(spec), cfg)
+    seen, held_out = trainer.mean_loss(params, small.samples), trainer.mean_loss(params, fresh.samples)
+    assert held_out > seen + 0.3, (seen, held_out)
+    assert trainer.mean_loss(params, fresh.samples) == held_out  # fixed keys: the same figure every time
+
+
+def test_weight_decay_spares_biases_norms_positions_and_s5_dynamics():
+    from icrl.training import make_optimizer
+
+    for model in (S5(6, 4, num_layers=1, width=8, state_size=4),
+                  Transformer(6, 4, max_len=8, num_layers=1, num_heads=2, width=8, position_encoding="learned")):
+        params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3, 6)))
+        opt = make_optimizer(TrainConfig(train_steps=10, warmup_steps=0, learning_rate=0.1, weight_decay=0.5))
+        updates, _ = opt.update(jax.tree.map(jnp.zeros_like, params), opt.init(params), params)
+        for path, u in jax.tree_util.tree_leaves_with_path(updates):
+            name = path[-1].key
+            assert bool(jnp.any(u != 0)) == (name in ("kernel", "c", "d")), (name, u)

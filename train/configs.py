@@ -56,11 +56,13 @@ class ExperimentConfig:
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
     width: int = _field(64, "model")
     state_size: int = _field(64, "model", "S5 state size")
+    position_encoding: str = _field("alibi", "model", "transformer: alibi or rotary (relative: run past the training length in a sliding window) | learned")
     dropout: float = _field(0.0, "model")
     # optimisation
     train: TrainConfig = _field(TrainConfig(), "train")
     # evaluation
-    eval_tasks: int = _field(1000, "eval", "held-out tasks")
+    eval_tasks: int = _field(1000, "eval", "evaluation rollouts: bandit tasks, or grid-world rollouts spread evenly over the split's whole goal pool")
+    eval_split: str = _field("test", "eval", "test (held-out tasks) | train (training-split tasks: to choose settings on)")
     eval_episodes: int = _field(1, "eval", "episodes per task, in one context")
     baselines: tuple[str, ...] = _field(("random", "ucb", "thompson"), "eval", "agents evaluated beside the model")
     eval_horizon: int = _field(0, "eval", "out of distribution: another horizon (0: the training one)")
@@ -73,6 +75,8 @@ class ExperimentConfig:
             raise ValueError(f"objective must be 'dpt' or 'ad', got {self.objective!r}")
         if self.scale not in ("cpu", "paper"):
             raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
+        if self.eval_split not in ("train", "test"):
+            raise ValueError(f"eval_split must be 'train' or 'test', got {self.eval_split!r}")
         if not 0 < self.lhf_keep <= 1:
             raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
 

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 
 import envs
 from envs.base import is_bandit, signature
@@ -20,8 +21,23 @@ from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, save_results
 from icrl.runs import open_checkpoints, read_metrics
-from icrl.training import train
+from icrl.training import Trainer, train
 from train.configs import ExperimentConfig
+
+
+def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
+    if cfg.objective == "dpt":
+        return make_dpt_dataset(env, key, num_tasks, cfg.context_episodes * cfg.horizon, split="train", collector=cfg.collector)
+    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train")
+    return filter_histories(data, cfg.lhf_keep) if cfg.lhf_keep < 1 else data
+
+
+def validation_data(cfg: ExperimentConfig, env):
+    """Fresh contexts or histories of training-split tasks, made like the training data with
+    another key: the loss on them says whether the model learned the distribution or
+    memorised its dataset."""
+    num_tasks = max(256, min(2000, cfg.num_train_tasks // 10))
+    return _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 12), num_tasks)
 
 
 def _dataset(cfg: ExperimentConfig, env, run_dir: str):
@@ -36,14 +52,7 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
             if data.meta.get("fingerprint") == cfg.data_fingerprint():
                 return data
             print(f"regenerating {path}: it was made from another data config")
-    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11)
-    if cfg.objective == "dpt":
-        data = make_dpt_dataset(env, key, cfg.num_train_tasks, cfg.context_episodes * cfg.horizon, split="train",
-                                collector=cfg.collector)
-    else:
-        data = make_ad_dataset(env, key, cfg.num_train_tasks, cfg.history_episodes, split="train")
-        if cfg.lhf_keep < 1:
-            data = filter_histories(data, cfg.lhf_keep)
+    data = _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11), cfg.num_train_tasks)
     data.meta["fingerprint"] = cfg.data_fingerprint()
     save_dataset(data, path)
     return data
@@ -73,30 +82,32 @@ def build(cfg: ExperimentConfig) -> Setup:
     eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
     spec = TokenSpec.for_env(env)
     eval_steps = cfg.eval_episodes * eval_env.horizon
-    seq_len = cfg.context_episodes * env.horizon  # DPT context or AD window, in steps
+    context_len = cfg.context_episodes * env.horizon  # DPT context or AD window, in steps
     if cfg.objective == "dpt":
-        objective = DPTObjective(spec)
+        objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
     else:
-        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride)
+        objective, seq_len = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride), context_len
         objective.check({"num_episodes": cfg.history_episodes})
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
-        model_kwargs.update(num_heads=cfg.num_heads, max_len=max(seq_len, cfg.eval_episodes * env.horizon))
+        model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding)
     else:
         model_kwargs.update(state_size=cfg.state_size)
     model = make_model(cfg.backbone, spec.token_dim, env.num_actions, **model_kwargs)
-    if cfg.backbone == "transformer" and eval_steps > model.max_len:
+    limit = getattr(model, "context_limit", None)
+    if limit is not None and eval_steps > limit:
         raise ValueError(
-            f"evaluating {eval_steps} steps in context exceeds the transformer's context max_len={model.max_len}; "
-            f"use the s5 backbone or a shorter eval_horizon"
+            f"evaluating {eval_steps} steps in context exceeds the transformer's learned positions (max_len={limit}, "
+            f"the training length); use rotary positions (a sliding window), the s5 backbone or a shorter evaluation"
         )
+    if eval_steps > seq_len:
+        window = "a sliding window of the last {} steps".format(seq_len) if cfg.backbone == "transformer" else "its recurrent state"
+        print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps {window}")
     for name in cfg.baselines:  # unknown names, or a baseline this environment cannot run, fail here
         make_agent(name, eval_env)
     if cfg.objective == "dpt":
         for name in parse_collectors(cfg.collector):
             make_agent(name, env)
-    if eval_steps > seq_len:
-        print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}")
     return Setup(env, eval_env, spec, objective, model)
 
 
@@ -133,34 +144,51 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     train_s = time.perf_counter() - t0
     metrics = read_metrics(run_dir)  # across resumes: elapsed_s is the whole run's training time
     if metrics:
-        train_s, final_loss = metrics[-1]["elapsed_s"], metrics[-1]["loss"]
+        train_s, final_train_loss = metrics[-1]["elapsed_s"], metrics[-1]["loss"]
     else:
-        final_loss = logs[-1]["loss"] if logs else None
+        final_train_loss = logs[-1]["loss"] if logs else None
+    validation_loss = Trainer(model, objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
     results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
         experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
-        final_loss=final_loss, checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
+        final_loss=validation_loss, final_train_loss=final_train_loss,
+        checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
     )
-    suffix = ""
+    suffix = "" if cfg.eval_split == "test" else f"_{cfg.eval_split}"
     if cfg.eval_horizon or cfg.eval_mean_range:
         results["out_of_distribution"] = cfg.eval_env_kwargs()
-        suffix = "_ood"
+        suffix += "_ood"
     results_path = save_results(results, os.path.join(run_dir, f"results{suffix}.json"))
     plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(env) else "returns") + suffix + ".png"))
     print(format_table(results))
-    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); results: {results_path}")
+    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); "
+          f"loss on held-out contexts {validation_loss:.4f} (last batch {final_train_loss:.4f}); results: {results_path}")
     print(f"plot: {plot}")
     return results
 
 
+def evaluation_tasks(cfg: ExperimentConfig, env, key):
+    """The tasks of ``cfg.eval_split`` to evaluate on: ``eval_tasks`` bandit tasks, or for a grid
+    world its whole goal pool, every goal repeated (each copy runs with its own key) until
+    there are at least ``eval_tasks`` rollouts."""
+    if is_bandit(env):
+        return env.sample_tasks(key, cfg.eval_tasks, cfg.eval_split)
+    pool = env.task_pool(cfg.eval_split)
+    copies = -(-cfg.eval_tasks // env.num_tasks_in(cfg.eval_split))
+    return jax.tree.map(lambda x: jnp.concatenate([x] * copies), pool)
+
+
 def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
-    """Model (online, sampling) and baselines on the same held-out tasks with the same keys;
-    for DPT on bandits also the offline (greedy, fixed-context) comparison."""
+    """Model (online, sampling) and baselines on the same tasks of ``cfg.eval_split`` with the same
+    keys; for DPT on bandits also the offline (greedy, fixed-context) comparison."""
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
-    tasks = env.sample_tasks(jax.random.fold_in(key, 0), cfg.eval_tasks, "test")
+    tasks = evaluation_tasks(cfg, env, jax.random.fold_in(key, 0))
     model_name = cfg.objective.upper() + ("-s5" if cfg.backbone == "s5" else "")
     agents = {model_name: ModelAgent(params, model, spec), **{name: name for name in cfg.baselines}}
-    results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed)
+    results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
+                              split=cfg.eval_split)
+    if not is_bandit(env):
+        results["num_goals"] = env.num_tasks_in(cfg.eval_split)
     if cfg.objective == "dpt" and is_bandit(env) and not cfg.eval_horizon:
         results["offline"] = offline_bandit(env, model, spec, params, tasks, jax.random.fold_in(key, 2), cfg.context_episodes * env.horizon)
     return results

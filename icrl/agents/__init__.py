@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from envs.base import check_keywords
 from icrl.agents.bandit import (
     BernoulliThompsonAgent,
     DirichletRandomAgent,
@@ -21,48 +22,62 @@ from icrl.agents.posterior import TaskPosteriorAgent
 from icrl.agents.tabular import QLearningAgent
 
 
-def _thompson(env, **kw):
+def _sized(cls):
+    """A class built with the environment's number of actions."""
+    return lambda env: (cls, {"num_actions": env.num_actions})
+
+
+def _thompson(env):
     noise_std = getattr(env, "noise_std", None)
     if getattr(env, "name", "") == "bernoulli-bandit" or noise_std is None:
-        return BernoulliThompsonAgent(env.num_actions, **kw)
-    return GaussianThompsonAgent(env.num_actions, noise_std=noise_std, **kw)
+        return BernoulliThompsonAgent, {"num_actions": env.num_actions}
+    return GaussianThompsonAgent, {"num_actions": env.num_actions, "noise_std": noise_std}
 
 
 def _linear(cls):
-    def build(env, **kw):
+    def resolve(env):
         if not hasattr(env, "features"):
             raise ValueError(f"{cls.__name__} needs a linear bandit, got environment {env.name!r}")
+        base = {"num_actions": env.num_actions}
         if cls is LinearThompsonAgent:
-            kw.setdefault("noise_std", env.noise_std)
-        return cls(env.num_actions, **kw)
+            base["noise_std"] = env.noise_std
+        return cls, base
 
-    return build
+    return resolve
 
 
-AGENTS: dict[str, Callable[..., Any]] = {
-    "random": lambda env, **kw: RandomAgent(env.num_actions, **kw),
-    "dirichlet": lambda env, **kw: DirichletRandomAgent(env.num_actions, **kw),
-    "epsilon-greedy": lambda env, **kw: EpsilonGreedyAgent(env.num_actions, **kw),
-    "ucb": lambda env, **kw: UCBAgent(env.num_actions, **kw),
+def _for_env(cls, **defaults):
+    return lambda env: (cls, {"env": env, **defaults})
+
+
+#: name -> ``resolve(env) -> (agent class, constructor arguments the environment supplies)``;
+#: a caller's keywords are checked against the class and override those arguments.
+AGENTS: dict[str, Callable[[Any], tuple[type, dict]]] = {
+    "random": _sized(RandomAgent),
+    "dirichlet": _sized(DirichletRandomAgent),
+    "epsilon-greedy": _sized(EpsilonGreedyAgent),
+    "ucb": _sized(UCBAgent),
     "thompson": _thompson,
     "linucb": _linear(LinUCBAgent),
     "lin-thompson": _linear(LinearThompsonAgent),
-    "q-learning": lambda env, **kw: QLearningAgent.for_env(env, **kw),
-    "oracle": lambda env, **kw: OracleAgent(env, **kw),
+    "q-learning": lambda env: (QLearningAgent, QLearningAgent.env_arguments(env)),
+    "oracle": _for_env(OracleAgent),
     # exact Bayes over a finite task pool: DPT's pretraining target, and PSRL
-    "posterior": lambda env, **kw: TaskPosteriorAgent(env, **{"mode": "action", **kw}),
-    "psrl": lambda env, **kw: TaskPosteriorAgent(env, **{"mode": "episode", **kw}),
+    "posterior": _for_env(TaskPosteriorAgent, mode="action"),
+    "psrl": _for_env(TaskPosteriorAgent, mode="episode"),
 }
 
 
 def make_agent(name: str, env, **kwargs) -> Agent:
-    """Agent ``name`` sized for ``env`` (any gymnax environment with discrete actions)."""
+    """Agent ``name`` sized for ``env`` (any gymnax environment with discrete actions).
+
+    ``kwargs`` are the agent's own settings (``make_agent("ucb", env, c=2.0)``);
+    unknown ones raise ``ValueError`` before anything is built."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; valid names: {sorted(AGENTS)}")
-    try:
-        return AGENTS[name](env, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"bad arguments {kwargs} for agent {name!r}: {err}") from None
+    cls, base = AGENTS[name](env)
+    check_keywords(cls, kwargs, f"agent {name!r} ({cls.__name__})")
+    return cls(**{**base, **kwargs})
 
 
 __all__ = [

@@ -92,10 +92,16 @@ class RandomAgent:
 @dataclass(frozen=True)
 class DirichletRandomAgent:
     """Each task draws action probabilities ``p ~ Dirichlet(alpha · 1)`` and samples
-    every action from ``p`` (DPT's data collector: contexts skewed towards some arms)."""
+    every action from ``p`` (DPT's data collector: contexts skewed towards some arms).
+
+    ``point_mass=True`` follows the reference DPT code: ``p`` is mixed with a point
+    mass on one uniformly chosen arm, ``(1 - w) p + w e_arm``, the weight ``w``
+    uniform over ``{0, 0.1, …, 1}``, so some contexts pull one arm almost only.
+    """
 
     num_actions: int
     alpha: float = 1.0
+    point_mass: bool = False
 
     def __post_init__(self):
         _check_arms(self.num_actions)
@@ -103,7 +109,13 @@ class DirichletRandomAgent:
             raise ValueError(f"alpha must be > 0, got {self.alpha!r}")
 
     def init(self, key, env_params=None):
-        return jnp.log(jax.random.dirichlet(key, jnp.full((self.num_actions,), self.alpha)) + 1e-30)
+        if not self.point_mass:
+            return jnp.log(jax.random.dirichlet(key, jnp.full((self.num_actions,), self.alpha)) + 1e-30)
+        k_dir, k_weight, k_arm = jax.random.split(key, 3)
+        probs = jax.random.dirichlet(k_dir, jnp.full((self.num_actions,), self.alpha))
+        weight = jax.random.randint(k_weight, (), 0, 11) / 10.0
+        arm = jax.nn.one_hot(jax.random.randint(k_arm, (), 0, self.num_actions), self.num_actions)
+        return jnp.log((1.0 - weight) * probs + weight * arm + 1e-30)
 
     def act(self, key, state, obs):
         return jax.random.categorical(key, state).astype(jnp.int32), state

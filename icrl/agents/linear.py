@@ -24,6 +24,24 @@ class RidgeState:
     a_inv: jax.Array
     b: jax.Array
 
+    @classmethod
+    def of(cls, features: jax.Array, action: jax.Array, reward: jax.Array, reg: float = 1.0) -> "RidgeState":
+        """The statistics of a whole sequence of pulls at once (``action, reward: (T,)``): what
+        ``T`` Sherman–Morrison updates from ``reg · I`` keep, by one inverse."""
+        x = features[action]  # (T, dim)
+        a = reg * jnp.eye(features.shape[-1]) + x.T @ x
+        return cls(features, jnp.linalg.inv(a), x.T @ jnp.asarray(reward, x.dtype))
+
+    @property
+    def theta(self) -> jax.Array:
+        """The ridge estimate ``A⁻¹ b``: ``(dim,)``."""
+        return self.a_inv @ self.b
+
+    @property
+    def widths(self) -> jax.Array:
+        """Each arm's confidence width ``sqrt(x_aᵀ A⁻¹ x_a)``: ``(num_arms,)``."""
+        return jnp.sqrt(jnp.einsum("ad,de,ae->a", self.features, self.a_inv, self.features))
+
 
 class _RidgeAgent:
     num_actions: int
@@ -58,9 +76,7 @@ class LinUCBAgent(_RidgeAgent):
     reg: float = 1.0
 
     def act(self, key, state: RidgeState, obs):
-        theta = state.a_inv @ state.b
-        width = jnp.sqrt(jnp.einsum("ad,de,ae->a", state.features, state.a_inv, state.features))
-        return jnp.argmax(state.features @ theta + self.alpha * width).astype(jnp.int32), state
+        return jnp.argmax(state.features @ state.theta + self.alpha * state.widths).astype(jnp.int32), state
 
 
 @dataclass(frozen=True)

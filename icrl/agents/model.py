@@ -11,6 +11,9 @@ from flax import struct
 
 from icrl.models.tokens import TokenSpec
 
+#: What a model agent plays when its outputs are not finite; ``rollout`` refuses a history holding it.
+INVALID_ACTION = -1
+
 
 @struct.dataclass
 class ModelState:
@@ -26,8 +29,9 @@ class ModelAgent:
     ``greedy=False`` (online DPT/AD) samples from the softmax at ``temperature``;
     ``greedy=True`` takes the argmax. The agent is a pytree (its parameters are
     data), so ``rollout`` traces them instead of baking them into the program.
-    A transformer's context is at most ``max_len`` steps: ``check_num_steps``
-    refuses a longer rollout before it starts. A finished run's model is read back
+    A transformer with learned positions has a context of at most ``max_len`` steps:
+    ``check_num_steps`` refuses a longer rollout before it starts (rotary ones slide
+    a window of ``max_len`` steps instead). A finished run's model is read back
     as an agent by :func:`icrl.runs.load_agent`.
     """
 
@@ -42,11 +46,12 @@ class ModelAgent:
         return self.spec.num_actions
 
     def check_num_steps(self, num_steps: int) -> None:
-        max_len = getattr(self.model, "max_len", None)
-        if max_len is not None and num_steps > max_len:
+        limit = getattr(self.model, "context_limit", None)
+        if limit is not None and num_steps > limit:
             raise ValueError(
-                f"a rollout of {num_steps} steps is longer than the model's context (max_len={max_len}); "
-                f"evaluate with at most {max_len} steps or train a model with a longer context"
+                f"a rollout of {num_steps} steps is longer than the model's context (max_len={limit}, learned "
+                f"positions); evaluate with at most {limit} steps, or train a model with relative positions "
+                f"(rotary or alibi), which slide a window of max_len steps"
             )
 
     def init(self, key, env_params=None) -> ModelState:
@@ -60,6 +65,7 @@ class ModelAgent:
             action = jnp.argmax(logits)
         else:
             action = jax.random.categorical(key, logits / self.temperature)
+        action = jnp.where(jnp.all(jnp.isfinite(logits)), action, INVALID_ACTION)  # rollout() raises on it
         return action.astype(jnp.int32), ModelState(carry, state.prev)
 
     def update(self, state: ModelState, transition) -> ModelState:

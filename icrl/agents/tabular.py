@@ -51,13 +51,18 @@ class QLearningAgent:
         if not 0 <= self.epsilon <= 1:
             raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
 
-    @classmethod
-    def for_env(cls, env, **kwargs) -> "QLearningAgent":
-        """Q-learning sized for a grid world (anything with ``num_states`` and ``obs_to_index``)."""
+    @staticmethod
+    def env_arguments(env) -> dict:
+        """The constructor arguments a grid world supplies (anything with ``num_states`` and ``obs_to_index``)."""
         if not hasattr(env, "obs_to_index"):
             raise ValueError(f"Q-learning needs a tabular environment with obs_to_index, got {env.name!r}")
-        kwargs.setdefault("num_phases", getattr(env, "num_reward_phases", 1))
-        return cls(env.num_states, env.num_actions, env.obs_to_index, **kwargs)
+        return {"num_states": env.num_states, "num_actions": env.num_actions, "obs_to_index": env.obs_to_index,
+                "num_phases": getattr(env, "num_reward_phases", 1)}
+
+    @classmethod
+    def for_env(cls, env, **kwargs) -> "QLearningAgent":
+        """Q-learning sized for a grid world; ``kwargs`` override its settings."""
+        return cls(**{**cls.env_arguments(env), **kwargs})
 
     def init(self, key, env_params=None) -> "QState":
         q0 = 1.0 / (1.0 - self.gamma) if self.q_init is None else self.q_init

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envs.base import check_keywords
 from icrl.models.s5 import S5
 from icrl.models.tokens import TokenSpec
 from icrl.models.transformer import KVCache, Transformer
@@ -13,10 +14,8 @@ def make_model(backbone: str, token_dim: int, num_outputs: int, **kwargs):
     """Build backbone ``backbone`` (``transformer`` or ``s5``) for tokens of ``token_dim`` features."""
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; valid names: {sorted(BACKBONES)}")
-    try:
-        return BACKBONES[backbone](token_dim=token_dim, num_outputs=num_outputs, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"bad arguments {kwargs} for backbone {backbone!r}: {err}") from None
+    check_keywords(BACKBONES[backbone], kwargs, f"backbone {backbone!r}")
+    return BACKBONES[backbone](token_dim=token_dim, num_outputs=num_outputs, **kwargs)
 
 
 def model_from_record(record: dict):
@@ -26,10 +25,8 @@ def model_from_record(record: dict):
     name = fields.pop("class", None)
     if name not in classes:
         raise ValueError(f"checkpoint record names model class {name!r}; known classes: {sorted(classes)}")
-    try:
-        return classes[name](**fields)
-    except TypeError as err:
-        raise ValueError(f"checkpoint record does not fit {name}: {err}") from None
+    check_keywords(classes[name], fields, f"the model class {name} of a checkpoint record")
+    return classes[name](**fields)
 
 
 __all__ = ["BACKBONES", "make_model", "model_from_record", "Transformer", "KVCache", "S5", "TokenSpec"]

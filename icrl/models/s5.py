@@ -133,7 +133,8 @@ class S5(nn.Module):
     dropout: float = 0.0
 
     def setup(self):
-        self.embed = nn.Dense(self.width)
+        # a random bias, as the transformer's: a token of zeros must not embed to the zero vector (LayerNorm of it)
+        self.embed = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
         self.blocks = [S5Block(self.width, self.state_size, self.dropout) for _ in range(self.num_layers)]
         self.ln_out = nn.LayerNorm()
         self.head = nn.Dense(self.num_outputs)

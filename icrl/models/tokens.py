@@ -71,11 +71,19 @@ class TokenSpec:
         return jnp.concatenate([self.encode_obs(query_obs), prev_transition], axis=-1)
 
     def tokens(self, history, queries=None) -> jax.Array:
-        """Tokens for a :class:`icrl.types.History` with leading dims ``(..., T)``:
-        ``(..., T, token_dim)``, token ``t`` holding transition ``t - 1`` and the query
-        for step ``t`` (``queries: (..., T, *obs_shape)``; default: the observations,
-        as for AD and online rollouts)."""
+        """Tokens for a :class:`icrl.types.History` of ``T`` steps (leading dims ``(..., T)``):
+        token ``t`` holds the query for step ``t`` and transition ``t - 1``.
+
+        ``queries: (..., T, *obs_shape)`` gives ``T`` tokens, the last one before
+        transition ``T - 1``; ``(..., T + 1, *obs_shape)`` gives ``T + 1``, the last one
+        after the whole history (DPT labels every prefix, the full one included).
+        Default: the observations, as for AD and online rollouts."""
         queries = history.obs if queries is None else queries
+        num_queries, num_steps = queries.shape[history.action.ndim - 1], history.action.shape[-1]
+        if num_queries not in (num_steps, num_steps + 1):
+            raise ValueError(f"{num_queries} queries for a history of {num_steps} steps; expected {num_steps} or {num_steps + 1}")
         trans = self.transition(history.obs, history.action, history.reward, history.next_obs, history.done)
-        shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans[..., :-1, :]], axis=-2)
+        if num_queries == num_steps:
+            trans = trans[..., :-1, :]
+        shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans], axis=-2)
         return self.token(queries, shifted)

@@ -10,21 +10,54 @@ from flax import struct
 from icrl.models.base import check_sequence, check_step
 
 NEG_INF = -1e30
+POSITION_ENCODINGS = ("rotary", "alibi", "learned")
+ROTARY_BASE = 10_000.0
 
 
 @struct.dataclass
 class KVCache:
-    """``keys, values: (num_layers, batch, max_len, num_heads, head_dim)``;
-    ``time: (batch,)`` steps taken; ``segment_start: (batch,)`` step of the last reset."""
+    """A ring buffer of the last ``max_len`` steps' keys and values.
+
+    ``keys, values: (num_layers, batch, max_len, num_heads, head_dim)`` (keys before any
+    rotation); ``slot_time: (batch, max_len)`` the step each slot holds (-1: empty);
+    ``time: (batch,)`` steps taken; ``segment_start: (batch,)`` step of the last reset.
+    """
 
     keys: jax.Array
     values: jax.Array
+    slot_time: jax.Array
     time: jax.Array
     segment_start: jax.Array
 
 
-def causal_attention(q, k, v, mask):
-    """Softmax attention; ``q, k, v: (batch, time, heads, head_dim)``, ``mask: (batch, time, time)``.
+def rotary_frequencies(head_dim: int) -> jax.Array:
+    """Angular frequencies of rotary position encoding: ``(head_dim // 2,)``."""
+    return ROTARY_BASE ** (-jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim)
+
+
+def rotation(angles: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(cos, sin)`` of rotary ``angles: (..., d/2)``, each repeated to ``(..., d)``: computed once per
+    sequence and shared by every layer."""
+    return jnp.tile(jnp.cos(angles), 2), jnp.tile(jnp.sin(angles), 2)
+
+
+def rotate(x: jax.Array, cos_sin: tuple[jax.Array, jax.Array]) -> jax.Array:
+    """Rotate the feature pairs ``(x[..., i], x[..., i + d/2])`` of ``x: (..., d)`` by the angles
+    whose :func:`rotation` is ``cos_sin``."""
+    cos, sin = cos_sin
+    a, b = jnp.split(x, 2, axis=-1)
+    return x * cos + jnp.concatenate([-b, a], axis=-1) * sin
+
+
+def alibi_slopes_init(num_heads: int) -> jax.Array:
+    """ALiBi's geometric slopes ``2^(-8 (h + 1) / num_heads)``, stored through an inverse softplus."""
+    slopes = 2.0 ** (-8.0 * (jnp.arange(num_heads) + 1) / num_heads)
+    return jnp.log(jnp.expm1(slopes))
+
+
+def causal_attention(q, k, v, mask, bias=None):
+    """Softmax attention; ``q, k, v: (batch, time, heads, head_dim)``, ``mask: (batch, time, time)``;
+    ``bias``: added to the scores, ``(batch or 1, heads, time, time)``.
 
     Scores are laid out ``(batch, heads, time, time)`` so both products are plain
     batched matrix products. benchmarks/pretrain.py, side by side: 1.22x the
@@ -32,6 +65,8 @@ def causal_attention(q, k, v, mask):
     """
     q, k, v = (jnp.swapaxes(x, 1, 2) for x in (q, k, v))
     scores = jnp.einsum("bhtd,bhsd->bhts", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+    if bias is not None:
+        scores = scores + bias
     scores = jnp.where(mask[:, None], scores, NEG_INF)
     out = jnp.einsum("bhts,bhsd->bhtd", jax.nn.softmax(scores, axis=-1), v)
     return jnp.swapaxes(out, 1, 2)
@@ -42,6 +77,7 @@ class Block(nn.Module):
     num_heads: int
     dropout: float
     attention: str = "einsum"
+    alibi: bool = False
 
     def setup(self):
         self.ln_attn = nn.LayerNorm()
@@ -51,29 +87,43 @@ class Block(nn.Module):
         self.mlp_in = nn.Dense(4 * self.width)
         self.mlp_out = nn.Dense(self.width)
         self.drop = nn.Dropout(self.dropout)
+        if self.alibi:
+            self.alibi_raw = self.param("alibi_slopes", lambda key: alibi_slopes_init(self.num_heads))
+
+    def _slopes(self):
+        return jax.nn.softplus(self.alibi_raw)
 
     def _mlp(self, x, deterministic):
         h = self.mlp_out(nn.gelu(self.mlp_in(self.ln_mlp(x))))
         return x + self.drop(h, deterministic=deterministic)
 
-    def __call__(self, x, mask, deterministic=True):
-        """``x: (batch, time, width)``, ``mask: (batch, time, time)`` bool (query, key)."""
+    def __call__(self, x, mask, cos_sin=None, distance=None, deterministic=True):
+        """``x: (batch, time, width)``, ``mask: (batch, time, time)`` bool (query, key);
+        ``cos_sin``: the :func:`rotation` of each step's position, ``(batch, time, 1, head_dim)`` each, or None;
+        ``distance: (time, time)`` steps from key to query (ALiBi)."""
         q, k, v = jnp.moveaxis(self.qkv(self.ln_attn(x)), -3, 0)  # each (b, t, h, d)
+        if cos_sin is not None:
+            q, k = rotate(q, cos_sin), rotate(k, cos_sin)
+        bias = None if not self.alibi else -self._slopes()[None, :, None, None] * distance
         if self.attention == "jax":  # jax.nn.dot_product_attention: XLA, or cuDNN where it applies
-            out = jax.nn.dot_product_attention(q, k, v, mask=mask[:, None])
+            out = jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask[:, None])
         else:
-            out = causal_attention(q, k, v, mask)
+            out = causal_attention(q, k, v, mask, bias)
         x = x + self.drop(self.proj(out), deterministic=deterministic)
         return self._mlp(x, deterministic)
 
-    def step(self, x, keys, values, time, segment_start):
-        """One token ``x: (batch, width)`` against a cache ``(batch, max_len, h, d)``."""
+    def step(self, x, keys, values, slot, valid, key_rotation=None, distance=None):
+        """One token ``x: (batch, width)`` against a cache ``(batch, max_len, h, d)``: its key and
+        value go to ring-buffer ``slot: (batch,)``; it attends to the slots ``valid: (batch, max_len)``.
+        ``key_rotation``: the :func:`rotation` of each cached key's position relative to this step;
+        ``distance: (batch, max_len)``: steps from each cached key to this step (ALiBi)."""
         q, k, v = jnp.moveaxis(self.qkv(self.ln_attn(x)), -3, 0)  # each (b, h, d)
         write = jax.vmap(lambda c, new, t: jax.lax.dynamic_update_slice_in_dim(c, new[None], t, 0))
-        keys, values = write(keys, k, time), write(values, v, time)
-        slots = jnp.arange(keys.shape[1])
-        valid = (slots[None] <= time[:, None]) & (slots[None] >= segment_start[:, None])  # (b, max_len)
-        scores = jnp.einsum("bhd,bshd->bhs", q, keys) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+        keys, values = write(keys, k, slot), write(values, v, slot)
+        rotated = keys if key_rotation is None else rotate(keys, key_rotation)
+        scores = jnp.einsum("bhd,bshd->bhs", q, rotated) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+        if self.alibi:
+            scores = scores - self._slopes()[None, :, None] * distance[:, None]
         scores = jnp.where(valid[:, None], scores, NEG_INF)
         out = jnp.einsum("bhs,bshd->bhd", jax.nn.softmax(scores, axis=-1), values)
         x = x + self.proj(out)
@@ -83,13 +133,23 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """Pre-LayerNorm causal decoder over tokens ``(batch, time, token_dim)``.
 
-    Learned position embeddings count steps since the last reset; attention
-    never crosses a reset. The context is at most ``max_len`` steps: a longer
-    sequence raises ``ValueError`` in the parallel face, and the step face
-    returns NaN outputs once its cache is full (the model agent checks the
-    horizon against ``max_len`` before a rollout starts). ``step`` costs
-    O(max_len) per token through the key-value cache, instead of an O(t²)
-    recomputation of the whole prefix.
+    Positions count steps since the last reset; attention never crosses a reset.
+    ``position_encoding``:
+
+    - ``"rotary"`` (default) or ``"alibi"``: relative positions (rotary embeddings of
+      queries and keys; or ALiBi, a per-head penalty on the scores linear in the
+      distance, its slopes learned). Each step attends to at most the last ``max_len``
+      steps, in both faces, so a model trained on sequences of ``max_len`` runs in
+      context for as long as asked, never meeting a distance it was not trained on:
+      the step face keeps a ring buffer of the last ``max_len`` keys and values (a
+      sliding window).
+    - ``"learned"``: absolute learned embeddings of positions ``0 .. max_len - 1``;
+      a longer sequence raises ``ValueError`` in the parallel face, and the step face
+      returns NaN outputs past ``max_len`` steps (the model agent refuses such a
+      rollout before it starts).
+
+    ``step`` costs O(max_len) per token through the key-value cache, instead of an
+    O(t²) recomputation of the whole prefix.
     """
 
     token_dim: int
@@ -100,53 +160,98 @@ class Transformer(nn.Module):
     width: int = 64
     dropout: float = 0.0
     attention: str = "einsum"  # "einsum" (our layout) or "jax" (jax.nn.dot_product_attention)
+    position_encoding: str = "rotary"
 
     def setup(self):
         if self.attention not in ("einsum", "jax"):
             raise ValueError(f"attention must be 'einsum' or 'jax', got {self.attention!r}")
+        if self.position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(f"position_encoding must be one of {POSITION_ENCODINGS}, got {self.position_encoding!r}")
         if self.width % self.num_heads:
             raise ValueError(f"width={self.width} must be divisible by num_heads={self.num_heads}")
-        self.embed = nn.Dense(self.width)
-        self.positions = self.param("positions", nn.initializers.normal(0.02), (self.max_len, self.width))
-        self.blocks = [Block(self.width, self.num_heads, self.dropout, self.attention) for _ in range(self.num_layers)]
+        if self.position_encoding == "rotary" and (self.width // self.num_heads) % 2:
+            raise ValueError(f"rotary positions need an even head size, got width={self.width}, num_heads={self.num_heads}")
+        # A random bias: a token of zeros (a bandit's first step, before any transition) would otherwise
+        # embed to the zero vector, whose LayerNorm divides by sqrt(eps) (gradients ~1e11 at init).
+        self.embed = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
+        if not self.relative:
+            self.positions = self.param("positions", nn.initializers.normal(0.02), (self.max_len, self.width))
+        alibi = self.position_encoding == "alibi"
+        self.blocks = [Block(self.width, self.num_heads, self.dropout, self.attention, alibi) for _ in range(self.num_layers)]
         self.ln_out = nn.LayerNorm()
         self.head = nn.Dense(self.num_outputs)
         self.drop = nn.Dropout(self.dropout)
 
+    @property
+    def relative(self) -> bool:
+        """Relative positions (rotary or ALiBi): the model slides a window of ``max_len`` steps."""
+        return self.position_encoding != "learned"
+
+    @property
+    def context_limit(self) -> int | None:
+        """The most steps a rollout may take in one context (None: unlimited, sliding window)."""
+        return None if self.relative else self.max_len
+
+    def _frequencies(self):
+        return rotary_frequencies(self.width // self.num_heads)
+
     def __call__(self, tokens, resets=None, deterministic: bool = True):
         """``tokens: (batch, time, token_dim)``, ``resets: (batch, time)`` -> ``(batch, time, num_outputs)``."""
-        resets = check_sequence(tokens, resets, self.token_dim, self.max_len)
+        no_resets = resets is None  # static: every row's positions are 0..time-1
+        resets = check_sequence(tokens, resets, self.token_dim, self.context_limit)
         time = tokens.shape[1]
         steps = jnp.arange(time)
-        segment = jnp.cumsum(resets, axis=1)  # (b, t)
-        segment_start = jax.lax.cummax(jnp.where(resets, steps, 0), axis=1)
-        mask = (steps[None, :, None] >= steps[None, None, :]) & (segment[:, :, None] == segment[:, None, :])
-        x = self.embed(tokens) + self.positions[steps - segment_start]
+        mask = jnp.broadcast_to(steps[:, None] >= steps[None, :], (1, time, time))
+        if no_resets:
+            position = steps[None]  # (1, t)
+        else:
+            segment = jnp.cumsum(resets, axis=1)  # (b, t)
+            position = steps - jax.lax.cummax(jnp.where(resets, steps, 0), axis=1)  # (b, t)
+            mask = mask & (segment[:, :, None] == segment[:, None, :])
+        x = self.embed(tokens)
+        cos_sin = None
+        distance = (steps[:, None] - steps[None, :]).astype(jnp.float32)
+        if self.relative:
+            mask &= (distance < self.max_len)[None]  # the sliding window
+        if self.position_encoding == "rotary":
+            cos_sin = rotation(position[:, :, None, None].astype(jnp.float32) * self._frequencies())
+        elif self.position_encoding == "learned":
+            x = x + self.positions[position]
         x = self.drop(x, deterministic=deterministic)
         for block in self.blocks:
-            x = block(x, mask, deterministic)
+            x = block(x, mask, cos_sin, distance, deterministic)
         return self.head(self.ln_out(x))
 
     def init_carry(self, batch: int) -> KVCache:
         head_dim = self.width // self.num_heads
         shape = (self.num_layers, batch, self.max_len, self.num_heads, head_dim)
         zeros = jnp.zeros(batch, jnp.int32)
-        return KVCache(jnp.zeros(shape), jnp.zeros(shape), zeros, zeros)
+        return KVCache(jnp.zeros(shape), jnp.zeros(shape), jnp.full((batch, self.max_len), -1, jnp.int32), zeros, zeros)
 
     def step(self, carry: KVCache, token, reset=None):
         """``token: (batch, token_dim)``, ``reset: (batch,)`` -> ``(carry, (batch, num_outputs))``."""
         reset = check_step(token, reset, self.token_dim)
         time = carry.time
         segment_start = jnp.where(reset, time, carry.segment_start)
-        x = self.embed(token) + self.positions[jnp.clip(time - segment_start, 0, self.max_len - 1)]
+        slot = time % self.max_len
+        slot_time = jax.vmap(lambda s, i, t: s.at[i].set(t))(carry.slot_time, slot, time)
+        valid = (slot_time >= 0) & (slot_time >= segment_start[:, None])  # (b, max_len)
+        x = self.embed(token)
+        key_rotation = None
+        distance = (time[:, None] - slot_time).astype(jnp.float32)  # a cached key sits this many steps back
+        if self.position_encoding == "rotary":
+            key_rotation = rotation(-distance[:, :, None, None] * self._frequencies())
+        elif self.position_encoding == "learned":
+            x = x + self.positions[jnp.clip(time - segment_start, 0, self.max_len - 1)]
         keys, values = [], []
         for i, block in enumerate(self.blocks):
-            x, k, v = block.step(x, carry.keys[i], carry.values[i], time, segment_start)
+            x, k, v = block.step(x, carry.keys[i], carry.values[i], slot, valid, key_rotation, distance)
             keys.append(k)
             values.append(v)
         out = self.head(self.ln_out(x))
-        out = jnp.where((time < self.max_len)[:, None], out, jnp.nan)
-        return KVCache(jnp.stack(keys), jnp.stack(values), time + 1, segment_start), out
+        if not self.relative:  # past its learned positions: loud, never a silent wrong answer
+            out = jnp.where((time < self.max_len)[:, None], out, jnp.nan)
+        return KVCache(jnp.stack(keys), jnp.stack(values), slot_time, time + 1, segment_start), out
 
     def step_without_cache(self, tokens, resets=None):
         """Reference rollout step without a cache: the whole prefix is recomputed

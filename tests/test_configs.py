@@ -1,0 +1,81 @@
+"""Experiment configs: every field that shapes the data or the model reaches the checkpoint's record."""
+
+import dataclasses
+import os
+
+import pytest
+
+from icrl.checkpoints import CheckpointError
+from train import run_experiment
+from train.configs import GROUPS, TRAINED_GROUPS, ExperimentConfig, config_for, replace
+from train.experiments import build
+
+
+def _other_value(name, value):
+    """A different valid value for field ``name``."""
+    special = {"objective": "ad", "env": "darkroom", "backbone": "s5", "collector": "dirichlet:0.5,ucb:0.5",
+               "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere"}
+    if name in special:
+        return special[name]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 0.5 if value else 0.1
+    if isinstance(value, tuple):
+        return value + (value[-1],) if value else (0.1, 0.2)
+    raise AssertionError(f"no other value for {name}={value!r}")
+
+
+def test_every_field_has_a_group_and_every_trained_field_is_recorded():
+    """Changing any field of the env, data, objective or model groups changes the record a
+    checkpoint is checked against (env and data ones also the dataset fingerprint); eval and
+    output fields change neither. Derived from the dataclass, so a new field cannot be missed."""
+    base = ExperimentConfig()
+    for field in dataclasses.fields(ExperimentConfig):
+        group = field.metadata.get("group")
+        assert group in GROUPS, f"field {field.name} has no group"
+        if group == "train":
+            continue  # the training settings are recorded whole by icrl.training.train
+        changed = dataclasses.replace(base, **{field.name: _other_value(field.name, getattr(base, field.name))})
+        if group in TRAINED_GROUPS:
+            assert changed.trained_fields() != base.trained_fields(), field.name
+        else:
+            assert changed.trained_fields() == base.trained_fields(), field.name
+        assert (changed.data_fingerprint() != base.data_fingerprint()) == (group in ("env", "data")), field.name
+    assert replace(base, seed=3).data_fingerprint() != base.data_fingerprint()  # the seed makes other data
+    with pytest.raises(ValueError, match="unknown config field"):
+        replace(base, num_stepz=3)
+
+
+def _tiny_ad(tmp_path, **kw):
+    base = dict(size=4, horizon=5, num_train_tasks=16, history_episodes=6, context_episodes=2, episode_stride=1,
+                train_steps=2, batch_size=4, width=16, num_layers=1, eval_tasks=4, eval_episodes=2,
+                baselines=("random",), out_dir=str(tmp_path))
+    return config_for("darkroom-ad", **{**base, **kw})
+
+
+def test_a_changed_config_never_reuses_a_stale_model(tmp_path):
+    """darkroom-ad with episode_stride 1, then 2 in the same run directory: refused before any
+    data or training, naming the field; an evaluation-only change reuses the model."""
+    run_experiment(_tiny_ad(tmp_path), "ad", progress=False)
+    dataset = tmp_path / "ad" / "dataset.npz"
+    stamp = os.path.getmtime(dataset)
+    with pytest.raises(CheckpointError, match=r"experiment\.episode_stride=1, but this run has experiment\.episode_stride=2"):
+        run_experiment(_tiny_ad(tmp_path, episode_stride=2), "ad", progress=False)
+    with pytest.raises(CheckpointError, match=r"learning_rate"):
+        run_experiment(_tiny_ad(tmp_path, learning_rate=0.5), "ad", progress=False)
+    assert os.path.getmtime(dataset) == stamp  # refused before the data was touched
+    again = run_experiment(_tiny_ad(tmp_path, eval_tasks=8), "ad", progress=False)
+    assert again["num_tasks"] >= 8
+
+
+def test_learned_positions_refuse_evaluation_past_training_length():
+    """Untrained position embeddings are never used: a learned-position transformer refuses an
+    evaluation longer than its training sequences; relative positions slide a window instead."""
+    cfg = config_for("darkroom-ad", eval_episodes=12)
+    assert build(cfg).model.context_limit is None  # relative positions: any length
+    with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=160"):
+        build(replace(cfg, position_encoding="learned"))
+    build(replace(cfg, position_encoding="learned", eval_episodes=8))  # within the training length: fine
