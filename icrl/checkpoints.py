@@ -20,13 +20,22 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 #: Training settings that do not shape the parameters: a run may resume with other values.
-PACING_KEYS = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices")
+PACING_KEYS = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices", "nonfinite_guard")
 #: Names of record fields renamed since checkpoints were first written (old -> new).
 _RENAMED_TRAIN_KEYS = {"num_steps": "train_steps"}
 
 
 class CheckpointError(ValueError):
     """A checkpoint is unreadable or was made by another model, data or settings."""
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a non-finite loss or gradient (it diverged)."""
+
+
+class UnreadableCheckpointError(CheckpointError):
+    """A checkpoint's files cannot be read back (damaged or cut short), as opposed to one
+    made by another configuration."""
 
 
 def model_record(model: nn.Module) -> dict:
@@ -82,8 +91,43 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
+    def all_steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def set_aside(self, step: int, rename: bool = True) -> str:
+        """Move checkpoint ``step`` out of the way (renamed, never deleted); returns its new path.
+        With several processes one renames (``rename``) and all wait for it."""
+        source = os.path.join(self.directory, str(step))
+        target = source + ".unreadable"
+        suffix = 1
+        while os.path.exists(target) and rename:
+            suffix += 1
+            target = f"{source}.unreadable-{suffix}"
+        if rename:
+            os.replace(source, target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"icrl set aside checkpoint {step}")
+        self.manager.reload()
+        return target
+
+    def close(self) -> None:
+        """Finish pending writes and stop orbax's background threads."""
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+    def __enter__(self) -> "Checkpoints":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def save(self, state: Any, record: dict) -> None:
-        """Write ``state`` (a pytree with a ``step``) and ``record``; returns once it is on disk."""
+        """Write ``state`` (a pytree with a ``step``) and ``record``; returns once it is on disk.
+        Refuses a state with non-finite values: a checkpoint is only ever written from finite state."""
+        if not all_finite(state):
+            raise NonFiniteError(f"refusing to checkpoint the state of step {int(state.step)}: it holds non-finite values")
         step = int(state.step)
         self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)), force=True)
         self.manager.wait_until_finished()
@@ -93,7 +137,7 @@ class Checkpoints:
         try:
             record = self.manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
         except Exception as err:  # orbax raises many kinds; name the path and the cause
-            raise CheckpointError(f"checkpoint {self.directory}/{step} is unreadable: {type(err).__name__}: {err}") from None
+            raise UnreadableCheckpointError(f"checkpoint {self.directory}/{step} is unreadable: {type(err).__name__}: {err}") from None
         return upgrade_record(record)
 
     def restore(self, abstract: Any, record: dict, step: int | None = None) -> Any:
@@ -103,10 +147,12 @@ class Checkpoints:
         check_record(self.read_record(step), record, f"checkpoint {self.directory}/{step}")
         try:
             restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
-        except Exception as err:
-            raise CheckpointError(
-                f"checkpoint {self.directory}/{step} does not match this model or is corrupt: {type(err).__name__}: {err}"
+        except Exception as err:  # the record matched, so the arrays themselves are damaged
+            raise UnreadableCheckpointError(
+                f"checkpoint {self.directory}/{step} is corrupt: {type(err).__name__}: {err}"
             ) from None
+        if not all_finite(restored["state"]):
+            raise UnreadableCheckpointError(f"checkpoint {self.directory}/{step} holds non-finite values")
         return restored["state"]
 
     def restore_params(self, abstract_params: Any, step: int | None = None) -> Any:
@@ -125,6 +171,11 @@ class Checkpoints:
                 f"checkpoint {self.directory}/{step} does not match this model or is corrupt: {type(err).__name__}: {err}"
             ) from None
         return restored["state"]["params"]
+
+
+def all_finite(tree: Any) -> bool:
+    """Whether every floating-point leaf of ``tree`` is finite (one host read per leaf)."""
+    return all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact))
 
 
 def abstract_params(model: nn.Module) -> Any:

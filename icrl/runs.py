@@ -49,7 +49,8 @@ def open_checkpoints(run_dir: str) -> Checkpoints:
 
 def read_record(run_dir: str, step: int | None = None) -> dict:
     """The record of checkpoint ``step`` (default: the latest): model, training settings, env, data."""
-    return open_checkpoints(run_dir).read_record(step)
+    with open_checkpoints(run_dir) as checkpoints:
+        return checkpoints.read_record(step)
 
 
 def load_params(run_dir: str, model: nn.Module, record: dict | None = None, step: int | None = None) -> Any:
@@ -59,10 +60,11 @@ def load_params(run_dir: str, model: nn.Module, record: dict | None = None, step
     every key of ``record`` (env, objective, data, …) must match what made it.
     Raises ``FileNotFoundError`` without a checkpoint, :class:`icrl.checkpoints.CheckpointError` otherwise.
     """
-    checkpoints = open_checkpoints(run_dir)
-    saved = checkpoints.read_record(step)
-    check_record(saved, {**saved, **(record or {}), "model": model_record(model)}, f"checkpoint {checkpoints.directory}/{step or checkpoints.latest_step()}")
-    return checkpoints.restore_params(abstract_params(model), step)
+    with open_checkpoints(run_dir) as checkpoints:
+        saved = checkpoints.read_record(step)
+        what = f"checkpoint {checkpoints.directory}/{checkpoints.latest_step() if step is None else step}"
+        check_record(saved, {**saved, **(record or {}), "model": model_record(model)}, what)
+        return checkpoints.restore_params(abstract_params(model), step)
 
 
 def load_model(run_dir: str, step: int | None = None) -> tuple[nn.Module, Any, dict]:

@@ -1,9 +1,12 @@
 """The training loop, one for every (objective, backbone, environment): compiled step, checkpoints, resume.
 
 The compiled step samples its batch from the device-resident dataset, computes
-the loss and applies an optax update: no host round trip inside it. Batches
-are sharded over all devices along the batch axis (data parallel); parameters
-are replicated. The Python driver around it shows progress, writes metrics as
+the loss and applies an optax update: no host round trip inside it. Training is
+data parallel over a mesh of every device of every process (``jax.distributed``
+for several processes or hosts): the dataset's tasks are split into one shard per
+device, each device samples its share of every batch from its own shard, and
+parameters are replicated. A batch therefore depends on the number of devices,
+not on how they are spread over processes. The Python driver around it shows progress, writes metrics as
 JSON lines, evaluates, and checkpoints with orbax so that a run killed at any
 point resumes to the same parameters as an uninterrupted one: every step's
 randomness is ``fold_in(key, step)``, so nothing depends on where a run
@@ -15,7 +18,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import time
+import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,7 +34,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from envs.base import check_positive_int
-from icrl.checkpoints import Checkpoints, model_record
+from icrl.checkpoints import Checkpoints, NonFiniteError, UnreadableCheckpointError, model_record
 from icrl.objectives import cross_entropy
 from icrl.runs import read_metrics
 from icrl.types import Samples
@@ -48,6 +54,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # 0: five checkpoints per run
     keep_checkpoints: int = 2
     num_devices: int = 0  # 0: every device jax sees
+    nonfinite_guard: bool = True  # a non-finite loss or gradient freezes the state and stops the run
 
     def __post_init__(self):
         for name in ("train_steps", "batch_size", "keep_checkpoints"):
@@ -100,7 +107,7 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 
 def _mesh(cfg: TrainConfig) -> Mesh:
-    devices = jax.devices()
+    devices = jax.devices()  # every process's devices, in process order
     if cfg.num_devices:
         if cfg.num_devices > len(devices):
             raise ValueError(f"num_devices={cfg.num_devices} but jax sees only {len(devices)} devices")
@@ -120,28 +127,49 @@ class Trainer:
         self.model, self.objective, self.cfg = model, objective, cfg
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
+        self.num_shards = self.mesh.size
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         self.key = jax.random.PRNGKey(cfg.seed)
         self._step = jax.jit(self._train_step, donate_argnums=0)
         self._grads = jax.jit(self._loss_and_grads)
+        self._batch = jax.jit(self._sample)
+        self._first_nonfinite = np.int32(-1)  # then on device: read only at check points
 
     def loss(self, params, batch, key):
         tokens, resets, labels = batch
         logits = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key})
         return cross_entropy(logits, labels)
 
-    def init_state(self, data: Samples) -> TrainState:
-        tokens, resets, _ = self.objective.sample_batch(data, jax.random.PRNGKey(0), 1)
-        params = self.model.init(jax.random.fold_in(self.key, 0), tokens, resets)
-        state = TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params))
-        return jax.device_put(state, self.replicated)
+    def _replicate(self, tree):
+        """A host pytree as global arrays replicated on every device of every process."""
+        host = jax.tree.map(np.asarray, tree)
+        return jax.tree.map(lambda x: jax.make_array_from_callback(x.shape, self.replicated, lambda idx: x[idx]), host)
+
+    def init_state(self, data: Samples | None = None) -> TrainState:
+        """Fresh parameters (from the seed alone) and optimizer state, replicated."""
+        params = self.model.init(jax.random.fold_in(self.key, 0), jnp.zeros((1, 2, self.model.token_dim)), None)
+        return self._replicate(TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params)))
+
+    def _sample(self, step, data: Samples):
+        """The batch of gradient step ``step`` (sharded): each device draws ``batch_size / devices``
+        sequences from its own shard of the tasks, with the step's key folded with its index."""
+        key = jax.random.fold_in(jax.random.fold_in(self.key, 1), step)
+        local = self.cfg.batch_size // self.num_shards
+
+        def per_shard(shard: Samples, key):
+            return self.objective.sample_batch(shard, jax.random.fold_in(key, jax.lax.axis_index("data")), local)
+
+        spec = PartitionSpec("data")
+        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(spec, PartitionSpec()), out_specs=spec)(data, key)
+
+    def batch(self, step: int, data: Samples):
+        """The batch gradient step ``step`` trains on (for checks and debugging)."""
+        return self._batch(jnp.asarray(step, jnp.int32), data)
 
     def _loss_and_grads(self, state: TrainState, data: Samples):
-        key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
-        k_batch, k_dropout = jax.random.split(key)
-        batch = self.objective.sample_batch(data, k_batch, self.cfg.batch_size)
-        batch = jax.lax.with_sharding_constraint(batch, self.batch_sharding)
+        batch = self._sample(state.step, data)
+        k_dropout = jax.random.fold_in(jax.random.fold_in(self.key, 2), state.step)
         return jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
 
     def _batch_loss(self, params, data: Samples, key):
@@ -150,30 +178,52 @@ class Trainer:
 
     def mean_loss(self, params, data: Samples, num_batches: int = 16, seed: int = 0) -> float:
         """Mean loss (no dropout) over ``num_batches`` batches drawn from ``data`` with fixed keys:
-        on held-out samples, the figure to read against a Bayes-optimal floor."""
-        data = self.put_data(data)
+        on held-out samples, the figure to read against a Bayes-optimal floor. Runs on this
+        process's default device."""
+        params, data = jax.device_get(params), jax.tree.map(jnp.asarray, getattr(data, "samples", data))
         keys = jax.random.split(jax.random.PRNGKey(seed), check_positive_int("num_batches", num_batches))
-        losses = jax.lax.map(lambda k: self._batch_loss(params, data, k), keys)
+        losses = jax.jit(lambda p, d, ks: jax.lax.map(lambda k: self._batch_loss(p, d, k), ks))(params, data, keys)
         return float(jnp.mean(losses))
 
     def loss_and_grads(self, state: TrainState, data: Samples):
         """The loss and gradients the next step would use (for checks and debugging)."""
         return self._grads(state, data)
 
-    def _train_step(self, state: TrainState, data: Samples):
+    def _train_step(self, state: TrainState, data: Samples, first_nonfinite):
         loss, grads = self._loss_and_grads(state, data)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return TrainState(state.step + 1, params, opt_state), loss
+        new = TrainState(state.step + 1, params, opt_state)
+        if not self.cfg.nonfinite_guard:
+            return new, loss, first_nonfinite
+        finite = jnp.isfinite(loss) & jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
+        healthy = finite & (first_nonfinite < 0)
+        # once a step is not finite, the state stays the last finite one and the first bad step is kept
+        new = jax.tree.map(lambda n, o: jnp.where(healthy, n, o), new, state)
+        first_nonfinite = jnp.where((first_nonfinite < 0) & ~finite, state.step + 1, first_nonfinite)
+        return new, loss, first_nonfinite
 
     def step(self, state: TrainState, data: Samples) -> tuple[TrainState, jax.Array]:
-        return self._step(state, data)
+        """One gradient step. A non-finite loss or gradient leaves ``state`` as it was, and every
+        later step too, until :meth:`first_nonfinite_step` is read (no host round trip here)."""
+        state, loss, self._first_nonfinite = self._step(state, data, self._first_nonfinite)
+        return state, loss
+
+    def first_nonfinite_step(self) -> int | None:
+        """The first gradient step (counted from 1) whose loss or gradient was not finite, or None."""
+        step = int(self._first_nonfinite)
+        return None if step < 0 else step
 
     def put_data(self, data) -> Samples:
-        """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices, replicated:
-        every device samples batches from them."""
-        data = getattr(data, "samples", data)
-        return jax.device_put(jax.tree.map(jnp.asarray, data), self.replicated)
+        """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices: tasks split into
+        one contiguous shard per device (a remainder of fewer tasks than devices is dropped). Every
+        process passes the same host data and keeps only its devices' shards."""
+        data = jax.tree.map(np.asarray, getattr(data, "samples", data))
+        usable = data.num_tasks - data.num_tasks % self.num_shards
+        if usable == 0:
+            raise ValueError(f"{data.num_tasks} tasks cannot be split over {self.num_shards} devices")
+        data = jax.tree.map(lambda x: x[:usable], data)
+        return jax.tree.map(lambda x: jax.make_array_from_callback(x.shape, self.batch_sharding, lambda idx: x[idx]), data)
 
 
 def train(
@@ -191,54 +241,152 @@ def train(
     :class:`icrl.data.Dataset`); returns ``(params, logs)``.
 
     With ``run_dir``, checkpoints go to ``run_dir/checkpoints`` and metrics to
-    ``run_dir/metrics.jsonl``; an existing checkpoint made by the same model,
-    data and settings is resumed (a different one raises :class:`CheckpointError`).
-    ``stop_after`` ends this call after that many steps in total (as a kill would).
+    ``run_dir/metrics.jsonl``, and the directory is locked against a second run.
+    An existing checkpoint made by the same model, data and settings is resumed
+    (a different one raises :class:`CheckpointError`); if the newest cannot be read
+    it is set aside (renamed, not deleted) and the next older one is resumed.
+    A non-finite loss or gradient stops the run with :class:`NonFiniteError` naming
+    the step, before anything non-finite is saved. ``stop_after`` ends this call
+    after that many steps in total (as a kill would).
     """
     trainer = Trainer(model, objective, cfg)
     data = trainer.put_data(data)
-    state = trainer.init_state(data)
+    state = trainer.init_state()
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
-    checkpoints = metrics_file = None
-    offset = 0.0  # training seconds spent before a resumed checkpoint: elapsed_s counts the whole run
-    if run_dir is not None:
-        os.makedirs(run_dir, exist_ok=True)
-        checkpoints = Checkpoints(os.path.join(run_dir, "checkpoints"), cfg.keep_checkpoints)
-        if checkpoints.latest_step() is not None:
-            state = jax.device_put(checkpoints.restore(state, record), trainer.replicated)
-        offset = _elapsed_before(run_dir, int(state.step))
-        metrics_file = open(os.path.join(run_dir, "metrics.jsonl"), "a")
-    logs: list[dict] = []
-    start = int(state.step)
-    end = cfg.train_steps if stop_after is None else min(cfg.train_steps, stop_after)
-    bar = _progress(start, cfg.train_steps, progress)
-    t0 = time.perf_counter()
-    try:
+    lead = jax.process_index() == 0  # the process that writes metrics and shows progress
+    with ExitStack() as stack:
+        checkpoints = metrics_file = None
+        offset = 0.0  # training seconds spent before a resumed checkpoint: elapsed_s counts the whole run
+        if run_dir is not None:
+            os.makedirs(run_dir, exist_ok=True)
+            if lead:
+                stack.enter_context(RunLock(run_dir))
+            checkpoints = stack.enter_context(Checkpoints(os.path.join(run_dir, "checkpoints"), cfg.keep_checkpoints))
+            state = _resume(checkpoints, state, record, trainer.replicated)
+            offset = _elapsed_before(run_dir, int(state.step))
+            if lead:
+                metrics_file = stack.enter_context(open(os.path.join(run_dir, "metrics.jsonl"), "a"))
+        logs: list[dict] = []
+        start = int(state.step)
+        end = cfg.train_steps if stop_after is None else min(cfg.train_steps, stop_after)
+        bar = stack.enter_context(_progress(start, cfg.train_steps, progress and lead))
+        check_every = min(cfg.log_interval, 10)
+        t0 = time.perf_counter()
         for step in range(start, end):
             state, loss = trainer.step(state, data)
             done = step + 1
-            if done % cfg.log_interval == 0 or done == cfg.train_steps:
+            logging = done % cfg.log_interval == 0 or done == cfg.train_steps
+            saving = checkpoints is not None and (done % cfg.checkpoint_interval == 0 or done == end)
+            if logging or saving or done % check_every == 0 or done == end:
+                _stop_if_nonfinite(trainer, checkpoints, metrics_file, done)
+            if logging:
                 entry = {"step": done, "loss": float(loss), "elapsed_s": round(offset + time.perf_counter() - t0, 3)}
                 if eval_fn is not None and (done == cfg.train_steps or (cfg.eval_every and done % cfg.eval_every == 0)):
                     entry.update(eval_fn(state.params))
                 logs.append(entry)
                 if metrics_file:
-                    metrics_file.write(json.dumps(entry) + "\n")
+                    metrics_file.write(json.dumps(entry, allow_nan=False) + "\n")
                     metrics_file.flush()
                 bar.update(done, entry)
-            if checkpoints is not None and (done % cfg.checkpoint_interval == 0 or done == end):
+            if saving:
                 checkpoints.save(state, record)
-    finally:
-        bar.close()
-        if metrics_file:
-            metrics_file.close()
     return jax.device_get(state.params), logs
+
+
+def _resume(checkpoints: Checkpoints, state: TrainState, record: dict, sharding) -> TrainState:
+    """The newest readable checkpoint's state (``state`` itself if there is none). One made by
+    another config raises; an unreadable one is set aside with a warning and the next older tried."""
+    for step in reversed(checkpoints.all_steps()):
+        try:
+            return jax.device_put(checkpoints.restore(state, record, step), sharding)
+        except UnreadableCheckpointError as err:
+            moved = checkpoints.set_aside(step, rename=jax.process_index() == 0)
+            warnings.warn(f"{err}; moved it to {moved} and resuming from the checkpoint before it", stacklevel=3)
+    return state
+
+
+def _stop_if_nonfinite(trainer: Trainer, checkpoints, metrics_file, done: int) -> None:
+    bad = trainer.first_nonfinite_step()
+    if bad is None:
+        return
+    last = checkpoints.latest_step() if checkpoints is not None else None
+    where = f"the last good checkpoint is {checkpoints.directory}/{last}" if last is not None else "no checkpoint was written"
+    message = f"training diverged: the loss or a gradient was not finite at step {bad}; stopped at step {done} without saving; {where}"
+    if metrics_file:
+        metrics_file.write(json.dumps({"step": bad, "error": "non-finite loss or gradient"}) + "\n")
+        metrics_file.flush()
+    raise NonFiniteError(message)
 
 
 def _elapsed_before(run_dir: str, step: int) -> float:
     """``elapsed_s`` of the last metrics entry at or before ``step`` (0 without one)."""
     before = [e for e in read_metrics(run_dir) if e.get("step", step + 1) <= step]
     return float(before[-1].get("elapsed_s", 0.0)) if before else 0.0
+
+
+class RunLockedError(RuntimeError):
+    """Another live process is writing into the run directory."""
+
+
+class RunLock:
+    """One writer per run directory: ``run_dir/.lock`` holds the owner's host and pid.
+
+    A second process fails at once with :class:`RunLockedError`; a lock left by a dead
+    process on this host is taken over with a warning. The same process may take it
+    again (an experiment holds it around data generation and training).
+    """
+
+    _held: dict[str, int] = {}
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(os.path.abspath(run_dir), ".lock")
+        self.owner = f"{socket.gethostname()} {os.getpid()}"
+
+    def __enter__(self) -> "RunLock":
+        if self._held.get(self.path):
+            self._held[self.path] += 1
+            return self
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(self.owner + "\n")
+            self._held[self.path] = 1
+            return self
+
+    def _take_over_if_stale(self) -> None:
+        try:
+            with open(self.path) as f:
+                host, _, pid = f.read().strip().partition(" ")
+        except FileNotFoundError:
+            return  # released meanwhile: try again
+        alive = True
+        if host == socket.gethostname() and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                pass
+        if alive:
+            raise RunLockedError(
+                f"{os.path.dirname(self.path)!r} is in use by process {pid} on {host} (lock file {self.path}); "
+                f"wait for it to finish or choose another run directory"
+            )
+        warnings.warn(f"taking over the lock {self.path} of process {pid}, which is no longer running", stacklevel=4)
+        os.remove(self.path)
+
+    def __exit__(self, *exc) -> None:
+        self._held[self.path] -= 1
+        if not self._held[self.path]:
+            del self._held[self.path]
+            try:
+                os.remove(self.path)
+            except FileNotFoundError:
+                pass
 
 
 class _progress:
@@ -264,3 +412,9 @@ class _progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+    def __enter__(self) -> "_progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
