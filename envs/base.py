@@ -12,9 +12,10 @@ environment offers
   task, and (bandits) ``expected_rewards`` of every arm;
 - the oracle-agent hooks ``oracle_init`` / ``oracle_act`` / ``oracle_update``
   that let an agent which knows the task play optimally from observations alone;
-- optionally ``transition_reward(obs, action, next_obs, params)``, the reward a
-  task gives for a transition, where rewards are deterministic (Dark Room): with
-  ``task_pool`` it lets ``icrl.agents.posterior`` compute the exact posterior.
+- optionally ``transition_reward(obs, action, next_obs, params, memory)``, the
+  reward a task gives for a transition given its oracle's memory, where rewards
+  are deterministic (the grid worlds): with ``task_pool`` it lets
+  ``icrl.agents.posterior`` compute the exact posterior.
 """
 
 from __future__ import annotations

@@ -79,8 +79,8 @@ class DarkRoom(GridWorld):
     def optimal_action_for_obs(self, obs, params):
         return greedy_step_towards(obs, params.goal)
 
-    def transition_reward(self, obs, action, next_obs, params):
-        """The reward task ``params`` gives for ``obs --action--> next_obs``."""
+    def transition_reward(self, obs, action, next_obs, params, memory=None):
+        """The reward task ``params`` gives for ``obs --action--> next_obs`` (no memory needed)."""
         return jnp.all(next_obs == params.goal).astype(jnp.float32)
 
     def oracle_act(self, memory, obs, params):

@@ -107,6 +107,12 @@ class DarkKeyToDoor(GridWorld):
     def oracle_act(self, memory, obs, params):
         return self._act(obs, memory, params)
 
+    def transition_reward(self, obs, action, next_obs, params, memory):
+        """The reward task ``params`` gives for ``obs --action--> next_obs`` in phase ``memory``."""
+        got_key = (memory == NO_KEY) & jnp.all(next_obs == params.key_pos)
+        opened = (memory == HAS_KEY) & jnp.all(next_obs == params.door_pos)
+        return (got_key | opened).astype(jnp.float32)
+
     def oracle_update(self, memory, transition, params):
         advanced = memory + (transition.reward > 0).astype(jnp.int32)
         return jnp.where(transition.done, NO_KEY, advanced)

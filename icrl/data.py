@@ -34,6 +34,8 @@ from icrl.types import History, Samples
 
 FORMAT = "icrl-dataset/1"
 _HISTORY_FIELDS = ("obs", "action", "reward", "next_obs", "done")
+#: DPT labels: the true task's optimal action for uniform query states, or the collector's own actions.
+LABELS = ("optimal", "collector")
 
 
 @dataclass
@@ -122,6 +124,7 @@ def make_dpt_dataset(
     split: str = "train",
     collector="dirichlet",
     collector_kwargs: dict | None = None,
+    labels: str = "optimal",
 ) -> Dataset:
     """DPT data (Lee et al. 2023): per task a context of ``context_len`` interactions of
     ``collector`` (Dirichlet-random by default), a query state after every prefix of
@@ -131,8 +134,17 @@ def make_dpt_dataset(
     ``collector`` may be a mixture (``"dirichlet:0.5,thompson:0.5"`` or a dict of
     weights): each collector gathers the contexts of its share of the tasks,
     ``collector_kwargs`` then maps a collector's name to its arguments, and the
-    array ``collector: (N,) int32`` indexes ``meta["collectors"]``."""
+    array ``collector: (N,) int32`` indexes ``meta["collectors"]``.
+
+    ``labels="collector"``: the queries are the states the collector visited and the
+    labels the actions it took there (the collector runs one step more, for the query
+    after the whole context). With ``psrl`` as the collector these are the optimal
+    actions of a task drawn from the posterior once per episode and redrawn when
+    ruled out: DPT's label (an optimal action drawn from the posterior) made coherent
+    within an episode, which the deployed model then commits to as PSRL does."""
     context_len = check_positive_int("context_len", context_len)
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
     mix = parse_collectors(collector)
     k_tasks, k_roll, k_query = jax.random.split(key, 3)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
@@ -145,18 +157,23 @@ def make_dpt_dataset(
     for i, (agent, count) in enumerate(zip(agents, counts)):
         if count:  # the tasks are i.i.d., so consecutive blocks are as random as any
             part = jax.tree.map(lambda x: x[start : start + count], tasks)
-            parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, context_len))
+            steps = context_len + (labels == "collector")
+            parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, steps))
         start += count
     history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
-    queries = env.sample_query_obs(k_query, (num_tasks, context_len + 1))  # prefixes of 0..context_len transitions
-    labels = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
+    if labels == "collector":
+        queries, label_array = history.obs, history.action  # the states visited, the actions taken there
+        history = jax.tree.map(lambda x: x[:, :context_len], history)
+    else:
+        queries = env.sample_query_obs(k_query, (num_tasks, context_len + 1))  # prefixes of 0..context_len transitions
+        label_array = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
-    meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len)
+    meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len, labels=labels)
     extras = {}
     if len(mix) > 1:
         meta["collectors"] = list(mix)
         extras["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
-    return _as_dataset(history, meta, queries, labels, **extras)
+    return _as_dataset(history, meta, queries, label_array, **extras)
 
 
 def make_ad_dataset(

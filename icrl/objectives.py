@@ -45,6 +45,12 @@ class ADObjective:
     window of ``context_episodes`` episodes, taken every ``episode_stride`` episodes
     from a learning history (a stride > 1 compresses learning into the window).
 
+    ``window_starts="step"`` (stride 1 only) moves a window that does not begin at
+    the history's start back by a uniform 0..horizon-1 steps, so windows begin at
+    every step of an episode, as a sliding context does when a model runs past
+    its training length; a window still begins at the history's start with
+    probability ``1 / (num_episodes - context_episodes + 1)``.
+
     ``episode_resets`` restarts the model's state at each episode in the window.
     Off by default: AD's in-context improvement needs memory *across* episodes;
     a new task always starts a fresh sequence anyway.
@@ -55,7 +61,16 @@ class ADObjective:
     context_episodes: int
     episode_stride: int = 1
     episode_resets: bool = False
+    window_starts: str = "episode"
     kind = "ad"
+
+    def __post_init__(self):
+        if self.window_starts not in ("episode", "step"):
+            raise ValueError(f"window_starts must be 'episode' or 'step', got {self.window_starts!r}")
+        if self.window_starts == "step" and self.episode_stride != 1:
+            raise ValueError(f"window_starts='step' needs episode_stride=1, got {self.episode_stride}")
+        if self.window_starts == "step" and self.episode_resets:
+            raise ValueError("window_starts='step' cuts episodes, so it cannot reset the state at episode ends")
 
     def check(self, meta: dict) -> None:
         span = (self.context_episodes - 1) * self.episode_stride + 1
@@ -73,6 +88,12 @@ class ADObjective:
         idx = jax.random.randint(k_task, (batch_size,), 0, num_tasks)
         start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - span + 1)
         episodes = start[:, None] + self.episode_stride * jnp.arange(self.context_episodes)  # (B, W)
+        if self.window_starts == "step":
+            back = jax.random.randint(jax.random.fold_in(k_start, 1), (batch_size,), 0, self.horizon)
+            first = start * self.horizon - jnp.where(start > 0, back, 0)
+            steps = first[:, None] + jnp.arange(self.context_episodes * self.horizon)  # (B, W * H)
+            h = jax.tree.map(lambda x: x[idx[:, None], steps], data.history)
+            return self.spec.tokens(h), None, h.action
 
         def window(x):
             per_episode = x.reshape((num_tasks, num_episodes, self.horizon) + x.shape[2:])

@@ -228,3 +228,47 @@ def test_make_agent_checks_keywords_before_building():
     assert make_agent("ucb", env, c=2.0).c == 2.0
     with pytest.raises(ValueError, match=r"environment 'darkroom': unknown keyword\(s\) \['sise'\]"):
         envs.make("darkroom", sise=5)
+
+
+def test_task_posterior_on_key_to_door_tracks_each_hypothesis_phase():
+    """3x3 Key-to-Door, prior over all 72 (key, door) pairs: a first reward fixes the key, a
+    step without reward while holding it rules a door out, and actions follow the phase."""
+    from envs.grid import greedy_step_towards
+
+    env, _ = envs.make("keydoor", size=3, horizon=6)
+    agent = make_agent("posterior", env)
+    tr = lambda o, a, r, n, d: Transition(jnp.array(o), jnp.int32(a), jnp.float32(r), jnp.array(n), jnp.bool_(d))  # noqa: E731
+    s = agent.init(None)
+    s = agent.update(s, tr([1, 1], 0, 1.0, [1, 2], False))  # the key is at (1, 2)
+    pool = env.task_pool("all")
+    keys, doors = np.asarray(pool.key_pos), np.asarray(pool.door_pos)
+    np.testing.assert_array_equal(np.asarray(s.consistent), (keys == [1, 2]).all(1))
+    s = agent.update(s, tr([1, 2], 2, 0.0, [2, 2], False))  # holding it, no door at (2, 2)
+    left = (keys == [1, 2]).all(1) & ~(doors == [2, 2]).all(1)
+    np.testing.assert_array_equal(np.asarray(s.consistent), left)
+    expected = np.bincount([int(greedy_step_towards(jnp.array([2, 2]), jnp.array(d))) for d in doors[left]], minlength=5)
+    np.testing.assert_allclose(np.asarray(agent.action_probs(s, jnp.array([2, 2]))), expected / expected.sum())
+    s = agent.update(s, tr([2, 2], 4, 0.0, [2, 2], True))  # the episode ends: every hypothesis is back in phase 0
+    np.testing.assert_allclose(np.asarray(agent.action_probs(s, jnp.array([1, 1]))), [1, 0, 0, 0, 0])  # up, to the key
+
+
+def test_posterior_with_episode_context_updates_at_episode_ends_only():
+    env, _ = envs.make("darkroom", size=3, horizon=2)
+    agent = make_agent("posterior", env, context="episode")
+    tr = lambda o, a, r, n, d: Transition(jnp.array(o), jnp.int32(a), jnp.float32(r), jnp.array(n), jnp.bool_(d))  # noqa: E731
+    s = agent.update(agent.init(None), tr([1, 1], 2, 0.0, [2, 1], False))
+    assert bool(s.consistent.all())  # nothing taken in mid-episode ...
+    s = agent.update(s, tr([2, 1], 0, 1.0, [2, 2], True))
+    assert np.flatnonzero(np.asarray(s.consistent)).tolist() == [int(env.obs_to_index(jnp.array([2, 2])))]  # ... all at its end
+    assert all(int(agent.act(k, s, jnp.array([1, 1]))[0]) == 2 for k in jax.random.split(jax.random.PRNGKey(0), 10))
+
+
+def test_psrl_solves_key_to_door_once_key_and_door_are_found():
+    env, _ = envs.make("keydoor", size=4, horizon=20)
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 200, "test")
+    returns = np.asarray(episode_returns(rollout(env, make_agent("psrl", env), tasks, jax.random.PRNGKey(1), num_episodes=5), env.horizon))
+    optimal = np.asarray(jax.vmap(env.optimal_return)(tasks))
+    solved = np.cumsum(returns == 2, axis=1) > 0
+    later = np.concatenate([np.zeros((200, 1), bool), solved[:, :-1]], axis=1)
+    np.testing.assert_array_equal(returns[later], np.broadcast_to(optimal[:, None], returns.shape)[later])
+    assert returns[:, -1].mean() > 0.9 * optimal.mean()

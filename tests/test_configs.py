@@ -14,7 +14,8 @@ from train.experiments import build
 def _other_value(name, value):
     """A different valid value for field ``name``."""
     special = {"objective": "ad", "env": "darkroom", "backbone": "s5", "collector": "dirichlet:0.5,ucb:0.5",
-               "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere"}
+               "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere",
+               "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode")}
     if name in special:
         return special[name]
     if isinstance(value, bool):
@@ -51,6 +52,7 @@ def test_every_field_has_a_group_and_every_trained_field_is_recorded():
 
 def _tiny_ad(tmp_path, **kw):
     base = dict(size=4, horizon=5, num_train_tasks=16, history_episodes=6, context_episodes=2, episode_stride=1,
+                source="q-learning", window_starts="episode",
                 train_steps=2, batch_size=4, width=16, num_layers=1, eval_tasks=4, eval_episodes=2,
                 baselines=("random",), out_dir=str(tmp_path))
     return config_for("darkroom-ad", **{**base, **kw})
@@ -76,6 +78,6 @@ def test_learned_positions_refuse_evaluation_past_training_length():
     evaluation longer than its training sequences; relative positions slide a window instead."""
     cfg = config_for("darkroom-ad", eval_episodes=12)
     assert build(cfg).model.context_limit is None  # relative positions: any length
-    with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=160"):
+    with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=196"):
         build(replace(cfg, position_encoding="learned"))
-    build(replace(cfg, position_encoding="learned", eval_episodes=8))  # within the training length: fine
+    build(replace(cfg, position_encoding="learned", eval_episodes=4))  # within the training length: fine

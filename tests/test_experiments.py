@@ -59,8 +59,8 @@ def test_every_named_experiment_builds(scale):
         if cfg.backbone == "transformer" and setup.model.context_limit is not None:
             assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.context_limit
     with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):
-        build(config_for("darkroom-ad", history_episodes=10, context_episodes=8, episode_stride=2))
+        build(config_for("darkroom-ad-qlearning", history_episodes=10, context_episodes=8, episode_stride=2))
     with pytest.raises(ValueError, match="unknown agent 'tompson'"):
         build(config_for("bandit-dpt", collector="dirichlet:0.5,tompson:0.5"))
-    with pytest.raises(ValueError, match="finite task pool; environment 'keydoor'"):
-        build(config_for("keydoor-ad", baselines=("random", "psrl")))
+    with pytest.raises(ValueError, match="finite task pool; environment 'bernoulli-bandit'"):
+        build(config_for("bandit-dpt", baselines=("random", "psrl")))

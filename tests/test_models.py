@@ -171,19 +171,20 @@ def test_make_model_errors():
 def test_tokens_hold_previous_transition():
     env, _ = envs.make("darkroom", size=4, horizon=5)
     spec = TokenSpec.for_env(env)
-    assert spec.obs_dim == 8 and spec.token_dim == 8 + 2 * 8 + 5 + 3
+    assert spec.obs_dim == 10 and spec.token_dim == 10 + 2 * 10 + 5 + 3
     obs = jnp.array([[0, 0], [1, 0], [1, 1]])
     nxt = jnp.array([[1, 0], [1, 1], [1, 2]])
     action, reward = jnp.array([2, 0, 0]), jnp.array([0.0, 0.0, 1.0])
     tokens = spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)))
     chex.assert_shape(tokens, (3, spec.token_dim))
-    np.testing.assert_array_equal(tokens[0, 8:], 0.0)  # nothing before the first step
-    np.testing.assert_array_equal(tokens[2, :8], env.obs_features(obs[2]))  # query
-    np.testing.assert_array_equal(tokens[2, 8:], spec.transition(obs[1], action[1], reward[1], nxt[1]))
+    np.testing.assert_array_equal(tokens[0, 10:], 0.0)  # nothing before the first step
+    np.testing.assert_array_equal(tokens[2, :10], env.obs_features(obs[2]))  # query
+    np.testing.assert_allclose(env.obs_features(obs[2])[8:], [1 / 3, 1 / 3])  # scaled coordinates of (1, 1)
+    np.testing.assert_array_equal(tokens[2, 10:], spec.transition(obs[1], action[1], reward[1], nxt[1]))
     full = spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)), jnp.concatenate([obs, nxt[-1:]]))
     chex.assert_shape(full, (4, spec.token_dim))  # one more query: after the whole history (DPT's last label)
     np.testing.assert_array_equal(full[:3], tokens)
-    np.testing.assert_array_equal(full[3, 8:], spec.transition(obs[2], action[2], reward[2], nxt[2]))
+    np.testing.assert_array_equal(full[3, 10:], spec.transition(obs[2], action[2], reward[2], nxt[2]))
     with pytest.raises(ValueError, match="5 queries for a history of 3 steps"):
         spec.tokens(History(obs, action, reward, nxt, jnp.zeros(3, bool)), jnp.zeros((5, 2), jnp.int32))
     bandit, _ = envs.make("bernoulli-bandit", num_arms=3)

@@ -104,21 +104,28 @@ def test_same_seed_same_loss_curve(bandit, dpt_data):
 
 
 def test_sharded_step_equals_unsharded(bandit, dpt_data):
-    """Data parallel over two forced host devices computes the same loss and gradients."""
+    """Data parallel over two forced host devices: each device draws its half of the batch from
+    its half of the tasks, and the loss and gradients equal one device's on that same batch."""
     _, spec = bandit
     assert len(jax.devices()) == 2  # tests force two host devices (conftest)
     model, obj = _tiny_transformer(spec), DPTObjective(spec)
-    out = {}
-    for n in (1, 2):
-        trainer = Trainer(model, obj, TrainConfig(batch_size=16, num_devices=n))
-        data = trainer.put_data(dpt_data.samples)
-        state = trainer.init_state(data)
-        out[n] = trainer.loss_and_grads(state, data)
-        if n == 2:
-            state, _ = trainer.step(state, data)
-            assert len(state.params["params"]["head"]["kernel"].sharding.device_set) == 2  # replicated on both
-    np.testing.assert_allclose(out[1][0], out[2][0], rtol=1e-6)
-    chex.assert_trees_all_close(out[1][1], out[2][1], atol=1e-6)
+    trainer = Trainer(model, obj, TrainConfig(batch_size=16, num_devices=2))
+    data = trainer.put_data(dpt_data.samples)
+    assert data.history.action.sharding.shard_shape(data.history.action.shape)[0] == dpt_data.num_tasks // 2
+    state = trainer.init_state()
+    loss, grads = trainer.loss_and_grads(state, data)
+    tokens, resets, labels = jax.device_get(trainer.batch(0, data))
+    # each half of the batch comes from its device's half of the tasks: its labels' tasks say so
+    halves = np.asarray(dpt_data.samples.labels).reshape(2, -1, HORIZON + 1)
+    for half, shard in zip(np.split(labels, 2), halves):
+        assert all((shard == row).all(1).any() for row in half)
+    params = jax.device_get(state.params)
+    dropout = jax.random.fold_in(jax.random.fold_in(trainer.key, 2), 0)
+    ref_loss, ref_grads = jax.jit(jax.value_and_grad(trainer.loss))(params, (tokens, resets, labels), dropout)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    chex.assert_trees_all_close(jax.device_get(grads), ref_grads, atol=1e-6)
+    state, _ = trainer.step(state, data)
+    assert len(state.params["params"]["head"]["kernel"].sharding.device_set) == 2  # replicated on both
     with pytest.raises(ValueError, match="batch_size=7 must be divisible by the number of devices \\(2\\)"):
         Trainer(model, obj, TrainConfig(batch_size=7))
 
@@ -178,8 +185,11 @@ def test_checkpoint_errors(bandit, dpt_data, tmp_path):
         for f in files:
             with open(os.path.join(root, f), "wb") as fh:
                 fh.write(b"garbage")
-    with pytest.raises(CheckpointError, match="corrupt|unreadable"):
+    with pytest.raises(CheckpointError, match="corrupt|unreadable"):  # reading a run: a clear error
+        load_params(str(tmp_path / "r"), _tiny_transformer(spec))
+    with pytest.warns(UserWarning, match="is corrupt.*moved it to"):  # training: set aside, and none older: start over
         train(_tiny_transformer(spec), obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "r"), progress=False)
+    assert (tmp_path / "r" / "checkpoints" / "3.unreadable").is_dir()
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
         load_params(str(tmp_path / "missing"), _tiny_transformer(spec))
 
@@ -232,3 +242,76 @@ def test_weight_decay_spares_biases_norms_positions_and_s5_dynamics():
         for path, u in jax.tree_util.tree_leaves_with_path(updates):
             name = path[-1].key
             assert bool(jnp.any(u != 0)) == (name in ("kernel", "c", "d")), (name, u)
+
+
+def test_episode_frozen_context_holds_within_an_episode():
+    """context="episode": within an episode the model acts on the earlier episodes only. Its
+    logits equal the parallel model run over those episodes' tokens plus one query token, and do
+    not move with the current episode's transitions, which the per-step context does see."""
+    from icrl.types import Transition
+
+    env, _ = envs.make("darkroom", size=4, horizon=3)
+    spec = TokenSpec.for_env(env)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=12, num_layers=2, num_heads=2, width=16)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    frozen, growing = ModelAgent(params, model, spec, context="episode"), ModelAgent(params, model, spec)
+    step = lambda o, a, r, n, d: Transition(jnp.array(o), jnp.int32(a), jnp.float32(r), jnp.array(n), jnp.bool_(d))  # noqa: E731
+    episode_1 = [step([2, 2], 0, 0.0, [2, 3], False), step([2, 3], 2, 0.0, [3, 3], False), step([3, 3], 1, 1.0, [3, 2], True)]
+
+    def play(agent, transitions):
+        state = agent.init(None)
+        for tr in transitions:
+            _, state = agent.act(jax.random.PRNGKey(0), state, tr.obs)
+            state = agent.update(state, tr)
+        return state
+
+    after = {name: play(agent, episode_1) for name, agent in (("frozen", frozen), ("growing", growing))}
+    query = jnp.array([1, 2])
+    h = jax.tree.map(lambda *x: jnp.stack(x), *episode_1)
+    tokens = spec.tokens(h, jnp.concatenate([h.obs, query[None]]))  # the three steps, then the query
+    np.testing.assert_allclose(frozen.action_logits(after["frozen"], query), model.apply(params, tokens[None])[0, -1], atol=1e-5)
+    moves = {"a": [step([2, 2], 3, 0.0, [1, 2], False)], "b": [step([2, 2], 0, 0.0, [2, 3], False), step([2, 3], 3, 0.0, [1, 3], False)]}
+    for name, agent in (("frozen", frozen), ("growing", growing)):
+        logits = []
+        for tail in moves.values():
+            state = after[name]
+            for tr in tail:
+                _, state = agent.act(jax.random.PRNGKey(0), state, tr.obs)
+                state = agent.update(state, tr)
+            logits.append(agent.action_logits(state, query))
+        if name == "frozen":
+            np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
+            np.testing.assert_allclose(logits[0], frozen.action_logits(after["frozen"], query), atol=1e-6)
+        else:
+            assert float(jnp.abs(logits[0] - logits[1]).max()) > 1e-4
+
+
+def _grid_dpt_returns(train_steps):
+    """A tiny Dark Room DPT whose labels are drawn as PSRL draws them (5x5, 25-step episodes),
+    rolled out for 3 episodes on every held-out goal; returns (model, random) returns per episode."""
+    env, _ = envs.make("darkroom", size=5, horizon=25)
+    spec = TokenSpec.for_env(env)
+    data = make_dpt_dataset(env, jax.random.PRNGKey(0), 4000, 3 * env.horizon, collector="psrl", labels="collector")
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon + 1, num_layers=2, num_heads=2, width=32)
+    cfg = TrainConfig(train_steps=train_steps, batch_size=32, learning_rate=3e-3, warmup_steps=min(10, train_steps - 1), num_devices=1)
+    params, _ = train(model, DPTObjective(spec), data, cfg, progress=False)
+    tasks = jax.tree.map(lambda x: jnp.concatenate([x] * 40), env.task_pool("test"))
+
+    def returns(agent):
+        return np.asarray(episode_returns(rollout(env, agent, tasks, jax.random.PRNGKey(7), num_episodes=3), env.horizon))
+
+    return returns(ModelAgent(params, model, spec)), returns(make_agent("random", env))
+
+
+def _learns_in_context(dpt, rand) -> bool:
+    """Paired over held-out rollouts: the last episode beats the first and beats random."""
+    ok = True
+    for diff, bound in ((dpt[:, -1] - dpt[:, 0], 2.0), (dpt[:, -1] - rand[:, -1], 5.0)):
+        ok &= diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) > bound
+    return bool(ok)
+
+
+def test_grid_dpt_with_posterior_sampled_labels_learns_in_context_and_fails_untrained():
+    dpt, rand = _grid_dpt_returns(300)
+    assert _learns_in_context(dpt, rand), (dpt.mean(0), rand.mean(0))
+    assert not _learns_in_context(*_grid_dpt_returns(2))

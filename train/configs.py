@@ -46,11 +46,14 @@ class ExperimentConfig:
     # data
     num_train_tasks: int = _field(20_000, "data", "tasks in the pretraining dataset")
     collector: str = _field("dirichlet", "data", "DPT: context collector, or a mixture 'dirichlet:0.5,thompson:0.5'")
+    labels: str = _field("optimal", "data", "DPT: optimal (the task's optimal action for uniform query states) | collector (the states the collector visited, its actions: with psrl, posterior-sampled optimal actions coherent within an episode)")
+    source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
     context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window")
     history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
     lhf_keep: float = _field(1.0, "data", "AD: learning-history filtering, fraction of histories kept")
     # objective
     episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
+    window_starts: str = _field("episode", "objective", "AD: windows begin at episode starts, or at any step (stride 1: as a sliding context does)")
     # model
     num_layers: int = _field(3, "model")
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
@@ -64,6 +67,7 @@ class ExperimentConfig:
     eval_tasks: int = _field(1000, "eval", "evaluation rollouts: bandit tasks, or grid-world rollouts spread evenly over the split's whole goal pool")
     eval_split: str = _field("test", "eval", "test (held-out tasks) | train (training-split tasks: to choose settings on)")
     eval_episodes: int = _field(1, "eval", "episodes per task, in one context")
+    deploy_context: tuple[str, ...] = _field(("step",), "eval", "how the model's context grows while it acts: step (every step) and/or episode (earlier episodes only, held fixed during an episode)")
     baselines: tuple[str, ...] = _field(("random", "ucb", "thompson"), "eval", "agents evaluated beside the model")
     eval_horizon: int = _field(0, "eval", "out of distribution: another horizon (0: the training one)")
     eval_mean_range: tuple[float, ...] = _field((), "eval", "out of distribution: bandit arm means from [low, high]")
@@ -75,6 +79,8 @@ class ExperimentConfig:
             raise ValueError(f"objective must be 'dpt' or 'ad', got {self.objective!r}")
         if self.scale not in ("cpu", "paper"):
             raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
+        if not self.deploy_context or not set(self.deploy_context) <= {"step", "episode"}:
+            raise ValueError(f"deploy_context takes 'step' and/or 'episode', got {self.deploy_context!r}")
         if self.eval_split not in ("train", "test"):
             raise ValueError(f"eval_split must be 'train' or 'test', got {self.eval_split!r}")
         if not 0 < self.lhf_keep <= 1:
@@ -140,10 +146,21 @@ def replace(cfg: ExperimentConfig, **changes) -> ExperimentConfig:
 _BANDIT = dict(objective="dpt", env="bernoulli-bandit", num_arms=5, horizon=100, num_train_tasks=20_000, train_steps=600,
                collector="dirichlet:0.5,thompson:0.5")
 _PAPER_BANDIT = dict(horizon=500, num_train_tasks=100_000, train_steps=50_000, num_layers=4, num_heads=4, width=128, dropout=0.1)
+# Grid worlds: 7x7 rooms with 49-step episodes (as many steps as cells, the DPT paper's ratio: 10x10, 100).
+_ROOM = dict(env="darkroom", size=7, horizon=49, eval_tasks=200)
+_PAPER_ROOM = dict(size=10, horizon=100, train_steps=50_000, batch_size=128, width=128, num_layers=4, num_heads=4)
+# AD distils PSRL's learning histories (posterior sampling over the room's cells): windows of 4 episodes
+# beginning at any step of 12-episode histories, so the model runs 40 episodes in a sliding window.
 _ROOM_AD = dict(
-    objective="ad", env="darkroom", size=9, horizon=20, num_train_tasks=2000, history_episodes=200, context_episodes=8,
-    episode_stride=25, train_steps=1500, batch_size=32, eval_tasks=200, eval_episodes=8, baselines=("random", "q-learning", "psrl"),
+    **_ROOM, objective="ad", source="psrl", num_train_tasks=20_000, history_episodes=12, context_episodes=4,
+    window_starts="step", train_steps=1500, batch_size=32, eval_episodes=40, baselines=("random", "q-learning", "psrl"),
 )
+# The AD paper's kind of source, an RL algorithm learning from scratch: optimistic Q-learning (learning rate 1)
+# reaches 0.95 of optimal by episode 30; windows of 4 episodes taken every 4th compress that climb.
+_ROOM_AD_Q = dict(_ROOM_AD, source="q-learning", num_train_tasks=2000, history_episodes=60, episode_stride=4,
+                  window_starts="episode")
+_KEYDOOR = dict(env="keydoor", size=5, horizon=25, eval_tasks=200)
+_PAPER_KEYDOOR = dict(size=9, horizon=50, train_steps=50_000, batch_size=128, width=128, num_layers=4, num_heads=4)
 
 
 def _preset(**kw) -> ExperimentConfig:
@@ -159,19 +176,37 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
                 collector="dirichlet:0.5,lin-thompson:0.5", baselines=("random", "linucb", "lin-thompson")),
         dict(horizon=200, num_train_tasks=100_000, train_steps=50_000, width=128, num_layers=4, num_heads=4),
     ),
-    # Contexts of 4 episodes of a Dirichlet-random walker, evaluated over 4 episodes in one context.
-    # 50k tasks: fewer let the model memorise contexts (benchmarks/dpt_floor.py gives the floor to read the loss against).
+    # DPT's label drawn from the posterior once per episode (PSRL's actions): the deployed model commits to a
+    # hypothesis for an episode as PSRL does. With the paper's label (darkroom-dpt-paper) even the exact Bayes
+    # policy dithers (benchmarks/darkroom_dpt.py).
     "darkroom-dpt": (
-        _preset(objective="dpt", env="darkroom", size=7, horizon=25, num_train_tasks=50_000, context_episodes=4,
-                train_steps=2500, batch_size=64, eval_tasks=200, eval_episodes=4,
-                baselines=("random", "q-learning", "psrl", "posterior")),
-        dict(size=10, horizon=100, num_train_tasks=100_000, train_steps=50_000, batch_size=128, width=128, num_layers=4, num_heads=4),
+        _preset(**_ROOM, objective="dpt", collector="psrl", labels="collector", num_train_tasks=20_000, context_episodes=4,
+                train_steps=1200, batch_size=32, eval_episodes=4, baselines=("random", "q-learning", "psrl", "posterior")),
+        dict(_PAPER_ROOM, num_train_tasks=100_000),
     ),
-    "darkroom-ad": (_preset(**_ROOM_AD), dict(size=10, horizon=100, num_train_tasks=20_000, train_steps=50_000, width=128, num_layers=4, num_heads=4)),
-    "darkroom-ad-s5": (_preset(**{**_ROOM_AD, "backbone": "s5", "train_steps": 4500}), dict(size=10, horizon=100, num_train_tasks=20_000, train_steps=50_000, width=128)),
+    # The DPT paper's label (the true goal's optimal action at uniform query states), contexts of whole episodes
+    # from a random walker and PSRL, deployed both ways; posterior / posterior-episode are its Bayes ceilings.
+    "darkroom-dpt-paper": (
+        _preset(**_ROOM, objective="dpt", collector="dirichlet:0.5,psrl:0.5", labels="optimal", num_train_tasks=20_000,
+                context_episodes=4, train_steps=1200, batch_size=32, eval_episodes=4, deploy_context=("step", "episode"),
+                baselines=("random", "psrl", "posterior", "posterior-episode")),
+        dict(_PAPER_ROOM, num_train_tasks=100_000),
+    ),
+    "darkroom-ad": (_preset(**_ROOM_AD), dict(_PAPER_ROOM, num_train_tasks=20_000)),
+    "darkroom-ad-qlearning": (_preset(**_ROOM_AD_Q), dict(_PAPER_ROOM, num_train_tasks=20_000, history_episodes=200)),
+    "darkroom-ad-s5": (_preset(**{**_ROOM_AD, "backbone": "s5", "train_steps": 4500}), dict(_PAPER_ROOM, num_train_tasks=20_000)),
+    # Key-to-Door: tabular Q-learning reaches only 0.68 of optimal after 60 episodes on 5x5, too slow a climb to
+    # distil; PSRL (posterior over key and door) reaches 0.92 by episode 2, so AD distils PSRL's histories.
     "keydoor-ad": (
-        _preset(**{**_ROOM_AD, "env": "keydoor", "size": 5, "horizon": 25, "baselines": ("random", "q-learning")}),
-        dict(size=9, horizon=50, num_train_tasks=20_000, train_steps=50_000, width=128, num_layers=4, num_heads=4),
+        _preset(**_KEYDOOR, objective="ad", source="psrl", num_train_tasks=20_000, history_episodes=12, context_episodes=6,
+                window_starts="step", train_steps=2400, batch_size=32, eval_episodes=20,
+                baselines=("random", "q-learning", "psrl", "posterior")),
+        dict(_PAPER_KEYDOOR, num_train_tasks=20_000),
+    ),
+    "keydoor-dpt": (
+        _preset(**_KEYDOOR, objective="dpt", collector="psrl", labels="collector", num_train_tasks=20_000, context_episodes=4,
+                train_steps=1200, batch_size=32, eval_episodes=4, baselines=("random", "q-learning", "psrl", "posterior")),
+        dict(_PAPER_KEYDOOR, num_train_tasks=100_000),
     ),
 }
 

@@ -21,14 +21,15 @@ from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, save_results
 from icrl.runs import open_checkpoints, read_metrics
-from icrl.training import Trainer, train
+from icrl.training import RunLock, Trainer, train
 from train.configs import ExperimentConfig
 
 
 def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
     if cfg.objective == "dpt":
-        return make_dpt_dataset(env, key, num_tasks, cfg.context_episodes * cfg.horizon, split="train", collector=cfg.collector)
-    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train")
+        return make_dpt_dataset(env, key, num_tasks, cfg.context_episodes * cfg.horizon, split="train",
+                                collector=cfg.collector, labels=cfg.labels)
+    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train", source=cfg.source)
     return filter_histories(data, cfg.lhf_keep) if cfg.lhf_keep < 1 else data
 
 
@@ -54,7 +55,8 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
             print(f"regenerating {path}: it was made from another data config")
     data = _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11), cfg.num_train_tasks)
     data.meta["fingerprint"] = cfg.data_fingerprint()
-    save_dataset(data, path)
+    if jax.process_index() == 0:  # every process made the same data; one writes it
+        save_dataset(data, path)
     return data
 
 
@@ -86,7 +88,8 @@ def build(cfg: ExperimentConfig) -> Setup:
     if cfg.objective == "dpt":
         objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
     else:
-        objective, seq_len = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride), context_len
+        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts)
+        seq_len = context_len
         objective.check({"num_episodes": cfg.history_episodes})
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
@@ -98,7 +101,7 @@ def build(cfg: ExperimentConfig) -> Setup:
     if limit is not None and eval_steps > limit:
         raise ValueError(
             f"evaluating {eval_steps} steps in context exceeds the transformer's learned positions (max_len={limit}, "
-            f"the training length); use rotary positions (a sliding window), the s5 backbone or a shorter evaluation"
+            f"the training length); use relative positions (alibi or rotary: a sliding window), the s5 backbone or a shorter evaluation"
         )
     if eval_steps > seq_len:
         window = "a sliding window of the last {} steps".format(seq_len) if cfg.backbone == "transformer" else "its recurrent state"
@@ -108,6 +111,10 @@ def build(cfg: ExperimentConfig) -> Setup:
     if cfg.objective == "dpt":
         for name in parse_collectors(cfg.collector):
             make_agent(name, env)
+        if cfg.labels == "optimal":
+            env.optimal_action_for_obs(env.sample_query_obs(jax.random.PRNGKey(0)), env.default_params)  # Key-to-Door: raises
+    else:
+        make_agent(cfg.source, env)
     return Setup(env, eval_env, spec, objective, model)
 
 
@@ -133,7 +140,14 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     record = setup.record(cfg)
     check_run_dir(run_dir, record)
     os.makedirs(run_dir, exist_ok=True)
+    if jax.process_index() != 0:  # another process of a distributed run: its share of the training, nothing more
+        return _run_locked(cfg, name, setup, run_dir, record, False)
+    with RunLock(run_dir):  # one writer per run directory, from data to results
+        return _run_locked(cfg, name, setup, run_dir, record, progress)
 
+
+def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, record: dict, progress: bool) -> dict:
+    env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     t0 = time.perf_counter()
     data = _dataset(cfg, env, run_dir)
     gen_s = time.perf_counter() - t0
@@ -142,7 +156,9 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     t0 = time.perf_counter()
     params, logs = train(model, objective, data.samples, cfg.train, run_dir=run_dir, record=extra, progress=progress)
     train_s = time.perf_counter() - t0
-    metrics = read_metrics(run_dir)  # across resumes: elapsed_s is the whole run's training time
+    if jax.process_index() != 0:
+        return {}  # process 0 evaluates and writes the results
+    metrics = [e for e in read_metrics(run_dir) if "loss" in e]  # across resumes: elapsed_s is the whole run's training time
     if metrics:
         train_s, final_train_loss = metrics[-1]["elapsed_s"], metrics[-1]["loss"]
     else:
@@ -151,6 +167,7 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
         experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
+        backend=f"{jax.device_count()} {jax.default_backend()}",
         final_loss=validation_loss, final_train_loss=final_train_loss,
         checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
     )
@@ -184,7 +201,9 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
     tasks = evaluation_tasks(cfg, env, jax.random.fold_in(key, 0))
     model_name = cfg.objective.upper() + ("-s5" if cfg.backbone == "s5" else "")
-    agents = {model_name: ModelAgent(params, model, spec), **{name: name for name in cfg.baselines}}
+    models = {model_name + ("" if context == "step" else f" ({context} context)"): ModelAgent(params, model, spec, context=context)
+              for context in cfg.deploy_context}
+    agents = {**models, **{name: name for name in cfg.baselines}}
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
                               split=cfg.eval_split)
     if not is_bandit(env):

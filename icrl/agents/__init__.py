@@ -65,6 +65,8 @@ AGENTS: dict[str, Callable[[Any], tuple[type, dict]]] = {
     # exact Bayes over a finite task pool: DPT's pretraining target, and PSRL
     "posterior": _for_env(TaskPosteriorAgent, mode="action"),
     "psrl": _for_env(TaskPosteriorAgent, mode="episode"),
+    # the exact posterior taken in at episode ends only: the ceiling of a DPT deployed with an episode-frozen context
+    "posterior-episode": _for_env(TaskPosteriorAgent, mode="action", context="episode"),
 }
 
 

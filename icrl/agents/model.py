@@ -13,12 +13,16 @@ from icrl.models.tokens import TokenSpec
 
 #: What a model agent plays when its outputs are not finite; ``rollout`` refuses a history holding it.
 INVALID_ACTION = -1
+#: How the context grows: every step (AD, online DPT on bandits), or at episode ends only (DPT on MDPs).
+CONTEXTS = ("step", "episode")
 
 
 @struct.dataclass
 class ModelState:
-    carry: Any  # the backbone's carry for a batch of one
+    carry: Any  # the backbone's carry for a batch of one: every step so far
     prev: jax.Array  # features of the previous transition, (transition_dim,)
+    frozen_carry: Any = None  # context="episode": the carry as the current episode began
+    frozen_prev: Any = None  # ... and the last transition before it
 
 
 @struct.dataclass
@@ -26,13 +30,21 @@ class ModelAgent:
     """Acts in context with frozen ``params``: token ``t`` = (current observation,
     previous transition); the model's output is the action distribution.
 
+    ``context="step"`` (default): the model conditions on every step so far, its
+    own current episode included. ``context="episode"``: on the transitions of
+    *earlier* episodes only, held fixed while an episode runs and extended at its
+    end (DPT's deployment on MDPs, Lee et al. 2023): each step queries the model
+    with the current observation against the context as the episode began, while
+    a second carry takes in the episode's steps for the next one (two model steps
+    per environment step).
+
     ``greedy=False`` (online DPT/AD) samples from the softmax at ``temperature``;
     ``greedy=True`` takes the argmax. The agent is a pytree (its parameters are
     data), so ``rollout`` traces them instead of baking them into the program.
     A transformer with learned positions has a context of at most ``max_len`` steps:
-    ``check_num_steps`` refuses a longer rollout before it starts (rotary ones slide
-    a window of ``max_len`` steps instead). A finished run's model is read back
-    as an agent by :func:`icrl.runs.load_agent`.
+    ``check_num_steps`` refuses a longer rollout before it starts (relative ones
+    slide a window of ``max_len`` steps instead). A finished run's model is read
+    back as an agent by :func:`icrl.runs.load_agent`.
     """
 
     params: Any
@@ -40,6 +52,11 @@ class ModelAgent:
     spec: TokenSpec = struct.field(pytree_node=False)
     greedy: bool = struct.field(pytree_node=False, default=False)
     temperature: float = struct.field(pytree_node=False, default=1.0)
+    context: str = struct.field(pytree_node=False, default="step")
+
+    def __post_init__(self):
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {CONTEXTS}, got {self.context!r}")
 
     @property
     def num_actions(self) -> int:
@@ -55,19 +72,40 @@ class ModelAgent:
             )
 
     def init(self, key, env_params=None) -> ModelState:
-        return ModelState(self.model.init_carry(1), self.spec.empty_transition())
+        carry, prev = self.model.init_carry(1), self.spec.empty_transition()
+        if self.context == "episode":
+            return ModelState(carry, prev, carry, prev)
+        return ModelState(carry, prev)
+
+    def _step(self, carry, obs, prev):
+        token = self.spec.token(obs, prev)[None]
+        carry, logits = self.model.apply(self.params, carry, token, None, method="step")
+        return carry, logits[0]
+
+    def _advance(self, state: ModelState, obs):
+        carry, logits = self._step(state.carry, obs, state.prev)
+        if self.context == "episode":  # act on the context as the episode began; discard that query's carry
+            _, logits = self._step(state.frozen_carry, obs, state.frozen_prev)
+        return carry, logits
+
+    def action_logits(self, state: ModelState, obs) -> jax.Array:
+        """The logits ``act`` would sample from in ``obs``: ``(num_actions,)``."""
+        return self._advance(state, obs)[1]
 
     def act(self, key, state: ModelState, obs):
-        token = self.spec.token(obs, state.prev)[None]
-        carry, logits = self.model.apply(self.params, state.carry, token, None, method="step")
-        logits = logits[0]
+        carry, logits = self._advance(state, obs)
         if self.greedy:
             action = jnp.argmax(logits)
         else:
             action = jax.random.categorical(key, logits / self.temperature)
         action = jnp.where(jnp.all(jnp.isfinite(logits)), action, INVALID_ACTION)  # rollout() raises on it
-        return action.astype(jnp.int32), ModelState(carry, state.prev)
+        return action.astype(jnp.int32), state.replace(carry=carry)
 
     def update(self, state: ModelState, transition) -> ModelState:
         prev = self.spec.transition(transition.obs, transition.action, transition.reward, transition.next_obs, transition.done)
-        return state.replace(prev=prev)
+        state = state.replace(prev=prev)
+        if self.context == "episode":  # an episode ended: it joins the fixed context
+            done = jnp.asarray(transition.done, bool)
+            pick = lambda new, old: jax.tree.map(lambda n, o: jnp.where(done, n, o), new, old)  # noqa: E731
+            state = state.replace(frozen_carry=pick(state.carry, state.frozen_carry), frozen_prev=pick(prev, state.frozen_prev))
+        return state

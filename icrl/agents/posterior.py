@@ -1,8 +1,11 @@
 """Exact Bayesian baselines over a finite task pool: what DPT's pretraining targets, and PSRL.
 
 With a uniform prior over a finite pool of tasks whose rewards are deterministic
-(Dark Room: one goal cell out of ``size**2``), the posterior after any history is
-uniform over the tasks that agree with every observed reward. Two agents act on it:
+(Dark Room: one goal cell out of ``size**2``; Key-to-Door: an ordered pair of
+cells), the posterior after any history is uniform over the tasks that agree with
+every observed reward. Each task of the pool keeps the memory its oracle keeps
+(Key-to-Door: whether the key is held), so rewards and optimal actions are
+predicted per task from the environment's ``transition_reward`` and oracle hooks. Two agents act on it:
 
 - ``mode="action"``: sample the action from ``P(a is optimal in obs | history)``.
   This is the minimiser of DPT's cross-entropy loss under that prior, so it is
@@ -11,6 +14,11 @@ uniform over the tasks that agree with every observed reward. Two agents act on 
 - ``mode="episode"``: posterior sampling for RL (PSRL, Osband et al. 2013): draw
   one task from the posterior and follow its optimal policy; draw again when an
   episode starts or when the drawn task is ruled out.
+
+``context="episode"`` updates the posterior at episode ends only (from every
+transition of the episode), as a DPT deployed with an episode-frozen context
+sees its history: with ``mode="action"`` it is the policy such a DPT converges
+to, the ceiling for that deployment.
 
 If no task of the pool agrees with the history (a held-out task outside a
 ``"train"`` prior), both fall back to uniformly random actions.
@@ -29,29 +37,35 @@ from envs.base import check_split
 from icrl.agents.base import Transition
 
 MODES = ("action", "episode")
+CONTEXTS = ("step", "episode")
 
 
 @struct.dataclass
 class PosteriorState:
-    consistent: jax.Array  # (num_tasks,) bool: pool tasks that agree with every reward seen
+    consistent: jax.Array  # (num_tasks,) bool: pool tasks that agree with every reward the posterior has taken in
     sample: jax.Array  # () int32: PSRL's drawn task
     resample: jax.Array  # () bool: draw again before the next action
+    pending: jax.Array  # (num_tasks,) bool: context="episode": also agreeing with the current episode so far
+    memory: Any  # (num_tasks, ...): each pool task's oracle memory (Key-to-Door: its phase)
 
 
 @dataclass(frozen=True)
 class TaskPosteriorAgent:
-    """``env``: an ``envs.TaskEnvironment`` with ``task_pool``, ``transition_reward`` and
-    ``optimal_action_for_obs``; ``split``: the pool the prior is uniform over."""
+    """``env``: an ``envs.TaskEnvironment`` with ``task_pool``, ``transition_reward`` and the
+    oracle hooks; ``split``: the pool the prior is uniform over."""
 
     env: Any
     split: str = "all"
     mode: str = "action"
+    context: str = "step"
 
     def __post_init__(self):
         check_split(self.split)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for hook in ("task_pool", "transition_reward", "optimal_action_for_obs"):
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {CONTEXTS}, got {self.context!r}")
+        for hook in ("task_pool", "transition_reward", "oracle_act"):
             if not hasattr(self.env, hook):
                 raise ValueError(f"a task posterior needs a finite task pool; environment {self.env.name!r} has no {hook}")
 
@@ -64,14 +78,15 @@ class TaskPosteriorAgent:
 
     def init(self, key, env_params=None) -> PosteriorState:
         size = self.env.num_tasks_in(self.split)
-        return PosteriorState(jnp.ones(size, bool), jnp.zeros((), jnp.int32), jnp.array(True))
+        memory = jax.vmap(self.env.oracle_init)(self._pool())
+        return PosteriorState(jnp.ones(size, bool), jnp.zeros((), jnp.int32), jnp.array(True), jnp.ones(size, bool), memory)
 
-    def _optimal_actions(self, obs):
-        return jax.vmap(self.env.optimal_action_for_obs, in_axes=(None, 0))(obs, self._pool())  # (num_tasks,)
+    def _optimal_actions(self, state: PosteriorState, obs):
+        return jax.vmap(self.env.oracle_act, in_axes=(0, None, 0))(state.memory, obs, self._pool())  # (num_tasks,)
 
     def action_probs(self, state: PosteriorState, obs) -> jax.Array:
         """``P(a is optimal in obs | history)``, ``(num_actions,)``; uniform once no task is left."""
-        counts = (jax.nn.one_hot(self._optimal_actions(obs), self.num_actions) * state.consistent[:, None]).sum(0)
+        counts = (jax.nn.one_hot(self._optimal_actions(state, obs), self.num_actions) * state.consistent[:, None]).sum(0)
         total = counts.sum()
         return jnp.where(total > 0, counts / jnp.maximum(total, 1), 1.0 / self.num_actions)
 
@@ -79,16 +94,23 @@ class TaskPosteriorAgent:
         k_sample, k_act = jax.random.split(key)
         if self.mode == "action":
             return jax.random.categorical(k_act, jnp.log(self.action_probs(state, obs))).astype(jnp.int32), state
-        optimal, any_left = self._optimal_actions(obs), state.consistent.any()
+        optimal, any_left = self._optimal_actions(state, obs), state.consistent.any()
         drawn = jax.random.categorical(k_sample, jnp.where(state.consistent, 0.0, -jnp.inf))
         sample = jnp.where(state.resample, drawn, state.sample)
         action = jnp.where(any_left, optimal[sample], jax.random.randint(k_act, (), 0, self.num_actions))
         return action.astype(jnp.int32), state.replace(sample=sample.astype(jnp.int32), resample=jnp.array(False))
 
     def update(self, state: PosteriorState, transition: Transition) -> PosteriorState:
-        predicted = jax.vmap(self.env.transition_reward, in_axes=(None, None, None, 0))(
-            transition.obs, transition.action, transition.next_obs, self._pool()
+        pool = self._pool()
+        predicted = jax.vmap(self.env.transition_reward, in_axes=(None, None, None, 0, 0))(
+            transition.obs, transition.action, transition.next_obs, pool, state.memory
         )
-        consistent = state.consistent & (predicted == transition.reward)
-        resample = jnp.asarray(transition.done, bool) | ~consistent[state.sample]
-        return state.replace(consistent=consistent, resample=resample)
+        memory = jax.vmap(self.env.oracle_update, in_axes=(0, None, 0))(state.memory, transition, pool)
+        done = jnp.asarray(transition.done, bool)
+        if self.context == "episode":  # take the episode in at its end
+            pending = state.pending & (predicted == transition.reward)
+            consistent = jnp.where(done, pending, state.consistent)
+        else:
+            pending = consistent = state.consistent & (predicted == transition.reward)
+        resample = done | ~consistent[state.sample]
+        return state.replace(consistent=consistent, resample=resample, pending=pending, memory=memory)

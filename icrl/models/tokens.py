@@ -27,7 +27,7 @@ def _flatten_float(obs):
 @dataclass(frozen=True)
 class TokenSpec:
     """How observations become features. ``for_env`` picks the environment's
-    ``obs_features`` (grid worlds: one-hot x and y) or the raw observation."""
+    ``obs_features`` (grid worlds: one-hot x and y, and scaled coordinates) or the raw observation."""
 
     obs_dim: int
     num_actions: int

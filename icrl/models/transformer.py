@@ -136,9 +136,11 @@ class Transformer(nn.Module):
     Positions count steps since the last reset; attention never crosses a reset.
     ``position_encoding``:
 
-    - ``"rotary"`` (default) or ``"alibi"``: relative positions (rotary embeddings of
-      queries and keys; or ALiBi, a per-head penalty on the scores linear in the
-      distance, its slopes learned). Each step attends to at most the last ``max_len``
+    - ``"alibi"`` (default) or ``"rotary"``: relative positions (ALiBi, a per-head
+      penalty on the scores linear in the distance, its slopes learned; or rotary
+      embeddings of queries and keys). ALiBi costs what learned positions cost per
+      step on CPU, rotary about 15% more (benchmarks/pretrain.py), and on a tiny Dark
+      Room DPT rotary learned slowest of the three. Each step attends to at most the last ``max_len``
       steps, in both faces, so a model trained on sequences of ``max_len`` runs in
       context for as long as asked, never meeting a distance it was not trained on:
       the step face keeps a ring buffer of the last ``max_len`` keys and values (a
@@ -160,7 +162,7 @@ class Transformer(nn.Module):
     width: int = 64
     dropout: float = 0.0
     attention: str = "einsum"  # "einsum" (our layout) or "jax" (jax.nn.dot_product_attention)
-    position_encoding: str = "rotary"
+    position_encoding: str = "alibi"
 
     def setup(self):
         if self.attention not in ("einsum", "jax"):
