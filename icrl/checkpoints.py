@@ -23,6 +23,14 @@ import orbax.checkpoint as ocp
 PACING_KEYS = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices", "nonfinite_guard")
 #: Names of record fields renamed since checkpoints were first written (old -> new).
 _RENAMED_TRAIN_KEYS = {"num_steps": "train_steps"}
+#: Model fields added since checkpoints were first written, with the value that reproduces the model
+#: from before each existed: a record without one is read as having that value.
+_ADDED_MODEL_FIELDS = {
+    "Transformer": {
+        "position_encoding": "learned", "ffn": "dense", "num_experts": 6, "num_selects": 2, "num_task_experts": 12,
+        "num_task_selects": 2, "expert_hidden": 64, "moe_balance_weight": 0.1, "moe_contrastive_weight": 0.01,
+    },
+}
 
 
 class CheckpointError(ValueError):
@@ -54,8 +62,8 @@ def upgrade_record(record: dict) -> dict:
                 train[new] = train.pop(old)
         record["train"] = train
     model = record.get("model")
-    if isinstance(model, dict) and model.get("class") == "Transformer" and "position_encoding" not in model:
-        record["model"] = {**model, "position_encoding": "learned"}  # the only encoding before rotary ones
+    if isinstance(model, dict) and model.get("class") in _ADDED_MODEL_FIELDS:
+        record["model"] = {**_ADDED_MODEL_FIELDS[model["class"]], **model}
     return record
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from envs.base import check_positive_int, check_signature, signature
 from icrl.agents import make_agent
+from icrl.agents.noisy import NoisyAgent
 from icrl.rollout import rollout
 from icrl.types import History, Samples
 
@@ -62,8 +63,9 @@ class Dataset:
 
     @property
     def samples(self) -> Samples:
-        """What a training step samples batches from (see :class:`icrl.types.Samples`)."""
-        return Samples(self.history, self.queries, self.labels)
+        """What a training step samples batches from (see :class:`icrl.types.Samples`); an
+        ``lhf_weight`` extra (:func:`lhf_weights`) sets how often each task is drawn."""
+        return Samples(self.history, self.queries, self.labels, self.extras.get("lhf_weight"))
 
     def take(self, idx) -> "Dataset":
         """The tasks ``idx`` (indices or boolean mask)."""
@@ -169,7 +171,7 @@ def make_dpt_dataset(
         label_array = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
     meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len, labels=labels)
-    extras = {}
+    extras = {"optimal_return": jax.vmap(env.optimal_return)(tasks)}  # for learning-history filtering
     if len(mix) > 1:
         meta["collectors"] = list(mix)
         extras["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
@@ -184,42 +186,91 @@ def make_ad_dataset(
     split: str = "train",
     source: str = "q-learning",
     source_kwargs: dict | None = None,
+    noisy_fraction: float = 0.0,
+    noise_epsilon: float = 0.5,
 ) -> Dataset:
     """AD data (Laskin et al. 2022): the learning history of ``source``, run from
-    scratch for ``num_episodes`` episodes on each task. Arrays ``(N, num_episodes * horizon)``."""
+    scratch for ``num_episodes`` episodes on each task. Arrays ``(N, num_episodes * horizon)``.
+
+    ``noisy_fraction`` of the histories (the first ones; extras ``noisy`` marks them) come
+    from a degraded learner: ``source`` acting at random with a probability drawn per task
+    from ``[0, noise_epsilon]`` (:class:`icrl.agents.noisy.NoisyAgent`)."""
     if not hasattr(env, "horizon"):
         raise ValueError(f"AD needs an environment with fixed-length episodes, got {env.name!r}")
+    if not 0.0 <= noisy_fraction <= 1.0:
+        raise ValueError(f"noisy_fraction must be in [0, 1], got {noisy_fraction!r}")
     k_tasks, k_roll = jax.random.split(key)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
     agent = make_agent(source, env, **(source_kwargs or {}))
-    history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
+    num_noisy = int(round(noisy_fraction * num_tasks))
+    parts = []
+    for i, (start, stop, actor) in enumerate(((0, num_noisy, NoisyAgent(agent, noise_epsilon)), (num_noisy, num_tasks, agent))):
+        if stop > start:
+            part = jax.tree.map(lambda x: x[start:stop], tasks)
+            parts.append(rollout(env, actor, part, k_roll if num_noisy == 0 else jax.random.fold_in(k_roll, i), num_episodes=num_episodes))
+    history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
     optimal = jax.vmap(env.optimal_return)(tasks)
     meta = _meta("ad", env, split, source, source_kwargs, key, num_tasks=num_tasks, num_episodes=num_episodes, horizon=env.horizon)
-    return _as_dataset(history, meta, optimal_return=optimal)
+    extras = {"optimal_return": optimal}
+    if num_noisy:
+        meta["noise"] = {"noisy_fraction": noisy_fraction, "noise_epsilon": noise_epsilon}
+        extras["noisy"] = np.arange(num_tasks) < num_noisy
+    return _as_dataset(history, meta, **extras)
 
 
-def filter_histories(dataset: Dataset, keep_fraction: float = 0.5, stability_weight: float = 1.0) -> Dataset:
-    """Learning-history filtering (LHF): keep the histories that improve most, most steadily.
+def episode_returns_normalised(dataset: Dataset) -> np.ndarray:
+    """Each history's return per episode in units of its task's optimal return: ``(N, episodes)``."""
+    episodes = dataset.meta.get("num_episodes") or dataset.history.action.shape[1] // dataset.meta["env"]["horizon"]
+    returns = np.asarray(dataset.history.reward).reshape(dataset.num_tasks, episodes, -1).sum(-1)
+    optimal = dataset.extras.get("optimal_return")
+    if optimal is None:
+        raise ValueError("learning-history filtering needs each task's optimal return (extras['optimal_return'])")
+    return returns / np.maximum(np.asarray(optimal), 1e-6)[:, None]
 
-    Score = (mean return of the last quarter of episodes − of the first quarter)
-    − ``stability_weight`` · (std of episode-to-episode return changes), both in
-    units of the task's optimal return; the top ``keep_fraction`` are kept.
+
+def lhf_scores(returns: np.ndarray, stability_weight: float = 1.0) -> dict[str, np.ndarray]:
+    """Learning-history filtering's score (Chen et al. 2025), ``U = Improvement + λ · Stability``, of
+    histories whose per-episode returns are ``returns: (N, episodes)`` (in units of optimal).
+
+    Improvement: the mean return of the last quarter of episodes minus that of the first
+    quarter (quarters rather than single episodes, so one lucky or unlucky episode does not
+    decide it). Stability: minus the mean drop between consecutive episodes, counting drops
+    only (a steady climb scores 0, a climb that keeps falling back scores below). Both are in
+    units of the optimal return, so tasks of different difficulty compare.
     """
-    if dataset.meta.get("kind") != "ad":
-        raise ValueError(f"filter_histories works on AD learning histories, got a {dataset.meta.get('kind')!r} dataset")
-    if not 0.0 < keep_fraction <= 1.0:
-        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
-    returns = np.asarray(dataset.history.reward).reshape(dataset.num_tasks, dataset.meta["num_episodes"], -1).sum(-1)
-    scale = np.maximum(np.asarray(dataset.extras["optimal_return"]), 1e-6)[:, None]
-    returns = returns / scale
     quarter = max(1, returns.shape[1] // 4)
     improvement = returns[:, -quarter:].mean(1) - returns[:, :quarter].mean(1)
-    instability = np.diff(returns, axis=1).std(1) if returns.shape[1] > 1 else np.zeros(len(returns))
-    score = improvement - stability_weight * instability
-    keep = np.argsort(-score, kind="stable")[: max(1, int(round(keep_fraction * dataset.num_tasks)))]
-    out = dataset.take(np.sort(keep))
-    out.meta["filter"] = {"keep_fraction": keep_fraction, "stability_weight": stability_weight}
-    return out
+    drops = np.maximum(-np.diff(returns, axis=1), 0.0) if returns.shape[1] > 1 else np.zeros((len(returns), 1))
+    stability = -drops.mean(1)
+    return {"improvement": improvement, "stability": stability, "score": improvement + stability_weight * stability}
+
+
+def lhf_weights(score: np.ndarray, keep_fraction: float = 1.0) -> np.ndarray:
+    """Sampling weights from LHF scores: the lowest ``1 - keep_fraction`` are filtered out
+    (weight 0) and the rest weighted by their score rescaled to [0, 1] over the kept ones (the
+    worst kept history weighs 0, the best 1), so histories are drawn in proportion to how
+    well and how steadily they learn. Equal scores give equal weights."""
+    if not 0.0 < keep_fraction <= 1.0:
+        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
+    n_keep = max(1, int(round(keep_fraction * len(score))))
+    kept = np.zeros(len(score), bool)
+    kept[np.argsort(-score, kind="stable")[:n_keep]] = True
+    low, high = score[kept].min(), score[kept].max()
+    weights = np.where(kept, (score - low) / (high - low) if high > low else 1.0, 0.0)
+    if not weights.any():  # a single kept history
+        weights = kept.astype(float)
+    return weights.astype(np.float32)
+
+
+def apply_lhf(dataset: Dataset, stability_weight: float = 1.0, keep_fraction: float = 1.0) -> Dataset:
+    """The dataset with LHF sampling weights (extras ``lhf_weight``, read by the training step's
+    batch sampler on device) and the scores in extras, for learning histories (AD) or
+    multi-episode DPT contexts gathered by a learning collector."""
+    scores = lhf_scores(episode_returns_normalised(dataset), stability_weight)
+    extras = {**dataset.extras, "lhf_weight": lhf_weights(scores["score"], keep_fraction),
+              **{f"lhf_{k}": v.astype(np.float32) for k, v in scores.items()}}
+    meta = {**dataset.meta, "lhf": {"stability_weight": stability_weight, "keep_fraction": keep_fraction}}
+    return Dataset(dataset.history, dataset.queries, dataset.labels, extras, meta)
 
 
 def save_dataset(dataset: Dataset, path: str) -> None:

@@ -18,6 +18,14 @@ from icrl.models.tokens import TokenSpec
 from icrl.types import Samples
 
 
+def sample_tasks(data: Samples, key, count: int) -> jax.Array:
+    """``count`` task indices: uniform, or in proportion to ``data.weights`` (learning-history filtering)."""
+    num_tasks = data.history.action.shape[0]
+    if data.weights is None:
+        return jax.random.randint(key, (count,), 0, num_tasks)
+    return jax.random.categorical(key, jnp.log(data.weights), shape=(count,))
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean cross-entropy over every position: ``logits (B, T, A)``, ``labels (B, T)``."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
@@ -34,8 +42,8 @@ class DPTObjective:
     kind = "dpt"
 
     def sample_batch(self, data: Samples, key, batch_size: int):
-        idx = jax.random.randint(key, (batch_size,), 0, data.history.action.shape[0])
-        batch = jax.tree.map(lambda x: x[idx], data)
+        idx = sample_tasks(data, key, batch_size)
+        batch = jax.tree.map(lambda x: x[idx], data._replace(weights=None))
         return self.spec.tokens(batch.history, batch.queries), None, batch.labels  # None: no resets
 
 
@@ -51,6 +59,9 @@ class ADObjective:
     its training length; a window still begins at the history's start with
     probability ``1 / (num_episodes - context_episodes + 1)``.
 
+    ``paired=True`` draws two windows from each of ``batch_size / 2`` histories, as rows
+    ``2i`` and ``2i + 1`` (the pairs T2MIR's contrastive loss needs).
+
     ``episode_resets`` restarts the model's state at each episode in the window.
     Off by default: AD's in-context improvement needs memory *across* episodes;
     a new task always starts a fresh sequence anyway.
@@ -62,6 +73,7 @@ class ADObjective:
     episode_stride: int = 1
     episode_resets: bool = False
     window_starts: str = "episode"
+    paired: bool = False
     kind = "ad"
 
     def __post_init__(self):
@@ -71,6 +83,10 @@ class ADObjective:
             raise ValueError(f"window_starts='step' needs episode_stride=1, got {self.episode_stride}")
         if self.window_starts == "step" and self.episode_resets:
             raise ValueError("window_starts='step' cuts episodes, so it cannot reset the state at episode ends")
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if self.paired and batch_size % 2:
+            raise ValueError(f"paired windows need an even batch per device, got {batch_size}")
 
     def check(self, meta: dict) -> None:
         span = (self.context_episodes - 1) * self.episode_stride + 1
@@ -85,7 +101,10 @@ class ADObjective:
         num_tasks, length = data.history.action.shape
         num_episodes = length // self.horizon
         span = (self.context_episodes - 1) * self.episode_stride + 1
-        idx = jax.random.randint(k_task, (batch_size,), 0, num_tasks)
+        if self.paired:
+            idx = jnp.repeat(sample_tasks(data, k_task, batch_size // 2), 2)
+        else:
+            idx = sample_tasks(data, k_task, batch_size)
         start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - span + 1)
         episodes = start[:, None] + self.episode_stride * jnp.arange(self.context_episodes)  # (B, W)
         if self.window_starts == "step":

@@ -83,16 +83,17 @@ def _tasks(results: dict) -> str:
 def format_table(results: dict) -> str:
     """The terminal table of a results dict."""
     rows = summary(results)
+    width = max(16, 2 + max(len(name) for name in rows))
     if kind(results) == REGRET:
         steps = len(next(iter(results["methods"].values()))["cumulative_regret"])
         lines = [f"cumulative regret on {results['num_tasks']} {_tasks(results)} at step {steps} (mean ± 95% CI)"]
-        lines += [f"  {name:<16}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}" for name, r in rows.items()]
+        lines += [f"  {name:<{width}}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}" for name, r in rows.items()]
         for name, m in results.get("offline", {}).items():
             lines.append(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")
     else:
         lines = [f"return per episode on {results['num_tasks']} {_tasks(results)} (optimal {results['optimal_return']:.2f})"]
         lines += [
-            f"  {name:<16}first {r['first_return']:7.2f}   last {r['last_return']:7.2f}   ({r['num_episodes']} episodes)"
+            f"  {name:<{width}}first {r['first_return']:7.2f}   last {r['last_return']:7.2f}   ({r['num_episodes']} episodes)"
             for name, r in rows.items()
         ]
     return "\n".join(lines)

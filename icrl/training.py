@@ -117,6 +117,17 @@ def _mesh(cfg: TrainConfig) -> Mesh:
     return Mesh(np.asarray(devices), ("data",))
 
 
+def moe_losses(model, sown: dict) -> jax.Array:
+    """The weighted auxiliary losses a T2MIR layer sowed (0 for a dense model)."""
+    def total(name):
+        found = [v for path, v in jax.tree_util.tree_leaves_with_path(sown) if any(getattr(k, "key", None) == name for k in path)]
+        return sum(found) if found else 0.0
+
+    if not sown:
+        return jnp.zeros(())
+    return model.moe_balance_weight * total("balance") + model.moe_contrastive_weight * total("contrastive")
+
+
 class Trainer:
     """Builds the compiled step for ``model`` on ``objective`` and runs it.
 
@@ -128,6 +139,8 @@ class Trainer:
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
         self.num_shards = self.mesh.size
+        if hasattr(objective, "check_batch_size"):  # e.g. paired windows need an even batch per device
+            objective.check_batch_size(cfg.batch_size // self.num_shards)
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         self.key = jax.random.PRNGKey(cfg.seed)
@@ -137,9 +150,14 @@ class Trainer:
         self._first_nonfinite = np.int32(-1)  # then on device: read only at check points
 
     def loss(self, params, batch, key):
+        """Cross-entropy, plus the mixture-of-experts losses a T2MIR layer sows (balance, and the
+        contrastive loss when the objective pairs segments of the same task)."""
         tokens, resets, labels = batch
-        logits = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key})
-        return cross_entropy(logits, labels)
+        extra = {}
+        if getattr(self.model, "ffn", "dense") != "dense":
+            extra["paired"] = bool(getattr(self.objective, "paired", False))
+        logits, sown = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key}, mutable=["moe"], **extra)
+        return cross_entropy(logits, labels) + moe_losses(self.model, sown.get("moe", {}))
 
     def _replicate(self, tree):
         """A host pytree as global arrays replicated on every device of every process."""

@@ -49,12 +49,15 @@ class Samples(NamedTuple):
 
     ``history``: a :class:`History` ``(num_tasks, T, ...)``; ``queries: (num_tasks, T, *obs_shape)``
     and ``labels: (num_tasks, T) int32`` (DPT) or ``None`` (AD: the query is the
-    observation, the label the source's action).
+    observation, the label the source's action). ``weights: (num_tasks,)``: how often
+    each task is drawn, relative to the others (learning-history filtering), or ``None``
+    for uniform.
     """
 
     history: History
     queries: Any = None
     labels: Any = None
+    weights: Any = None
 
     @property
     def num_tasks(self) -> int:

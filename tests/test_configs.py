@@ -15,7 +15,8 @@ def _other_value(name, value):
     """A different valid value for field ``name``."""
     special = {"objective": "ad", "env": "darkroom", "backbone": "s5", "collector": "dirichlet:0.5,ucb:0.5",
                "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere",
-               "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode")}
+               "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode"),
+               "ffn": "t2mir"}
     if name in special:
         return special[name]
     if isinstance(value, bool):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import envs
-from icrl.data import filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.data import load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
 from icrl.models import TokenSpec
-from icrl.objectives import ADObjective
+from icrl.objectives import ADObjective, sample_tasks
 
 
 def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
@@ -76,20 +76,6 @@ def test_ad_dataset_and_windows():
     np.testing.assert_array_equal(np.asarray(resets)[0], np.arange(12) == 6)
 
 
-def test_filter_histories_keeps_the_most_improving():
-    env, _ = envs.make("darkroom", size=5, horizon=10)
-    data = make_ad_dataset(env, jax.random.PRNGKey(0), 40, 16)
-    kept = filter_histories(data, keep_fraction=0.25, stability_weight=0.0)
-    assert kept.num_tasks == 10
-    returns = data.history.reward.reshape(40, 16, 10).sum(-1) / data.extras["optimal_return"][:, None]
-    gain = returns[:, -4:].mean(1) - returns[:, :4].mean(1)
-    kept_gain = kept.history.reward.reshape(10, 16, 10).sum(-1) / kept.extras["optimal_return"][:, None]
-    kept_gain = kept_gain[:, -4:].mean(1) - kept_gain[:, :4].mean(1)
-    assert kept_gain.min() >= np.sort(gain)[-10] - 1e-6
-    with pytest.raises(ValueError, match="AD learning histories"):
-        filter_histories(make_dpt_dataset(env, jax.random.PRNGKey(0), 4, 10))
-
-
 def test_save_load_roundtrip_and_errors(tmp_path):
     env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=10)
     data = make_dpt_dataset(env, jax.random.PRNGKey(0), 6, 10)
@@ -111,3 +97,37 @@ def test_save_load_roundtrip_and_errors(tmp_path):
         load_dataset(str(bad))
     with pytest.raises(ValueError, match="no query-state distribution"):
         make_dpt_dataset(envs.make("keydoor")[0], jax.random.PRNGKey(0), 2, 10)
+
+
+def test_lhf_ranks_steady_improvement_first_and_weights_follow_scores():
+    """By hand: a steady climb outranks a flat history and an erratic one that ends as high; the
+    weights rescale the scores to [0, 1], filtering the worst, and keep_fraction filters more."""
+    from icrl.data import lhf_scores, lhf_weights
+
+    returns = np.array([
+        [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0],  # steady climb
+        [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],  # flat
+        [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0],  # erratic
+    ])
+    s = lhf_scores(returns, stability_weight=1.0)
+    np.testing.assert_allclose(s["improvement"], [0.875, 0.0, 0.0])
+    np.testing.assert_allclose(s["stability"], [0.0, 0.0, -3 / 7])
+    assert s["score"][0] > s["score"][1] > s["score"][2]
+    np.testing.assert_allclose(lhf_weights(s["score"]), [1.0, (0 + 3 / 7) / (0.875 + 3 / 7), 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(lhf_weights(s["score"], keep_fraction=1 / 3) > 0, [True, False, False])
+    np.testing.assert_array_equal(lhf_weights(np.zeros(4)), 1.0)
+
+
+def test_lhf_sampling_on_device_follows_the_weights():
+    """The training sampler draws histories in proportion to their LHF weights (binomial bound)."""
+    from icrl.data import apply_lhf
+
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    data = apply_lhf(make_ad_dataset(env, jax.random.PRNGKey(0), 12, 8, noisy_fraction=0.5, noise_epsilon=1.0))
+    weights = data.extras["lhf_weight"] / data.extras["lhf_weight"].sum()
+    assert data.extras["noisy"].sum() == 6
+    samples = jax.tree.map(jnp.asarray, data.samples)
+    idx = jax.jit(lambda k: sample_tasks(samples, k, 20000))(jax.random.PRNGKey(1))
+    freq = np.bincount(np.asarray(idx), minlength=12) / 20000
+    np.testing.assert_allclose(freq, weights, atol=4 * np.sqrt(0.25 / 20000))
+    assert freq[weights == 0].sum() == 0

@@ -50,7 +50,11 @@ class ExperimentConfig:
     source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
     context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window")
     history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
-    lhf_keep: float = _field(1.0, "data", "AD: learning-history filtering, fraction of histories kept")
+    lhf: bool = _field(False, "data", "learning-history filtering: draw histories in proportion to improvement + lhf_stability x stability")
+    lhf_keep: float = _field(1.0, "data", "learning-history filtering: fraction of histories kept (the rest weigh 0)")
+    lhf_stability: float = _field(1.0, "data", "learning-history filtering: the weight lambda of stability")
+    noisy_fraction: float = _field(0.0, "data", "AD: share of histories from a degraded source (random actions)")
+    noise_epsilon: float = _field(0.5, "data", "AD: a degraded history acts at random with a probability drawn from [0, this]")
     # objective
     episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
     window_starts: str = _field("episode", "objective", "AD: windows begin at episode starts, or at any step (stride 1: as a sliding context does)")
@@ -59,6 +63,8 @@ class ExperimentConfig:
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
     width: int = _field(64, "model")
     state_size: int = _field(64, "model", "S5 state size")
+    ffn: str = _field("dense", "model", "transformer feed-forward: dense | t2mir (token-wise and task-wise mixtures of experts in the last block)")
+    expert_hidden: int = _field(64, "model", "t2mir: hidden width of each expert")
     position_encoding: str = _field("alibi", "model", "transformer: alibi or rotary (relative: run past the training length in a sliding window) | learned")
     dropout: float = _field(0.0, "model")
     # optimisation
@@ -83,6 +89,8 @@ class ExperimentConfig:
             raise ValueError(f"deploy_context takes 'step' and/or 'episode', got {self.deploy_context!r}")
         if self.eval_split not in ("train", "test"):
             raise ValueError(f"eval_split must be 'train' or 'test', got {self.eval_split!r}")
+        if not 0 <= self.noisy_fraction <= 1:
+            raise ValueError(f"noisy_fraction must be in [0, 1], got {self.noisy_fraction!r}")
         if not 0 < self.lhf_keep <= 1:
             raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
 
@@ -102,12 +110,14 @@ class ExperimentConfig:
 
     def data_fingerprint(self) -> dict:
         """Everything the pretraining dataset depends on: a saved dataset is reused only if this matches."""
-        return {**self.fields_of("env", "data"), "seed": self.seed}
+        return without_added_defaults({**self.fields_of("env", "data"), "seed": self.seed})
 
     def trained_fields(self) -> dict:
         """Every field that shapes the data or the trained parameters (the training settings
-        are recorded on their own, by :func:`icrl.training.train`)."""
-        return {**self.fields_of(*TRAINED_GROUPS), "seed": self.seed}
+        are recorded on their own, by :func:`icrl.training.train`). A field added after runs
+        were recorded is left out while it holds the value that reproduces them
+        (:data:`ADDED_FIELDS`), so those runs still resume."""
+        return without_added_defaults({**self.fields_of(*TRAINED_GROUPS), "seed": self.seed})
 
     def env_kwargs(self) -> dict:
         if self.env in ("bernoulli-bandit", "gaussian-bandit"):
@@ -128,6 +138,15 @@ class ExperimentConfig:
 
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+#: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
+#: value here: it says what a record without the field meant.
+ADDED_FIELDS = {"lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
+                "expert_hidden": 64}
+
+
+def without_added_defaults(fields: dict) -> dict:
+    """``fields`` without the added fields that hold their reproducing value (:data:`ADDED_FIELDS`)."""
+    return {k: v for k, v in fields.items() if not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
 
 
 def replace(cfg: ExperimentConfig, **changes) -> ExperimentConfig:

@@ -14,7 +14,7 @@ import envs
 from envs.base import is_bandit, signature
 from icrl.agents import ModelAgent, make_agent
 from icrl.checkpoints import CheckpointError, check_record, model_record
-from icrl.data import filter_histories, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
+from icrl.data import apply_lhf, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
 from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
@@ -26,11 +26,19 @@ from train.configs import ExperimentConfig
 
 
 def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
+    data = _make_raw_data(cfg, env, key, num_tasks)
+    if cfg.lhf or cfg.lhf_keep < 1:
+        data = apply_lhf(data, cfg.lhf_stability, cfg.lhf_keep)
+    return data
+
+
+def _make_raw_data(cfg: ExperimentConfig, env, key, num_tasks: int):
     if cfg.objective == "dpt":
         return make_dpt_dataset(env, key, num_tasks, cfg.context_episodes * cfg.horizon, split="train",
                                 collector=cfg.collector, labels=cfg.labels)
-    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train", source=cfg.source)
-    return filter_histories(data, cfg.lhf_keep) if cfg.lhf_keep < 1 else data
+    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train", source=cfg.source,
+                           noisy_fraction=cfg.noisy_fraction, noise_epsilon=cfg.noise_epsilon)
+    return data
 
 
 def validation_data(cfg: ExperimentConfig, env):
@@ -88,14 +96,18 @@ def build(cfg: ExperimentConfig) -> Setup:
     if cfg.objective == "dpt":
         objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
     else:
-        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts)
+        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts,
+                                paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
         seq_len = context_len
         objective.check({"num_episodes": cfg.history_episodes})
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
-        model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding)
+        model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
+                            expert_hidden=cfg.expert_hidden)
     else:
         model_kwargs.update(state_size=cfg.state_size)
+    if cfg.backbone != "transformer" and cfg.ffn != "dense":
+        raise ValueError(f"ffn={cfg.ffn!r} is a transformer option; the {cfg.backbone} backbone has none")
     model = make_model(cfg.backbone, spec.token_dim, env.num_actions, **model_kwargs)
     limit = getattr(model, "context_limit", None)
     if limit is not None and eval_steps > limit:

@@ -8,9 +8,11 @@ import jax.numpy as jnp
 from flax import struct
 
 from icrl.models.base import check_sequence, check_step
+from icrl.models.moe import T2MIRFeedForward
 
 NEG_INF = -1e30
 POSITION_ENCODINGS = ("rotary", "alibi", "learned")
+FEED_FORWARDS = ("dense", "t2mir")
 ROTARY_BASE = 10_000.0
 
 
@@ -78,14 +80,18 @@ class Block(nn.Module):
     dropout: float
     attention: str = "einsum"
     alibi: bool = False
+    moe: dict | None = None  # T2MIRFeedForward's settings: this block's feed-forward layer is T2MIR's
 
     def setup(self):
         self.ln_attn = nn.LayerNorm()
         self.qkv = nn.DenseGeneral((3, self.num_heads, self.width // self.num_heads))
         self.proj = nn.DenseGeneral(self.width, axis=(-2, -1))
         self.ln_mlp = nn.LayerNorm()
-        self.mlp_in = nn.Dense(4 * self.width)
-        self.mlp_out = nn.Dense(self.width)
+        if self.moe is None:
+            self.mlp_in = nn.Dense(4 * self.width)
+            self.mlp_out = nn.Dense(self.width)
+        else:
+            self.ffn = T2MIRFeedForward(self.width, **self.moe)
         self.drop = nn.Dropout(self.dropout)
         if self.alibi:
             self.alibi_raw = self.param("alibi_slopes", lambda key: alibi_slopes_init(self.num_heads))
@@ -93,11 +99,14 @@ class Block(nn.Module):
     def _slopes(self):
         return jax.nn.softplus(self.alibi_raw)
 
-    def _mlp(self, x, deterministic):
-        h = self.mlp_out(nn.gelu(self.mlp_in(self.ln_mlp(x))))
+    def _mlp(self, x, deterministic, paired=False):
+        if self.moe is None:
+            h = self.mlp_out(nn.gelu(self.mlp_in(self.ln_mlp(x))))
+        else:
+            h = self.ffn(self.ln_mlp(x), deterministic, paired)
         return x + self.drop(h, deterministic=deterministic)
 
-    def __call__(self, x, mask, cos_sin=None, distance=None, deterministic=True):
+    def __call__(self, x, mask, cos_sin=None, distance=None, deterministic=True, paired=False):
         """``x: (batch, time, width)``, ``mask: (batch, time, time)`` bool (query, key);
         ``cos_sin``: the :func:`rotation` of each step's position, ``(batch, time, 1, head_dim)`` each, or None;
         ``distance: (time, time)`` steps from key to query (ALiBi)."""
@@ -110,7 +119,7 @@ class Block(nn.Module):
         else:
             out = causal_attention(q, k, v, mask, bias)
         x = x + self.drop(self.proj(out), deterministic=deterministic)
-        return self._mlp(x, deterministic)
+        return self._mlp(x, deterministic, paired)
 
     def step(self, x, keys, values, slot, valid, key_rotation=None, distance=None):
         """One token ``x: (batch, width)`` against a cache ``(batch, max_len, h, d)``: its key and
@@ -163,6 +172,14 @@ class Transformer(nn.Module):
     dropout: float = 0.0
     attention: str = "einsum"  # "einsum" (our layout) or "jax" (jax.nn.dot_product_attention)
     position_encoding: str = "alibi"
+    ffn: str = "dense"  # "dense", or "t2mir": the last block's feed-forward layer is T2MIR's two MoEs
+    num_experts: int = 6  # t2mir: token-wise experts ...
+    num_selects: int = 2  # ... each token uses this many
+    num_task_experts: int = 12  # t2mir: task-wise experts ...
+    num_task_selects: int = 2  # ... each token uses this many
+    expert_hidden: int = 64  # t2mir: hidden width of every expert (GLU)
+    moe_balance_weight: float = 0.1  # t2mir: weight of the token-wise MoE's balance loss
+    moe_contrastive_weight: float = 0.01  # t2mir: weight of the task router's contrastive loss
 
     def setup(self):
         if self.attention not in ("einsum", "jax"):
@@ -178,8 +195,17 @@ class Transformer(nn.Module):
         self.embed = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
         if not self.relative:
             self.positions = self.param("positions", nn.initializers.normal(0.02), (self.max_len, self.width))
+        if self.ffn not in FEED_FORWARDS:
+            raise ValueError(f"ffn must be one of {FEED_FORWARDS}, got {self.ffn!r}")
         alibi = self.position_encoding == "alibi"
-        self.blocks = [Block(self.width, self.num_heads, self.dropout, self.attention, alibi) for _ in range(self.num_layers)]
+        moe = None if self.ffn == "dense" else dict(
+            num_experts=self.num_experts, num_selects=self.num_selects, expert_hidden=self.expert_hidden,
+            num_task_experts=self.num_task_experts, num_task_selects=self.num_task_selects,
+        )
+        self.blocks = [
+            Block(self.width, self.num_heads, self.dropout, self.attention, alibi, moe if i == self.num_layers - 1 else None)
+            for i in range(self.num_layers)
+        ]
         self.ln_out = nn.LayerNorm()
         self.head = nn.Dense(self.num_outputs)
         self.drop = nn.Dropout(self.dropout)
@@ -197,8 +223,9 @@ class Transformer(nn.Module):
     def _frequencies(self):
         return rotary_frequencies(self.width // self.num_heads)
 
-    def __call__(self, tokens, resets=None, deterministic: bool = True):
-        """``tokens: (batch, time, token_dim)``, ``resets: (batch, time)`` -> ``(batch, time, num_outputs)``."""
+    def __call__(self, tokens, resets=None, deterministic: bool = True, paired: bool = False):
+        """``tokens: (batch, time, token_dim)``, ``resets: (batch, time)`` -> ``(batch, time, num_outputs)``.
+        ``paired``: rows ``2i`` and ``2i + 1`` come from the same task (T2MIR's contrastive loss)."""
         no_resets = resets is None  # static: every row's positions are 0..time-1
         resets = check_sequence(tokens, resets, self.token_dim, self.context_limit)
         time = tokens.shape[1]
@@ -221,7 +248,7 @@ class Transformer(nn.Module):
             x = x + self.positions[position]
         x = self.drop(x, deterministic=deterministic)
         for block in self.blocks:
-            x = block(x, mask, cos_sin, distance, deterministic)
+            x = block(x, mask, cos_sin, distance, deterministic, paired)
         return self.head(self.ln_out(x))
 
     def init_carry(self, batch: int) -> KVCache:

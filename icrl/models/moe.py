@@ -1,0 +1,161 @@
+"""Mixture-of-experts feed-forward layers after T2MIR (Mixture-of-Experts Meets In-Context RL).
+
+T2MIR replaces a transformer block's feed-forward layer with two mixtures in
+parallel whose outputs are concatenated (each gives half the width):
+
+- a **token-wise** MoE: every token is routed to ``k`` of its experts (tokens of
+  different kinds, states, actions, rewards, can take different experts), with a
+  load-balancing loss;
+- a **task-wise** MoE of the same form whose router is trained, by a contrastive
+  loss, so that two segments of the same task pick the same experts and segments
+  of different tasks differ: its routing becomes a representation of the task.
+
+Gating is noisy top-k (Shazeer et al. 2017): ``logits + N(0, 1) · (softplus(W_noise x)
++ eps)`` while training, the clean logits otherwise; the ``k`` largest are
+softmax-normalised. The balance loss is ``cv²(importance) + cv²(load)`` over the
+experts, where importance sums the gate weights and load is the smooth
+probability, under the noise, that each expert is among a token's top ``k``; it is
+zero for a perfectly even spread. Experts are GLU networks; every expert is
+evaluated for every token and combined with the (mostly zero) gate weights, which
+keeps shapes static and the parallel and step faces equal.
+
+Differences from the reference code, by choice: the contrastive loss's keys are
+the online router's own outputs under a stop-gradient rather than a momentum
+copy's; the MoE replaces the feed-forward layer of the last block only, as its
+Dark Room configuration does.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax.scipy.stats import norm
+
+NOISE_EPSILON = 1e-2
+
+
+def cv_squared(x: jax.Array) -> jax.Array:
+    """Squared coefficient of variation of ``x: (num_experts,)``: 0 exactly when all are equal."""
+    return jnp.var(x) / (jnp.mean(x) ** 2 + 1e-10)
+
+
+class NoisyTopKGate(nn.Module):
+    """Routes each token of ``x: (..., width)`` to ``num_selects`` of ``num_experts``.
+
+    Returns ``(weights, balance_loss, probs)``: ``weights (..., num_experts)`` with exactly
+    ``num_selects`` non-zero entries per token, summing to 1; ``probs``: the clean softmax
+    over all experts (the router's representation of the token)."""
+
+    num_experts: int
+    num_selects: int
+
+    @nn.compact
+    def __call__(self, x, deterministic: bool = True):
+        if not 0 < self.num_selects <= self.num_experts:
+            raise ValueError(f"num_selects must be in [1, num_experts={self.num_experts}], got {self.num_selects}")
+        hidden = jnp.tanh(nn.Dense(self.num_experts, use_bias=False, name="gate_in")(x))
+        clean = nn.Dense(self.num_experts, use_bias=False, name="gate_out")(hidden)
+        noise_std = jax.nn.softplus(nn.Dense(self.num_experts, use_bias=False, kernel_init=nn.initializers.zeros, name="noise")(x)) + NOISE_EPSILON
+        noisy = not deterministic
+        logits = clean + jax.random.normal(self.make_rng("dropout"), clean.shape) * noise_std if noisy else clean
+        k = self.num_selects
+        top = jax.lax.top_k(logits, min(k + 1, self.num_experts))[0]  # (..., k + 1) descending
+        chosen = logits >= top[..., k - 1 : k]  # the k largest (ties measure zero under noise)
+        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+        flat = weights.reshape(-1, self.num_experts)
+        importance = flat.sum(0)
+        if noisy and k < self.num_experts:  # smooth load: P(expert in the top k) under the noise
+            in_threshold, out_threshold = top[..., k : k + 1], top[..., k - 1 : k]
+            threshold = jnp.where(logits > in_threshold, in_threshold, out_threshold)
+            load = norm.cdf((clean - threshold) / noise_std).reshape(-1, self.num_experts).sum(0)
+        else:
+            load = (flat > 0).sum(0).astype(flat.dtype)
+        balance = cv_squared(importance) + cv_squared(load)
+        return weights, balance, jax.nn.softmax(clean, axis=-1)
+
+
+class GLUExperts(nn.Module):
+    """``num_experts`` GLU networks ``width -> hidden -> out``, all evaluated: ``(..., width) -> (..., E, out)``."""
+
+    num_experts: int
+    hidden: int
+    out: int
+
+    @nn.compact
+    def __call__(self, x):
+        init = nn.initializers.lecun_normal()
+        w_in = self.param("w_in", init, (self.num_experts, x.shape[-1], 2 * self.hidden))
+        b_in = self.param("b_in", nn.initializers.zeros, (self.num_experts, 2 * self.hidden))
+        w_out = self.param("w_out", init, (self.num_experts, self.hidden, self.out))
+        b_out = self.param("b_out", nn.initializers.zeros, (self.num_experts, self.out))
+        h = jnp.einsum("...d,edh->...eh", x, w_in) + b_in
+        a, gate = jnp.split(h, 2, axis=-1)
+        return jnp.einsum("...eh,eho->...eo", nn.gelu(a) * jax.nn.sigmoid(gate), w_out) + b_out
+
+
+class MoE(nn.Module):
+    """A gate and its experts: ``(..., width) -> (..., out)`` plus the gate's balance loss and probabilities."""
+
+    num_experts: int
+    num_selects: int
+    hidden: int
+    out: int
+
+    @nn.compact
+    def __call__(self, x, deterministic: bool = True):
+        weights, balance, probs = NoisyTopKGate(self.num_experts, self.num_selects, name="gate")(x, deterministic)
+        experts = GLUExperts(self.num_experts, self.hidden, self.out, name="experts")(x)
+        return jnp.einsum("...e,...eo->...o", weights, experts), balance, probs, weights
+
+
+class T2MIRFeedForward(nn.Module):
+    """T2MIR's feed-forward layer: token-wise and task-wise MoE in parallel, outputs concatenated.
+
+    Sows into the ``"moe"`` collection: ``balance`` (the token-wise MoE's balance loss),
+    ``task_router`` (the task-wise router's probabilities averaged over each sequence,
+    ``(batch, num_task_experts)``: the representation the contrastive loss trains) and,
+    for diagnostics, ``token_weights`` and ``task_weights`` (every token's gate weights).
+    """
+
+    width: int
+    num_experts: int = 6
+    num_selects: int = 2
+    expert_hidden: int = 64
+    num_task_experts: int = 12
+    num_task_selects: int = 2
+
+    @nn.compact
+    def __call__(self, x, deterministic: bool = True, paired: bool = False):
+        """``x: (batch, time, width)`` or one step ``(batch, width)``. ``paired``: rows ``2i`` and
+        ``2i + 1`` of the batch come from the same task, so the contrastive loss is sown too."""
+        if self.width % 2:
+            raise ValueError(f"T2MIR splits the width in two halves; width={self.width} is odd")
+        half = self.width // 2
+        bilinear = self.param("contrastive_w", nn.initializers.normal(1.0), (self.num_task_experts, self.num_task_experts))
+        token_out, balance, _, token_weights = MoE(self.num_experts, self.num_selects, self.expert_hidden, half, name="token_moe")(x, deterministic)
+        task_out, _, task_probs, task_weights = MoE(self.num_task_experts, self.num_task_selects, self.expert_hidden, half, name="task_moe")(x, deterministic)
+        self.sow("moe", "balance", balance)
+        if task_probs.ndim == 3:  # a whole sequence (training): one representation per sequence
+            router = task_probs.mean(axis=1)
+            self.sow("moe", "task_router", router)
+            if paired:
+                self.sow("moe", "contrastive", contrastive_loss(router, bilinear))
+        self.sow("moe", "token_weights", token_weights)
+        self.sow("moe", "task_weights", task_weights)
+        return jnp.concatenate([token_out, task_out], axis=-1)
+
+
+def contrastive_loss(representations: jax.Array, bilinear: jax.Array) -> jax.Array:
+    """T2MIR's contrastive loss on ``representations: (batch, E)`` whose rows ``2i`` and ``2i + 1``
+    come from the same task: each row's partner must score highest among the other half's rows
+    under the bilinear form ``q W kᵀ`` (keys under a stop-gradient), averaged both ways."""
+    queries, keys = representations[0::2], representations[1::2]
+    labels = jnp.arange(queries.shape[0])
+
+    def one_way(q, k):
+        logits = q @ bilinear @ jax.lax.stop_gradient(k).T
+        logits = logits - logits.max(axis=1, keepdims=True)
+        return -jnp.mean(jax.nn.log_softmax(logits, axis=1)[labels, labels])
+
+    return 0.5 * (one_way(queries, keys) + one_way(keys, queries))

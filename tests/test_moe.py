@@ -1,0 +1,71 @@
+"""T2MIR's mixture-of-experts layers: routing, balance, contrastive loss, and the two faces of the model."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from icrl.models import Transformer
+from icrl.models.moe import MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared
+
+
+def test_top_k_routing_sends_every_token_to_exactly_k_experts():
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 50, 16))
+    gate = NoisyTopKGate(num_experts=6, num_selects=2)
+    params = gate.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x)
+    for deterministic in (True, False):
+        weights, balance, probs = gate.apply(params, x, deterministic, rngs={"dropout": jax.random.PRNGKey(3)})
+        np.testing.assert_array_equal((np.asarray(weights) > 0).sum(-1), 2)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+        assert float(balance) >= 0
+
+
+def test_balance_loss_is_minimal_for_uniform_load():
+    assert float(cv_squared(jnp.full(6, 3.0))) == 0.0
+    assert float(cv_squared(jnp.array([6.0, 0, 0, 0, 0, 0]))) > float(cv_squared(jnp.array([2.0, 1, 1, 1, 1, 0]))) > 0
+    # a gate whose logits are equal for every expert spreads uniformly and its balance loss vanishes
+    gate = NoisyTopKGate(num_experts=4, num_selects=4)
+    params = gate.init(jax.random.PRNGKey(0), jnp.ones((8, 4)))
+    params = jax.tree.map(jnp.zeros_like, params)
+    _, balance, _ = gate.apply(params, jax.random.normal(jax.random.PRNGKey(1), (8, 4)))
+    assert float(balance) < 1e-6
+
+
+def test_experts_combine_with_the_gate_weights():
+    """The MoE output is the gate-weighted sum of the chosen experts' outputs, computed by hand."""
+    moe = MoE(num_experts=5, num_selects=2, hidden=8, out=3)
+    x = jax.random.normal(jax.random.PRNGKey(0), (7, 12))
+    params = moe.init(jax.random.PRNGKey(1), x)
+    out, _, _, weights = moe.apply(params, x)
+    p = params["params"]["experts"]
+    for i in range(7):
+        expected = np.zeros(3)
+        for e in np.flatnonzero(np.asarray(weights[i])):
+            h = x[i] @ p["w_in"][e] + p["b_in"][e]
+            a, g = np.split(np.asarray(h), 2)
+            expected += float(weights[i, e]) * (np.asarray(jax.nn.gelu(a) * jax.nn.sigmoid(g)) @ p["w_out"][e] + p["b_out"][e])
+        np.testing.assert_allclose(out[i], expected, atol=1e-5)
+
+
+def test_contrastive_loss_rewards_routing_that_tells_tasks_apart():
+    w = jnp.eye(4) * 5.0
+    same = jnp.repeat(jax.nn.one_hot(jnp.arange(4), 4), 2, axis=0)  # rows 2i and 2i+1 route alike, tasks differ
+    mixed = same[jnp.array([0, 2, 1, 3, 4, 6, 5, 7])]  # partners no longer alike
+    assert float(contrastive_loss(same, w)) < float(contrastive_loss(mixed, w)) - 1.0
+
+
+def test_t2mir_transformer_parallel_equals_step_and_sows_its_losses():
+    model = Transformer(6, 4, max_len=40, num_layers=2, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
+    tokens = jax.random.normal(jax.random.PRNGKey(0), (2, 30, 6))
+    params = model.init(jax.random.PRNGKey(1), tokens[:, :3])
+    parallel = jax.jit(model.apply)(params, tokens)
+
+    def body(carry, x):
+        return model.apply(params, carry, x, None, method="step")
+
+    _, steps = jax.lax.scan(body, model.init_carry(2), tokens.swapaxes(0, 1))
+    np.testing.assert_allclose(parallel, steps.swapaxes(0, 1), atol=1e-5)
+    _, sown = model.apply(params, tokens, None, deterministic=False, paired=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["moe"])
+    ffn = sown["moe"]["blocks_1"]["ffn"]
+    assert ffn["task_router"][0].shape == (2, 12) and float(ffn["balance"][0]) >= 0 and np.isfinite(float(ffn["contrastive"][0]))
+    assert "blocks_0" not in sown["moe"]  # T2MIR's layer replaces the last block's feed-forward only
