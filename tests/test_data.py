@@ -131,3 +131,21 @@ def test_lhf_sampling_on_device_follows_the_weights():
     freq = np.bincount(np.asarray(idx), minlength=12) / 20000
     np.testing.assert_allclose(freq, weights, atol=4 * np.sqrt(0.25 / 20000))
     assert freq[weights == 0].sum() == 0
+
+
+def test_experiment_data_carries_lhf_weights_and_degraded_histories_weigh_less():
+    """``--lhf --noisy-fraction`` reach the data an experiment trains on: weights in the
+    samples the step draws from, and histories acting at random (epsilon up to 1) weigh
+    less on average than the clean source's; the plain config has no weights."""
+    from train.configs import config_for
+    from train.experiments import _make_data
+
+    cfg = config_for("darkroom-ad", size=4, horizon=8, history_episodes=8, noisy_fraction=0.5, noise_epsilon=1.0,
+                     lhf=True, lhf_keep=0.75)
+    env, _ = envs.make("darkroom", size=4, horizon=8)
+    data = _make_data(cfg, env, jax.random.PRNGKey(0), 64)
+    weights, noisy = data.samples.weights, data.extras["noisy"]
+    assert weights.shape == (64,) and (weights == 0).sum() >= 16 and data.meta["lhf"]["keep_fraction"] == 0.75
+    assert weights[noisy].mean() < weights[~noisy].mean()
+    plain = _make_data(config_for("darkroom-ad", size=4, horizon=8, history_episodes=8), env, jax.random.PRNGKey(0), 8)
+    assert plain.samples.weights is None
