@@ -118,6 +118,42 @@ def _split_counts(fractions: list[float], total: int) -> list[int]:
     return counts.tolist()
 
 
+def dpt_collectors(env, collector="dirichlet", collector_kwargs: dict | None = None, labels: str = "optimal"):
+    """``(fractions, agents)`` of a DPT collector or mixture (see :func:`make_dpt_dataset`)."""
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
+    mix = parse_collectors(collector)
+    if len(mix) == 1:
+        return mix, [make_agent(next(iter(mix)), env, **(collector_kwargs or {}))]
+    return mix, [make_agent(name, env, **(collector_kwargs or {}).get(name, {})) for name in mix]
+
+
+def dpt_arrays(env, agents, counts, key, context_len: int, labels: str = "optimal", split: str = "train", check: bool = True):
+    """``(tasks, history, queries, labels)`` of ``sum(counts)`` DPT contexts, ``counts[i]`` of them
+    gathered by ``agents[i]``: the arrays of :func:`make_dpt_dataset`, from the same key. Pure
+    and traceable with ``check=False`` (no host-side action check), so a training step can make
+    its own batch (:mod:`icrl.streams`)."""
+    num_tasks = int(sum(counts))
+    k_tasks, k_roll, k_query = jax.random.split(key, 3)
+    tasks = env.sample_tasks(k_tasks, num_tasks, split)
+    parts, start = [], 0
+    for i, (agent, count) in enumerate(zip(agents, counts)):
+        if count:  # the tasks are i.i.d., so consecutive blocks are as random as any
+            part = jax.tree.map(lambda x: x[start : start + count], tasks)
+            steps = context_len + (labels == "collector")
+            parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(agents) > 1 else k_roll, steps,
+                                 check_actions=check))
+        start += count
+    history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+    if labels == "collector":
+        queries, label_array = history.obs, history.action  # the states visited, the actions taken there
+        history = jax.tree.map(lambda x: x[:, :context_len], history)
+    else:
+        queries = env.sample_query_obs(k_query, (num_tasks, context_len + 1))  # prefixes of 0..context_len transitions
+        label_array = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
+    return tasks, history, queries, label_array
+
+
 def make_dpt_dataset(
     env,
     key: jax.Array,
@@ -145,30 +181,9 @@ def make_dpt_dataset(
     ruled out: DPT's label (an optimal action drawn from the posterior) made coherent
     within an episode, which the deployed model then commits to as PSRL does."""
     context_len = check_positive_int("context_len", context_len)
-    if labels not in LABELS:
-        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
-    mix = parse_collectors(collector)
-    k_tasks, k_roll, k_query = jax.random.split(key, 3)
-    tasks = env.sample_tasks(k_tasks, num_tasks, split)
-    if len(mix) == 1:
-        agents = [make_agent(next(iter(mix)), env, **(collector_kwargs or {}))]
-    else:
-        agents = [make_agent(name, env, **(collector_kwargs or {}).get(name, {})) for name in mix]
+    mix, agents = dpt_collectors(env, collector, collector_kwargs, labels)
     counts = _split_counts(list(mix.values()), num_tasks)
-    parts, start = [], 0
-    for i, (agent, count) in enumerate(zip(agents, counts)):
-        if count:  # the tasks are i.i.d., so consecutive blocks are as random as any
-            part = jax.tree.map(lambda x: x[start : start + count], tasks)
-            steps = context_len + (labels == "collector")
-            parts.append(rollout(env, agent, part, jax.random.fold_in(k_roll, i) if len(mix) > 1 else k_roll, steps))
-        start += count
-    history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
-    if labels == "collector":
-        queries, label_array = history.obs, history.action  # the states visited, the actions taken there
-        history = jax.tree.map(lambda x: x[:, :context_len], history)
-    else:
-        queries = env.sample_query_obs(k_query, (num_tasks, context_len + 1))  # prefixes of 0..context_len transitions
-        label_array = jax.jit(jax.vmap(jax.vmap(env.optimal_action_for_obs, in_axes=(0, None))))(queries, tasks)
+    tasks, history, queries, label_array = dpt_arrays(env, agents, counts, key, context_len, labels, split)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
     meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len, labels=labels)
     extras = {"optimal_return": jax.vmap(env.optimal_return)(tasks)}  # for learning-history filtering

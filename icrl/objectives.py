@@ -43,7 +43,10 @@ class DPTObjective:
 
     def sample_batch(self, data: Samples, key, batch_size: int):
         idx = sample_tasks(data, key, batch_size)
-        batch = jax.tree.map(lambda x: x[idx], data._replace(weights=None))
+        return self.batch_of(jax.tree.map(lambda x: x[idx], data._replace(weights=None)))
+
+    def batch_of(self, batch: Samples):
+        """``(tokens, resets, labels)`` of every context in ``batch`` (a stream's fresh samples)."""
         return self.spec.tokens(batch.history, batch.queries), None, batch.labels  # None: no resets
 
 

@@ -137,6 +137,7 @@ def rollout(
     *,
     num_episodes: int | None = None,
     return_agent_state: bool = False,
+    check_actions: bool = True,
 ):
     """Run ``agent`` on every task of the batch ``env_params`` for ``num_steps`` steps
     (or ``num_episodes`` whole episodes of ``env.horizon`` steps).
@@ -148,14 +149,17 @@ def rollout(
 
     Works with any gymnax environment with a discrete action space. Returns a
     :class:`History` with a leading ``(num_tasks, num_steps)``, and the final
-    agent states when ``return_agent_state``.
+    agent states when ``return_agent_state``. ``check_actions=False`` skips the host-side
+    check that every action was valid, so that ``rollout`` can run inside a compiled
+    function (a stream of training data; its collectors are classic agents).
     """
     num_steps = _check_steps(env, num_steps, num_episodes)
     _check_agent(agent, num_steps)
     keys = jax.random.split(key, num_tasks_of(env, env_params))
     leaves, structure = _split_agent(agent)
     history, agent_state = _rollout_batch(env, structure, num_steps, leaves, env_params, keys)
-    _check_actions(env, agent, history)
+    if check_actions:
+        _check_actions(env, agent, history)
     return (history, agent_state) if return_agent_state else history
 
 

@@ -37,7 +37,7 @@ from envs.base import check_positive_int
 from icrl.checkpoints import Checkpoints, NonFiniteError, UnreadableCheckpointError, model_record
 from icrl.objectives import cross_entropy
 from icrl.runs import read_metrics
-from icrl.types import Samples
+from icrl.types import History, Samples
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,9 @@ class Trainer:
             return self.objective.sample_batch(shard, jax.random.fold_in(key, jax.lax.axis_index("data")), local)
 
         spec = PartitionSpec("data")
-        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(spec, PartitionSpec()), out_specs=spec)(data, key)
+        # check_vma off: a stream's collectors start scans from constants (a fresh agent's zeros) that the
+        # device's key makes device-varying; nothing here communicates across devices, so the check buys nothing
+        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(spec, PartitionSpec()), out_specs=spec, check_vma=False)(data, key)
 
     def batch(self, step: int, data: Samples):
         """The batch gradient step ``step`` trains on (for checks and debugging)."""
@@ -235,7 +237,15 @@ class Trainer:
     def put_data(self, data) -> Samples:
         """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices: tasks split into
         one contiguous shard per device (a remainder of fewer tasks than devices is dropped). Every
-        process passes the same host data and keeps only its devices' shards."""
+        process passes the same host data and keeps only its devices' shards. A streamed objective
+        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``."""
+        streamed = hasattr(self.objective, "stream")
+        if (data is None) != streamed:
+            raise ValueError("a streamed objective makes its own data: pass data=None" if streamed
+                             else "training data is missing (data=None); only a streamed objective makes its own")
+        if streamed:  # one dummy task per device: the trainer shards data; a stream makes its own
+            zeros = np.zeros((self.num_shards, 1), np.int32)
+            data = Samples(History(zeros, zeros, zeros.astype(np.float32), zeros, zeros.astype(bool)))
         data = jax.tree.map(np.asarray, getattr(data, "samples", data))
         usable = data.num_tasks - data.num_tasks % self.num_shards
         if usable == 0:

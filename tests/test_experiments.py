@@ -29,10 +29,15 @@ def test_experiment_writes_results_and_plot_and_resumes(tmp_path):
     assert again["methods"]["DPT"] == res["methods"]["DPT"]
 
 
-def test_out_of_distribution_evaluation(tmp_path):
-    cfg = _tiny(tmp_path, eval_mean_range=(0.4, 0.6))
+def test_streamed_run_and_out_of_distribution_evaluation(tmp_path):
+    """A run on streamed data (no dataset written; the mixture collector runs inside the step),
+    evaluated out of distribution."""
+    cfg = _tiny(tmp_path, eval_mean_range=(0.4, 0.6), data_source="stream")
     res = run_experiment(cfg, "ood", progress=False)
     assert res["out_of_distribution"]["mean_low"] == 0.4 and (tmp_path / "ood" / "results_ood.json").exists()
+    assert not (tmp_path / "ood" / "dataset.npz").exists() and res["config"]["data_source"] == "stream"
+    with pytest.raises(ValueError, match="built for DPT"):
+        _tiny(tmp_path, name="darkroom-ad", data_source="stream")
     with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=21"):
         run_experiment(_tiny(tmp_path, eval_horizon=40, position_encoding="learned"), "ood2", progress=False)
     with pytest.raises(ValueError, match="eval_mean_range"):

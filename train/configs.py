@@ -50,6 +50,7 @@ class ExperimentConfig:
     source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
     context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window")
     history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
+    data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (DPT: fresh training-split tasks and contexts made inside every training step)")
     lhf: bool = _field(False, "data", "learning-history filtering: draw histories in proportion to improvement + lhf_stability x stability")
     lhf_keep: float = _field(1.0, "data", "learning-history filtering: fraction of histories kept (the rest weigh 0)")
     lhf_stability: float = _field(1.0, "data", "learning-history filtering: the weight lambda of stability")
@@ -93,6 +94,12 @@ class ExperimentConfig:
             raise ValueError(f"noisy_fraction must be in [0, 1], got {self.noisy_fraction!r}")
         if not 0 < self.lhf_keep <= 1:
             raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
+        if self.data_source not in ("fixed", "stream"):
+            raise ValueError(f"data_source must be 'fixed' or 'stream', got {self.data_source!r}")
+        if self.data_source == "stream" and self.objective != "dpt":
+            raise ValueError(f"data_source='stream' is built for DPT; objective {self.objective!r} needs data_source='fixed'")
+        if self.data_source == "stream" and (self.lhf or self.lhf_keep < 1):
+            raise ValueError("learning-history filtering weighs a fixed set of histories; use data_source='fixed' with lhf")
 
     @property
     def seed(self) -> int:
@@ -140,7 +147,7 @@ class ExperimentConfig:
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
 #: value here: it says what a record without the field meant.
-ADDED_FIELDS = {"lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
+ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64}
 
 

@@ -21,6 +21,7 @@ from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, save_results
 from icrl.runs import open_checkpoints, read_metrics
+from icrl.streams import DPTStream, Streamed
 from icrl.training import RunLock, Trainer, train
 from train.configs import ExperimentConfig
 
@@ -95,6 +96,8 @@ def build(cfg: ExperimentConfig) -> Setup:
     context_len = cfg.context_episodes * env.horizon  # DPT context or AD window, in steps
     if cfg.objective == "dpt":
         objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
+        if cfg.data_source == "stream":  # every batch made inside the training step from fresh training tasks
+            objective = Streamed(objective, DPTStream(env, context_len, cfg.collector, cfg.labels))
     else:
         objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts,
                                 paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
@@ -161,12 +164,18 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
 def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, record: dict, progress: bool) -> dict:
     env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     t0 = time.perf_counter()
-    data = _dataset(cfg, env, run_dir)
+    if cfg.data_source == "stream":
+        data, samples = None, None
+        print(f"[{name}] data: streamed, {cfg.train.batch_size} fresh {cfg.objective.upper()} tasks from {cfg.collector} per step")
+    else:
+        data = _dataset(cfg, env, run_dir)
+        samples = data.samples
+        print(f"[{name}] data: {data.num_tasks} {cfg.objective.upper()} tasks from {data.meta['source']['name']} "
+              f"({time.perf_counter() - t0:.1f}s)")
     gen_s = time.perf_counter() - t0
-    print(f"[{name}] data: {data.num_tasks} {cfg.objective.upper()} tasks from {data.meta['source']['name']} ({gen_s:.1f}s)")
     extra = {k: v for k, v in record.items() if k not in ("model", "train")}
     t0 = time.perf_counter()
-    params, logs = train(model, objective, data.samples, cfg.train, run_dir=run_dir, record=extra, progress=progress)
+    params, logs = train(model, objective, samples, cfg.train, run_dir=run_dir, record=extra, progress=progress)
     train_s = time.perf_counter() - t0
     if jax.process_index() != 0:
         return {}  # process 0 evaluates and writes the results
@@ -175,7 +184,8 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         train_s, final_train_loss = metrics[-1]["elapsed_s"], metrics[-1]["loss"]
     else:
         final_train_loss = logs[-1]["loss"] if logs else None
-    validation_loss = Trainer(model, objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
+    fixed_objective = getattr(objective, "objective", objective)  # held-out contexts are a fixed set, streamed or not
+    validation_loss = Trainer(model, fixed_objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
     results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
         experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
