@@ -17,7 +17,9 @@ experts, where importance sums the gate weights and load is the smooth
 probability, under the noise, that each expert is among a token's top ``k``; it is
 zero for a perfectly even spread. Experts are GLU networks; every expert is
 evaluated for every token and combined with the (mostly zero) gate weights, which
-keeps shapes static and the parallel and step faces equal.
+keeps shapes static and the parallel and step faces equal. It costs every expert's
+compute, not k's: on CPU a grouped product (``jax.lax.ragged_dot``) measured slower
+still, and a per-token gather of the chosen experts' weights needs memory per token.
 
 Differences from the reference code, by choice: the contrastive loss's keys are
 the online router's own outputs under a stop-gradient rather than a momentum
@@ -76,22 +78,29 @@ class NoisyTopKGate(nn.Module):
 
 
 class GLUExperts(nn.Module):
-    """``num_experts`` GLU networks ``width -> hidden -> out``, all evaluated: ``(..., width) -> (..., E, out)``."""
+    """``num_experts`` GLU networks ``width -> hidden -> out``, every one evaluated and their
+    outputs summed with ``weights (..., num_experts)``: ``(..., width) -> (..., out)``.
+
+    Computed as two plain matrix products over all experts at once, ``x @ [W_in_1 .. W_in_E]``
+    and ``[w_1 a_1 .. w_E a_E] @ [W_out_1; ..; W_out_E]`` (the weighted sum folded into the
+    second product)."""
 
     num_experts: int
     hidden: int
     out: int
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, weights):
         init = nn.initializers.lecun_normal()
-        w_in = self.param("w_in", init, (self.num_experts, x.shape[-1], 2 * self.hidden))
-        b_in = self.param("b_in", nn.initializers.zeros, (self.num_experts, 2 * self.hidden))
-        w_out = self.param("w_out", init, (self.num_experts, self.hidden, self.out))
-        b_out = self.param("b_out", nn.initializers.zeros, (self.num_experts, self.out))
-        h = jnp.einsum("...d,edh->...eh", x, w_in) + b_in
-        a, gate = jnp.split(h, 2, axis=-1)
-        return jnp.einsum("...eh,eho->...eo", nn.gelu(a) * jax.nn.sigmoid(gate), w_out) + b_out
+        e, d, h = self.num_experts, x.shape[-1], self.hidden
+        w_in = self.param("w_in", init, (e, d, 2 * h))
+        b_in = self.param("b_in", nn.initializers.zeros, (e, 2 * h))
+        w_out = self.param("w_out", init, (e, h, self.out))
+        b_out = self.param("b_out", nn.initializers.zeros, (e, self.out))
+        hid = x @ w_in.transpose(1, 0, 2).reshape(d, e * 2 * h) + b_in.reshape(-1)
+        a, gate = jnp.split(hid.reshape(x.shape[:-1] + (e, 2 * h)), 2, axis=-1)
+        act = nn.gelu(a) * jax.nn.sigmoid(gate) * weights[..., None]  # (..., E, h): zero for experts not chosen
+        return act.reshape(x.shape[:-1] + (e * h,)) @ w_out.reshape(e * h, self.out) + weights @ b_out
 
 
 class MoE(nn.Module):
@@ -105,8 +114,8 @@ class MoE(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool = True):
         weights, balance, probs = NoisyTopKGate(self.num_experts, self.num_selects, name="gate")(x, deterministic)
-        experts = GLUExperts(self.num_experts, self.hidden, self.out, name="experts")(x)
-        return jnp.einsum("...e,...eo->...o", weights, experts), balance, probs, weights
+        out = GLUExperts(self.num_experts, self.hidden, self.out, name="experts")(x, weights)
+        return out, balance, probs, weights
 
 
 class T2MIRFeedForward(nn.Module):
