@@ -19,6 +19,22 @@ import numpy as np
 
 from icrl.results import REGRET, kind, load_results
 
+def curves(runs: Sequence[dict], labels: Sequence[str], key: str, methods: Sequence[str] | None = None):
+    """``(legend, mean, ci95)`` of every curve to draw: each run's methods, labelled by run when
+    there are several; a curve several runs share exactly (a baseline on the same tasks and
+    keys) is drawn once, a method whose curves differ (the same model name in two runs) is not."""
+    drawn, out = set(), []
+    for run, label in zip(runs, labels):
+        for name, m in run["methods"].items():
+            curve = (name, tuple(m[key]))
+            if curve in drawn or (methods is not None and name not in methods):
+                continue
+            drawn.add(curve)
+            shown = name if len(runs) == 1 else f"{name} ({label})"
+            out.append((shown, np.asarray(m[key]), np.asarray(m[key + "_ci95"])))
+    return out
+
+
 def plot_results(
     results: dict | Sequence[dict],
     path: str,
@@ -54,18 +70,11 @@ def plot_results(
     labels = list(labels) if labels is not None else [r.get("experiment", f"run {i}") for i, r in enumerate(runs)]
 
     fig, ax = plt.subplots(figsize=size, dpi=dpi)
-    drawn: set[str] = set()
-    for run, label in zip(runs, labels):
-        for name, m in run["methods"].items():
-            if name in drawn or (methods is not None and name not in methods):
-                continue
-            drawn.add(name)
-            shown = name if len(runs) == 1 else f"{name} ({label})"
-            key = "cumulative_regret" if drawn_kind == REGRET else "episode_return"
-            mean, ci = np.asarray(m[key]), np.asarray(m[key + "_ci95"])
-            x = np.arange(1, len(mean) + 1)
-            (line,) = ax.plot(x, mean, label=shown, lw=1.8)
-            ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.2, lw=0)
+    key = "cumulative_regret" if drawn_kind == REGRET else "episode_return"
+    for shown, mean, ci in curves(runs, labels, key, methods):
+        x = np.arange(1, len(mean) + 1)
+        (line,) = ax.plot(x, mean, label=shown, lw=1.8)
+        ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.2, lw=0)
     if drawn_kind == REGRET:
         ax.set_xlabel("step")
         ax.set_ylabel("cumulative regret")

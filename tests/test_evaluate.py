@@ -9,7 +9,7 @@ import pytest
 import envs
 from icrl.evaluate import evaluate_online
 from icrl.metrics import mean_ci95
-from icrl.plot import main as plot_main, plot_results
+from icrl.plot import curves, main as plot_main, plot_results
 from icrl.results import SCHEMA, load_results
 
 
@@ -61,6 +61,14 @@ def test_plot_writes_png_of_requested_size(tmp_path):
     assert img[..., :3].std() > 0.05  # not a blank canvas
     plot_main([str(path), str(path), "-o", str(tmp_path / "o.svg"), "--labels", "a", "b"])
     assert (tmp_path / "o.svg").stat().st_size > 1000
+
+
+def test_overlay_draws_a_shared_baseline_once_and_each_run_of_a_model():
+    """Two runs of a model called DPT with different curves: both drawn; their common baseline once."""
+    a = {"methods": {"DPT": {"r": [1.0, 2.0], "r_ci95": [0.1, 0.1]}, "ucb": {"r": [1.0, 3.0], "r_ci95": [0.1, 0.1]}}}
+    b = {"methods": {"DPT": {"r": [1.0, 1.5], "r_ci95": [0.1, 0.1]}, "ucb": {"r": [1.0, 3.0], "r_ci95": [0.1, 0.1]}}}
+    assert [c[0] for c in curves([a, b], ["x", "y"], "r")] == ["DPT (x)", "ucb (x)", "DPT (y)"]
+    assert [c[0] for c in curves([a], ["x"], "r", methods=["ucb"])] == ["ucb"]
 
 
 def test_plot_errors(tmp_path):
