@@ -87,8 +87,8 @@ def router_loads(run_dir: str, setup, cfg, num_goals_copies: int = 4):
     tokens = setup.spec.tokens(history)
     _, sown = model.apply(params, tokens, mutable=["moe"])
     block = sown["moe"][f"blocks_{model.num_layers - 1}"]["ffn"]
-    token_w = np.asarray(block["token_weights"][0])  # (N, T, E)
-    task_w = np.asarray(block["task_weights"][0])
+    token_w = np.asarray(block["token_weights"][-1])  # (N, T, E): this call's (a checkpoint may hold init's too)
+    task_w = np.asarray(block["task_weights"][-1])
     reward = np.asarray(history.reward)
     prev = np.concatenate([np.zeros_like(reward[:, :1]), reward[:, :-1]], axis=1)
     first = (np.arange(tokens.shape[1]) % env.horizon == 0)[None, :].repeat(len(tokens), 0)
@@ -127,11 +127,14 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--plot", default=os.path.join("docs", "t2mir_router.png"))
     parser.add_argument("--no-train", action="store_true", help="parameters and step times only")
+    parser.add_argument("--router-only", action="store_true", help="only the router diagnostics of the trained T2MIR run")
     args = parser.parse_args()
     variants = {"dense": dict(ffn="dense"), "t2mir": dict(ffn="t2mir", expert_hidden=args.expert_hidden)}
     cfgs = {name: config_for("darkroom-ad", **kw, out_dir=OUT, baselines=("psrl",), eval_split=args.split)
             for name, kw in variants.items()}
     setups = {name: build(cfg) for name, cfg in cfgs.items()}
+    if args.router_only:
+        return _router(args, setups, cfgs)
     for name, setup in setups.items():
         params = setup.model.init(jax.random.PRNGKey(0), jnp.zeros((2, 8, setup.spec.token_dim)))
         total, active = parameter_counts(setup, params)
@@ -152,6 +155,10 @@ def main() -> None:
         (d, dci, ds), (t, tci, ts) = last["dense"], last["t2mir"]
         print(f"seed {seed} ({args.split} goals) last-episode return: dense {d:.2f} ± {dci:.2f} ({ds:.0f} s training), "
               f"t2mir {t:.2f} ± {tci:.2f} ({ts:.0f} s); t2mir / dense {t / d:.3f}")
+    _router(args, setups, cfgs)
+
+
+def _router(args, setups, cfgs) -> None:
     if args.plot:
         run_dir = os.path.join(OUT, f"t2mir-seed{args.seeds[0]}")
         kinds, token_load, task_load = router_loads(run_dir, setups["t2mir"], cfgs["t2mir"])

@@ -187,5 +187,7 @@ def all_finite(tree: Any) -> bool:
 
 
 def abstract_params(model: nn.Module) -> Any:
-    """Shapes and dtypes of ``model``'s parameters, without computing them."""
-    return jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)
+    """Shapes and dtypes of ``model``'s parameters, without computing them (the ``params``
+    collection only, as training keeps it: not what a T2MIR layer sows at init)."""
+    variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 1, model.token_dim)), None)
+    return {"params": variables["params"]}

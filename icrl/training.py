@@ -166,7 +166,8 @@ class Trainer:
 
     def init_state(self, data: Samples | None = None) -> TrainState:
         """Fresh parameters (from the seed alone) and optimizer state, replicated."""
-        params = self.model.init(jax.random.fold_in(self.key, 0), jnp.zeros((1, 2, self.model.token_dim)), None)
+        variables = self.model.init(jax.random.fold_in(self.key, 0), jnp.zeros((1, 2, self.model.token_dim)), None)
+        params = {"params": variables["params"]}  # not what init sowed (a T2MIR layer's losses and routing)
         return self._replicate(TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params)))
 
     def _sample(self, step, data: Samples):

@@ -69,3 +69,16 @@ def test_t2mir_transformer_parallel_equals_step_and_sows_its_losses():
     ffn = sown["moe"]["blocks_1"]["ffn"]
     assert ffn["task_router"][0].shape == (2, 12) and float(ffn["balance"][0]) >= 0 and np.isfinite(float(ffn["contrastive"][0]))
     assert "blocks_0" not in sown["moe"]  # T2MIR's layer replaces the last block's feed-forward only
+
+
+def test_trainer_keeps_only_parameters_of_a_t2mir_model():
+    """What init sows (balance, routing) is not a parameter: it must not reach the optimizer, the
+    checkpoints or the loss (sown values would accumulate beside each step's own)."""
+    from icrl.checkpoints import abstract_params
+    from icrl.models import TokenSpec
+    from icrl.objectives import DPTObjective
+    from icrl.training import TrainConfig, Trainer
+
+    model = Transformer(6, 4, max_len=8, num_layers=1, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
+    state = Trainer(model, DPTObjective(TokenSpec(2, 4)), TrainConfig(batch_size=2, num_devices=1)).init_state()
+    assert set(state.params) == {"params"} and set(abstract_params(model)) == {"params"}
