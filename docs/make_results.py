@@ -187,7 +187,7 @@ def render(summary: dict) -> tuple[str, list[str]]:
         lines.append(
             f"{cfg['objective'].upper()}, {cfg['backbone']}, {cfg['env']} ({room}horizon {n(cfg['horizon'], 'd')}); "
             f"{n(cfg['num_train_tasks'], ',d')} training tasks, {n(cfg['train_steps'], ',d')} steps of batch "
-            f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seeds. Training took "
+            f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{'s' if len(seeds) > 1 else ''}. Training took "
             f"{n(_across(seeds, lambda s: s['train_seconds'])[0], '.0f')} s per seed; loss on held-out contexts "
             f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
             f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."
@@ -228,7 +228,7 @@ def _bandit_table(n, seeds, model) -> list[str]:
 def _grid_table(n, seeds, model, cfg) -> list[str]:
     optimal = seeds[0]["optimal_return"]
     episodes = len(seeds[0]["test"][model])
-    lines = [f"{n(seeds[0]['num_goals'], 'd')} held-out goals, each run with several keys ({n(seeds[0]['num_tasks'], 'd')} "
+    lines = [f"{n(seeds[0]['num_goals'], 'd')} held-out tasks (every one in the split's pool), each run with several keys ({n(seeds[0]['num_tasks'], 'd')} "
              f"rollouts per seed); {n(episodes, 'd')} episodes in context; optimal return {n(optimal)}.", "",
              f"| method | episode {n(1, 'd')} | last episode (± across seeds) | fraction of optimal | training split, last episode |",
              "| --- | --- | --- | --- | --- |"]
