@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 
-from train import config_for, run_experiment
+from icrl.training import train
+from train import config_for
+from train.experiments import _dataset, build
 
 ARGS = dict(train_steps=6, log_every=1, num_train_tasks=200, eval_tasks=20, horizon=10, width=16, num_layers=1,
             batch_size=8, baselines=("random",))  # one baseline: the test is about training, compile little else
@@ -21,7 +23,10 @@ def _losses(run_dir):
 def test_two_processes_train_like_one_process_with_two_devices(tmp_path):
     """python -m train.launch -n 2 (one CPU device per process) gives the loss curve of one
     process with two devices, to float tolerance; process 0 alone writes the results."""
-    run_experiment(config_for("bandit-dpt", **ARGS, num_devices=2, out_dir=str(tmp_path / "one")), "run", progress=False)
+    one = config_for("bandit-dpt", **ARGS, num_devices=2, out_dir=str(tmp_path / "one"))
+    setup = build(one)  # the reference trains only: the same data and steps as run_experiment, no evaluation
+    data = _dataset(one, setup.env, str(tmp_path / "one" / "run"))
+    train(setup.model, setup.objective, data.samples, one.train, run_dir=str(tmp_path / "one" / "run"), progress=False)
     flags = [f"--{k.replace('_', '-')}={v if not isinstance(v, tuple) else ','.join(v)}" for k, v in ARGS.items()]
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run([sys.executable, "-m", "train.launch", "-n", "2", "bandit-dpt", *flags, "--out-dir", str(tmp_path / "two")],
