@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +32,7 @@ from icrl.runs import load_model  # noqa: E402
 from icrl.training import Trainer  # noqa: E402
 from train.configs import config_for, replace  # noqa: E402
 from train.experiments import build, run  # noqa: E402
+from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 OUT = os.path.join("runs", "bench-ad")  # shared with benchmarks/lhf.py: the dense run is its clean-plain
 
@@ -58,22 +58,13 @@ def parameter_counts(setup, params) -> tuple[int, int]:
 
 def step_seconds(setups, cfgs, rounds: int) -> dict[str, float]:
     """Best seconds per training step of each setup, interleaved."""
-    trainers, states, batches = {}, {}, {}
+    runs = {}
     for name, setup in setups.items():
         cfg = cfgs[name]
         data = make_ad_dataset(setup.env, jax.random.PRNGKey(0), 256, cfg.history_episodes, source=cfg.source)
         trainer = Trainer(setup.model, setup.objective, cfg.train)
-        batches[name] = trainer.put_data(data.samples)
-        trainers[name], states[name] = trainer, trainer.init_state()
-    best = {name: float("inf") for name in setups}
-    for _ in range(rounds + 1):  # the first round compiles
-        for name, trainer in trainers.items():
-            t0 = time.perf_counter()
-            for _ in range(5):
-                states[name], loss = trainer.step(states[name], batches[name])
-            loss.block_until_ready()
-            best[name] = min(best[name], (time.perf_counter() - t0) / 5)
-    return best
+        runs[name] = (trainer, trainer.put_data(data.samples))
+    return interleaved_step_seconds(runs, rounds)
 
 
 def router_loads(run_dir: str, setup, cfg, num_goals_copies: int = 4):

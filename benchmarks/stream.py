@@ -16,56 +16,32 @@ reused when its results exist with the same config; the streamed one goes to
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import os
 import sys
-import time
 
 import jax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icrl.results import format_table, load_results  # noqa: E402
+from icrl.results import format_table  # noqa: E402
 from icrl.training import Trainer  # noqa: E402
-from train.configs import config_for, without_added_defaults  # noqa: E402
-from train.experiments import _make_data, build, run  # noqa: E402
+from train.configs import config_for  # noqa: E402
+from train.experiments import _make_data, build, run, saved_results  # noqa: E402
+from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 OUT = os.path.join("runs", "bench-stream")
 RESULTS = os.path.join("runs", "results")  # docs/make_results.py's runs
 
 
-def _reuse(cfg, name: str) -> dict | None:
-    """The saved held-out results of run ``name`` if they were made with ``cfg``."""
-    path = os.path.join(cfg.out_dir, name, "results.json")
-    if not os.path.exists(path):
-        return None
-    saved = load_results(path)
-    same = lambda c: without_added_defaults(json.loads(json.dumps(c)))  # noqa: E731
-    return saved if same(saved.get("config", {})) == same(dataclasses.asdict(cfg)) else None
-
-
 def steps_per_second(preset: str, rounds: int, dataset_tasks: int) -> dict[str, float]:
-    trainers, datas, states = {}, {}, {}
+    runs = {}
     for source in ("fixed", "stream"):
         cfg = config_for(preset, data_source=source)
         setup = build(cfg)
         trainer = Trainer(setup.model, setup.objective, cfg.train)
-        if source == "fixed":
-            samples = _make_data(cfg, setup.env, jax.random.PRNGKey(0), dataset_tasks).samples
-        else:
-            samples = None
-        datas[source] = trainer.put_data(samples)
-        trainers[source], states[source] = trainer, trainer.init_state()
-    best = {source: float("inf") for source in trainers}
-    for _ in range(rounds + 1):  # the first round compiles
-        for source, trainer in trainers.items():
-            t0 = time.perf_counter()
-            for _ in range(5):
-                states[source], loss = trainer.step(states[source], datas[source])
-            loss.block_until_ready()
-            best[source] = min(best[source], (time.perf_counter() - t0) / 5)
-    return {source: 1.0 / seconds for source, seconds in best.items()}
+        samples = _make_data(cfg, setup.env, jax.random.PRNGKey(0), dataset_tasks).samples if source == "fixed" else None
+        runs[source] = (trainer, trainer.put_data(samples))
+    return {source: 1.0 / seconds for source, seconds in interleaved_step_seconds(runs, rounds).items()}
 
 
 def main() -> None:
@@ -87,7 +63,7 @@ def main() -> None:
         for source in ("fixed", "stream"):
             out_dir, name = (RESULTS, f"{preset}-seed{args.seed}") if source == "fixed" else (OUT, f"{preset}-stream-seed{args.seed}")
             cfg = config_for(preset, data_source=source, seed=args.seed, out_dir=out_dir)
-            results = _reuse(cfg, name) or run(cfg, name, progress=False)
+            results = saved_results(cfg, name) or run(cfg, name, progress=False)
             print(f"\n{preset}, data {source}: training {results['train_seconds']:.0f} s, loss on held-out contexts "
                   f"{results['final_loss']:.4f} (last batch {results['final_train_loss']:.4f})")
             print(format_table(results))

@@ -15,7 +15,6 @@ check that the page holds no number the code did not produce
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import re
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from icrl.metrics import mean_ci95_t  # noqa: E402
 from icrl.plot import plot_results  # noqa: E402
-from icrl.results import REGRET, kind, load_results  # noqa: E402
+from icrl.results import REGRET, kind  # noqa: E402
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
 SUMMARY = os.path.join(DOCS, "results.json")
@@ -87,17 +86,9 @@ class Numbers:
 
 # --- running ---------------------------------------------------------------------------
 def _run_or_reuse(cfg, name: str, rerun: bool, suffix: str) -> dict:
-    from train.experiments import run
+    from train.experiments import run, saved_results
 
-    from train.configs import without_added_defaults
-
-    path = os.path.join(cfg.out_dir, name, f"results{suffix}.json")
-    if not rerun and os.path.exists(path):
-        saved = load_results(path)
-        same = lambda c: without_added_defaults(json.loads(json.dumps(c)))  # noqa: E731  (runs made before a field was added)
-        if same(saved.get("config", {})) == same(dataclasses.asdict(cfg)):
-            return saved
-    return run(cfg, name, progress=False)
+    return (None if rerun else saved_results(cfg, name, suffix)) or run(cfg, name, progress=False)
 
 
 def run_all(names, seeds, rerun) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
-from icrl.results import format_table, save_results
+from icrl.results import format_table, load_results, save_results
 from icrl.runs import open_checkpoints, read_metrics
 from icrl.streams import DPTStream, Streamed
 from icrl.training import RunLock, Trainer, train
-from train.configs import ExperimentConfig
+from train.configs import ExperimentConfig, without_added_defaults
 
 
 def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
@@ -204,6 +205,17 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
           f"loss on held-out contexts {validation_loss:.4f} (last batch {final_train_loss:.4f}); results: {results_path}")
     print(f"plot: {plot}")
     return results
+
+
+def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | None:
+    """The results ``run(cfg, name)`` saved (``results{suffix}.json``), if they were made with
+    ``cfg``: fields added since hold their reproducing values (:func:`without_added_defaults`)."""
+    path = os.path.join(cfg.out_dir, name, f"results{suffix}.json")
+    if not os.path.exists(path):
+        return None
+    saved = load_results(path)
+    same = lambda c: without_added_defaults(json.loads(json.dumps(c)))  # noqa: E731  (tuples as saved: lists)
+    return saved if same(saved.get("config", {})) == same(dataclasses.asdict(cfg)) else None
 
 
 def evaluation_tasks(cfg: ExperimentConfig, env, key):

@@ -1,0 +1,21 @@
+"""Side-by-side step timing shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import time
+
+
+def interleaved_step_seconds(runs: dict, rounds: int, steps: int = 5) -> dict[str, float]:
+    """Best seconds per training step of each ``name -> (trainer, data)``, measured in turns over
+    ``rounds`` rounds of ``steps`` steps (a first round compiles), so load on a shared machine
+    falls on every entry alike."""
+    states = {name: trainer.init_state() for name, (trainer, _) in runs.items()}
+    best = {name: float("inf") for name in runs}
+    for _ in range(rounds + 1):
+        for name, (trainer, data) in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                states[name], loss = trainer.step(states[name], data)
+            loss.block_until_ready()
+            best[name] = min(best[name], (time.perf_counter() - t0) / steps)
+    return best
