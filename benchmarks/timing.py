@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import jax
+
 
 def interleaved_step_seconds(runs: dict, rounds: int, steps: int = 5) -> dict[str, float]:
     """Best seconds per training step of each ``name -> (trainer, data)``, measured in turns over
@@ -16,6 +18,6 @@ def interleaved_step_seconds(runs: dict, rounds: int, steps: int = 5) -> dict[st
             t0 = time.perf_counter()
             for _ in range(steps):
                 states[name], loss = trainer.step(states[name], data)
-            loss.block_until_ready()
+            jax.block_until_ready(loss)  # a loss, or a dict of figures (a PPO update's)
             best[name] = min(best[name], (time.perf_counter() - t0) / steps)
     return best

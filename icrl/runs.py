@@ -84,7 +84,8 @@ def load_agent(run_dir: str, env, step: int | None = None, **kwargs) -> ModelAge
     """
     model, params, _ = load_model(run_dir, step)
     spec = TokenSpec.for_env(env)
-    if spec.token_dim != model.token_dim or spec.num_actions != model.num_outputs:
+    # a meta-RL policy has one more output, its value (the token's one-hot action already fixes the count)
+    if spec.token_dim != model.token_dim or model.num_outputs not in (spec.num_actions, spec.num_actions + 1):
         raise ValueError(
             f"checkpoint {run_dir!r} was trained on tokens of {model.token_dim} features and {model.num_outputs} "
             f"actions; environment {getattr(env, 'name', env)!r} gives {spec.token_dim} features and "

@@ -42,8 +42,8 @@ from icrl.types import History, Samples
 
 @dataclass(frozen=True)
 class TrainConfig:
-    train_steps: int = 500  # gradient steps (not environment steps)
-    batch_size: int = 128  # sequences per gradient step, over all devices
+    train_steps: int = 500  # gradient steps (not environment steps); meta-RL: PPO updates
+    batch_size: int = 128  # sequences per gradient step, over all devices; meta-RL: trials per update
     learning_rate: float = 1e-3  # peak of the warm-up / cosine schedule
     warmup_steps: int = 50
     weight_decay: float = 1e-4  # AdamW
@@ -215,17 +215,24 @@ class Trainer:
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         new = TrainState(state.step + 1, params, opt_state)
-        if not self.cfg.nonfinite_guard:
-            return new, loss, first_nonfinite
         finite = jnp.isfinite(loss) & jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
+        new, first_nonfinite = self._guard(state, new, finite, first_nonfinite)
+        return new, loss, first_nonfinite
+
+    def _guard(self, state: TrainState, new: TrainState, finite, first_nonfinite):
+        """``new`` if this step was ``finite`` and every one before it too, else ``state``; the first
+        bad step is kept (``cfg.nonfinite_guard=False``: ``new`` always)."""
+        if not self.cfg.nonfinite_guard:
+            return new, first_nonfinite
         healthy = finite & (first_nonfinite < 0)
         # once a step is not finite, the state stays the last finite one and the first bad step is kept
         new = jax.tree.map(lambda n, o: jnp.where(healthy, n, o), new, state)
         first_nonfinite = jnp.where((first_nonfinite < 0) & ~finite, state.step + 1, first_nonfinite)
-        return new, loss, first_nonfinite
+        return new, first_nonfinite
 
-    def step(self, state: TrainState, data: Samples) -> tuple[TrainState, jax.Array]:
-        """One gradient step. A non-finite loss or gradient leaves ``state`` as it was, and every
+    def step(self, state: TrainState, data: Samples) -> tuple[TrainState, Any]:
+        """One gradient step; returns the new state and the loss (or a dict of figures with a ``loss``).
+        A non-finite loss or gradient leaves ``state`` as it was, and every
         later step too, until :meth:`first_nonfinite_step` is read (no host round trip here)."""
         state, loss, self._first_nonfinite = self._step(state, data, self._first_nonfinite)
         return state, loss
@@ -278,7 +285,8 @@ def train(
     the step, before anything non-finite is saved. ``stop_after`` ends this call
     after that many steps in total (as a kill would).
     """
-    trainer = Trainer(model, objective, cfg)
+    # an objective with its own update (meta-RL's PPO) brings its trainer; the loop around it is this one
+    trainer = objective.make_trainer(model, cfg) if hasattr(objective, "make_trainer") else Trainer(model, objective, cfg)
     data = trainer.put_data(data)
     state = trainer.init_state()
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
@@ -309,7 +317,9 @@ def train(
             if logging or saving or done % check_every == 0 or done == end:
                 _stop_if_nonfinite(trainer, checkpoints, metrics_file, done)
             if logging:
-                entry = {"step": done, "loss": float(loss), "elapsed_s": round(offset + time.perf_counter() - t0, 3)}
+                figures = loss if isinstance(loss, dict) else {"loss": loss}
+                entry = {"step": done, **{k: float(v) for k, v in figures.items()},
+                         "elapsed_s": round(offset + time.perf_counter() - t0, 3)}
                 if eval_fn is not None and (done == cfg.train_steps or (cfg.eval_every and done % cfg.eval_every == 0)):
                     entry.update(eval_fn(state.params))
                 logs.append(entry)

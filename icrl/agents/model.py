@@ -79,8 +79,8 @@ class ModelAgent:
 
     def _step(self, carry, obs, prev):
         token = self.spec.token(obs, prev)[None]
-        carry, logits = self.model.apply(self.params, carry, token, None, method="step")
-        return carry, logits[0]
+        carry, outputs = self.model.apply(self.params, carry, token, None, method="step")
+        return carry, outputs[0, : self.spec.num_actions]  # a meta-RL policy's last output is its value
 
     def _advance(self, state: ModelState, obs):
         carry, logits = self._step(state.carry, obs, state.prev)
