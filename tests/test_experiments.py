@@ -44,6 +44,23 @@ def test_streamed_run_and_out_of_distribution_evaluation(tmp_path):
         _tiny(tmp_path, name="darkroom-dpt", eval_mean_range=(0.1, 0.2)).eval_env_kwargs()
 
 
+def test_meta_rl_run_evaluates_the_policy_beside_the_baselines_and_resumes(tmp_path):
+    """A named meta-RL experiment ends like the others: checkpoint, held-out results of the
+    policy (an agent) beside the baselines, a plot; no dataset, and a rerun trains nothing."""
+    cfg = config_for("darkroom-rl2-gru", size=4, horizon=6, train_steps=2, batch_size=8, ppo_minibatches=2, width=16,
+                     num_layers=1, eval_tasks=8, eval_episodes=3, baselines=("random",), out_dir=str(tmp_path))
+    res = run_experiment(cfg, "rl2", progress=False)
+    assert set(res["methods"]) == {"RL2-gru", "random"} and len(res["methods"]["RL2-gru"]["episode_return"]) == 3
+    assert res["final_loss"] is None and not (tmp_path / "rl2" / "dataset.npz").exists()
+    assert os.path.getsize(tmp_path / "rl2" / "returns.png") > 1000
+    metrics = (tmp_path / "rl2" / "metrics.jsonl").read_text()
+    assert '"trial_return"' in metrics and '"entropy"' in metrics
+    again = run_experiment(cfg, "rl2", progress=False)
+    assert again["methods"]["RL2-gru"] == res["methods"]["RL2-gru"]
+    with pytest.raises(ValueError, match="deploy_context must be"):
+        config_for("bandit-rl2-s5", deploy_context=("step", "episode"))
+
+
 def test_cli_rejects_unknown_names(capsys):
     with pytest.raises(SystemExit, match="unknown experiment 'bandit-dqn'.*bandit-dpt"):
         main(["bandit-dqn"])
@@ -60,7 +77,8 @@ def test_every_named_experiment_builds(scale):
     for name in EXPERIMENTS:
         cfg = config_for(name, scale=scale)
         setup = build(cfg)
-        assert setup.env.num_actions == setup.model.num_outputs
+        # a meta-RL policy also outputs its value
+        assert setup.env.num_actions + (cfg.objective == "rl2") == setup.model.num_outputs
         if cfg.backbone == "transformer" and setup.model.context_limit is not None:
             assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.context_limit
     with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):

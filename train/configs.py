@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from icrl.metarl import PPOConfig
 from icrl.training import TrainConfig
 
 GROUPS = ("env", "data", "objective", "model", "train", "eval", "output")
@@ -35,9 +36,9 @@ def _field(default, group: str, help: str = ""):
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    objective: str = _field("dpt", "data", "dpt | ad")
+    objective: str = _field("dpt", "data", "dpt | ad | rl2 (meta-RL: PPO on trials of context_episodes episodes of one task, no dataset)")
     env: str = _field("bernoulli-bandit", "env", "environment name (envs.make)")
-    backbone: str = _field("transformer", "model", "transformer | s5")
+    backbone: str = _field("transformer", "model", "transformer | s5 | gru")
     # environment
     num_arms: int = _field(5, "env", "bandits: arms")
     horizon: int = _field(100, "env", "steps per episode")
@@ -48,7 +49,7 @@ class ExperimentConfig:
     collector: str = _field("dirichlet", "data", "DPT: context collector, or a mixture 'dirichlet:0.5,thompson:0.5'")
     labels: str = _field("optimal", "data", "DPT: optimal (the task's optimal action for uniform query states) | collector (the states the collector visited, its actions: with psrl, posterior-sampled optimal actions coherent within an episode)")
     source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
-    context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window")
+    context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window; RL2: episodes per trial")
     history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
     data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (DPT: fresh training-split tasks and contexts made inside every training step)")
     lhf: bool = _field(False, "data", "learning-history filtering: draw histories in proportion to improvement + lhf_stability x stability")
@@ -59,6 +60,13 @@ class ExperimentConfig:
     # objective
     episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
     window_starts: str = _field("episode", "objective", "AD: windows begin at episode starts, or at any step (stride 1: as a sliding context does)")
+    ppo_epochs: int = _field(4, "objective", "RL2: PPO epochs over each update's trials")
+    ppo_minibatches: int = _field(4, "objective", "RL2: minibatches of whole trials per epoch (batch_size trials per update)")
+    gamma: float = _field(0.99, "objective", "RL2: discount across the whole trial")
+    gae_lambda: float = _field(0.95, "objective", "RL2: GAE lambda")
+    clip_eps: float = _field(0.2, "objective", "RL2: PPO ratio clip")
+    entropy_coef: float = _field(0.01, "objective", "RL2: entropy bonus")
+    value_coef: float = _field(0.5, "objective", "RL2: value-loss weight")
     # model
     num_layers: int = _field(3, "model")
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
@@ -82,8 +90,11 @@ class ExperimentConfig:
     scale: str = _field("cpu", "output", "cpu | paper: which preset the other defaults came from")
 
     def __post_init__(self):
-        if self.objective not in ("dpt", "ad"):
-            raise ValueError(f"objective must be 'dpt' or 'ad', got {self.objective!r}")
+        if self.objective not in ("dpt", "ad", "rl2"):
+            raise ValueError(f"objective must be 'dpt', 'ad' or 'rl2', got {self.objective!r}")
+        if self.objective == "rl2" and self.deploy_context != ("step",):
+            raise ValueError(f"a meta-RL policy acts on its whole trial so far: deploy_context must be ('step',), got {self.deploy_context!r}")
+        self.ppo_config()  # PPO settings out of range fail here
         if self.scale not in ("cpu", "paper"):
             raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
         if not self.deploy_context or not set(self.deploy_context) <= {"step", "episode"}:
@@ -100,6 +111,11 @@ class ExperimentConfig:
             raise ValueError(f"data_source='stream' is built for DPT; objective {self.objective!r} needs data_source='fixed'")
         if self.data_source == "stream" and (self.lhf or self.lhf_keep < 1):
             raise ValueError("learning-history filtering weighs a fixed set of histories; use data_source='fixed' with lhf")
+
+    def ppo_config(self):
+        """The meta-RL objective's :class:`icrl.metarl.PPOConfig`."""
+        return PPOConfig(self.ppo_epochs, self.ppo_minibatches, self.gamma, self.gae_lambda, self.clip_eps, self.entropy_coef,
+                         self.value_coef)
 
     @property
     def seed(self) -> int:
@@ -148,7 +164,8 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
-                "expert_hidden": 64}
+                "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
+                "entropy_coef": 0.01, "value_coef": 0.5}
 
 
 def without_added_defaults(fields: dict) -> dict:
@@ -185,6 +202,17 @@ _ROOM_AD = dict(
 # reaches 0.95 of optimal by episode 30; windows of 4 episodes taken every 4th compress that climb.
 _ROOM_AD_Q = dict(_ROOM_AD, source="q-learning", num_train_tasks=2000, history_episodes=60, episode_stride=4,
                   window_starts="episode")
+# Meta-RL (RL2, the S5 paper's method): PPO on trials of one task with a recurrent policy whose state spans
+# the trial and is reset between tasks; no dataset. 256 fresh trials per update.
+# Undiscounted (gamma 1): regret and a trial's return are undiscounted sums (S5 on bandit-rl2: regret 9.05 at gamma 1
+# after 600 updates, 11.35 at gamma 0.99 after 400, where gamma 1 was at 9.5).
+_RL2 = dict(objective="rl2", backbone="s5", num_layers=2, width=64, state_size=64, batch_size=256, learning_rate=1e-3,
+            gamma=1.0)
+# popjaxrl's settings: S5 4 x 256, lr 5e-5, 64 trials per update, 30 epochs of 8 minibatches, lambda 1, no entropy bonus
+_PAPER_RL2 = dict(num_layers=4, width=256, state_size=256, learning_rate=5e-5, batch_size=64, ppo_epochs=30, ppo_minibatches=8, gamma=0.99,
+                  gae_lambda=1.0, entropy_coef=0.0, value_coef=1.0)
+_BANDIT_RL2 = dict(_RL2, env="bernoulli-bandit", num_arms=5, horizon=100, context_episodes=1, train_steps=600)
+_ROOM_RL2 = dict(_RL2, **_ROOM, context_episodes=4, eval_episodes=4, train_steps=400, baselines=("random", "q-learning", "psrl"))
 _KEYDOOR = dict(env="keydoor", size=5, horizon=25, eval_tasks=200)
 _PAPER_KEYDOOR = dict(size=9, horizon=50, train_steps=50_000, batch_size=128, width=128, num_layers=4, num_heads=4)
 
@@ -234,6 +262,10 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
                 train_steps=1200, batch_size=32, eval_episodes=4, baselines=("random", "q-learning", "psrl", "posterior")),
         dict(_PAPER_KEYDOOR, num_train_tasks=100_000),
     ),
+    "bandit-rl2-s5": (_preset(**_BANDIT_RL2), dict(_PAPER_RL2, horizon=500, train_steps=2400)),
+    "bandit-rl2-gru": (_preset(**{**_BANDIT_RL2, "backbone": "gru"}), dict(_PAPER_RL2, horizon=500, train_steps=2400)),
+    "darkroom-rl2-s5": (_preset(**_ROOM_RL2), dict(_PAPER_RL2, size=10, horizon=100, train_steps=2400)),
+    "darkroom-rl2-gru": (_preset(**{**_ROOM_RL2, "backbone": "gru"}), dict(_PAPER_RL2, size=10, horizon=100, train_steps=2400)),
 }
 
 

@@ -17,6 +17,7 @@ from icrl.agents import ModelAgent, make_agent
 from icrl.checkpoints import CheckpointError, check_record, model_record
 from icrl.data import apply_lhf, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
 from icrl.evaluate import evaluate_online, offline_bandit
+from icrl.metarl import MetaRL
 from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
@@ -99,6 +100,8 @@ def build(cfg: ExperimentConfig) -> Setup:
         objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
         if cfg.data_source == "stream":  # every batch made inside the training step from fresh training tasks
             objective = Streamed(objective, DPTStream(env, context_len, cfg.collector, cfg.labels))
+    elif cfg.objective == "rl2":  # PPO on trials of context_episodes episodes of one task
+        objective, seq_len = MetaRL(env, spec, context_len, cfg.ppo_config()), context_len
     else:
         objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts,
                                 paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
@@ -108,11 +111,11 @@ def build(cfg: ExperimentConfig) -> Setup:
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
                             expert_hidden=cfg.expert_hidden)
-    else:
+    elif cfg.backbone == "s5":
         model_kwargs.update(state_size=cfg.state_size)
     if cfg.backbone != "transformer" and cfg.ffn != "dense":
         raise ValueError(f"ffn={cfg.ffn!r} is a transformer option; the {cfg.backbone} backbone has none")
-    model = make_model(cfg.backbone, spec.token_dim, env.num_actions, **model_kwargs)
+    model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
     if limit is not None and eval_steps > limit:
         raise ValueError(
@@ -129,7 +132,7 @@ def build(cfg: ExperimentConfig) -> Setup:
             make_agent(name, env)
         if cfg.labels == "optimal":
             env.optimal_action_for_obs(env.sample_query_obs(jax.random.PRNGKey(0)), env.default_params)  # Key-to-Door: raises
-    else:
+    elif cfg.objective == "ad":
         make_agent(cfg.source, env)
     return Setup(env, eval_env, spec, objective, model)
 
@@ -165,7 +168,10 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
 def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, record: dict, progress: bool) -> dict:
     env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     t0 = time.perf_counter()
-    if cfg.data_source == "stream":
+    if cfg.objective == "rl2":
+        data, samples = None, None
+        print(f"[{name}] meta-RL: PPO on {cfg.train.batch_size} fresh trials of {objective.trial_len} steps per update")
+    elif cfg.data_source == "stream":
         data, samples = None, None
         print(f"[{name}] data: streamed, {cfg.train.batch_size} fresh {cfg.objective.upper()} tasks from {cfg.collector} per step")
     else:
@@ -186,7 +192,9 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
     else:
         final_train_loss = logs[-1]["loss"] if logs else None
     fixed_objective = getattr(objective, "objective", objective)  # held-out contexts are a fixed set, streamed or not
-    validation_loss = Trainer(model, fixed_objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
+    validation_loss = None  # meta-RL has no labels to score held-out data against: its held-out figure is the evaluation
+    if cfg.objective != "rl2":
+        validation_loss = Trainer(model, fixed_objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
     results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
         experiment=name, config=dataclasses.asdict(cfg), train_seconds=round(train_s, 1), data_seconds=round(gen_s, 1),
@@ -201,8 +209,9 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
     results_path = save_results(results, os.path.join(run_dir, f"results{suffix}.json"))
     plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(env) else "returns") + suffix + ".png"))
     print(format_table(results))
-    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); "
-          f"loss on held-out contexts {validation_loss:.4f} (last batch {final_train_loss:.4f}); results: {results_path}")
+    losses = (f"last PPO loss {final_train_loss:.4f}" if validation_loss is None
+              else f"loss on held-out contexts {validation_loss:.4f} (last batch {final_train_loss:.4f})")
+    print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); {losses}; results: {results_path}")
     print(f"plot: {plot}")
     return results
 
@@ -234,7 +243,7 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     keys; for DPT on bandits also the offline (greedy, fixed-context) comparison."""
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
     tasks = evaluation_tasks(cfg, env, jax.random.fold_in(key, 0))
-    model_name = cfg.objective.upper() + ("-s5" if cfg.backbone == "s5" else "")
+    model_name = cfg.objective.upper() + ("" if cfg.backbone == "transformer" else f"-{cfg.backbone}")
     models = {model_name + ("" if context == "step" else f" ({context} context)"): ModelAgent(params, model, spec, context=context)
               for context in cfg.deploy_context}
     agents = {**models, **{name: name for name in cfg.baselines}}
