@@ -34,6 +34,9 @@ def _field(default, group: str, help: str = ""):
     return field(default=default, metadata={"group": group, "help": help})
 
 
+_PPO = PPOConfig()  # the meta-RL fields' defaults
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     objective: str = _field("dpt", "data", "dpt | ad | rl2 (meta-RL: PPO on trials of context_episodes episodes of one task, no dataset)")
@@ -60,13 +63,13 @@ class ExperimentConfig:
     # objective
     episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
     window_starts: str = _field("episode", "objective", "AD: windows begin at episode starts, or at any step (stride 1: as a sliding context does)")
-    ppo_epochs: int = _field(4, "objective", "RL2: PPO epochs over each update's trials")
-    ppo_minibatches: int = _field(4, "objective", "RL2: minibatches of whole trials per epoch (batch_size trials per update)")
-    gamma: float = _field(0.99, "objective", "RL2: discount across the whole trial")
-    gae_lambda: float = _field(0.95, "objective", "RL2: GAE lambda")
-    clip_eps: float = _field(0.2, "objective", "RL2: PPO ratio clip")
-    entropy_coef: float = _field(0.01, "objective", "RL2: entropy bonus")
-    value_coef: float = _field(0.5, "objective", "RL2: value-loss weight")
+    ppo_epochs: int = _field(_PPO.num_epochs, "objective", "RL2: PPO epochs over each update's trials")
+    ppo_minibatches: int = _field(_PPO.num_minibatches, "objective", "RL2: minibatches of whole trials per epoch (batch_size trials per update)")
+    gamma: float = _field(_PPO.gamma, "objective", "RL2: discount across the whole trial")
+    gae_lambda: float = _field(_PPO.gae_lambda, "objective", "RL2: GAE lambda")
+    clip_eps: float = _field(_PPO.clip_eps, "objective", "RL2: PPO ratio clip")
+    entropy_coef: float = _field(_PPO.entropy_coef, "objective", "RL2: entropy bonus")
+    value_coef: float = _field(_PPO.value_coef, "objective", "RL2: value-loss weight")
     # model
     num_layers: int = _field(3, "model")
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
