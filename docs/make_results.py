@@ -33,8 +33,9 @@ DOCS = os.path.dirname(os.path.abspath(__file__))
 SUMMARY = os.path.join(DOCS, "results.json")
 PAGE = os.path.join(DOCS, "RESULTS.md")
 OUT_DIR = os.path.join("runs", "results")
-ORDER = ["bandit-dpt", "bandit-dpt-s5", "linear-bandit-dpt", "darkroom-dpt", "darkroom-dpt-paper", "darkroom-ad",
-         "darkroom-ad-qlearning", "darkroom-ad-s5", "keydoor-dpt", "keydoor-ad"]
+ORDER = ["bandit-dpt", "bandit-dpt-s5", "linear-bandit-dpt", "bandit-rl2-s5", "bandit-rl2-gru", "darkroom-dpt",
+         "darkroom-dpt-paper", "darkroom-ad", "darkroom-ad-qlearning", "darkroom-ad-s5", "darkroom-rl2-s5", "darkroom-rl2-gru",
+         "keydoor-dpt", "keydoor-ad"]
 #: The headline experiments: each reported over at least three training seeds (tests/test_docs.py).
 HEADLINE = ("bandit-dpt", "darkroom-dpt", "darkroom-ad")
 #: The yardsticks a model's figure is divided by, where an experiment has them.
@@ -65,6 +66,14 @@ NOTES = {
     "Q-learning, windows of four episodes taken every fourth episode of its histories. It climbs on training goals "
     "and generalises less to held-out ones, which it never saw as goals.",
     "darkroom-ad-s5": "As darkroom-ad with the S5 backbone; its state runs through all episodes, no window.",
+    "bandit-rl2-s5": "Meta-RL, no dataset: PPO on trials of one task, the S5 state reset between tasks only. "
+    "Undiscounted (regret is an undiscounted sum), chosen after a discounted run (gamma 0.99) had been seen on held-out "
+    "tasks; the step count is what fits in ten minutes on two idle cores.",
+    "bandit-rl2-gru": "As bandit-rl2-s5 with a GRU policy of the same width and depth.",
+    "darkroom-rl2-s5": "Meta-RL on trials of four episodes of one goal. PPO optimises for the training goals: the "
+    "training-split column shows what the policy learned there, the held-out one how little of it transfers to "
+    "cells that were never goals (DPT and AD imitate PSRL, whose prior spans every cell).",
+    "darkroom-rl2-gru": "As darkroom-rl2-s5 with a GRU policy of the same width and depth.",
     "keydoor-dpt": "As darkroom-dpt: labels drawn as PSRL draws them, over (key, door) pairs.",
     "keydoor-ad": "AD on PSRL's histories: tabular Q-learning with reward-count phases climbs too slowly on "
     "Key-to-Door to distil (`python -m train baselines`).",
@@ -145,7 +154,7 @@ def _config_summary(results: dict) -> dict:
 
 # --- rendering -------------------------------------------------------------------------
 def _model_name(methods) -> str:
-    return next(m for m in methods if m.startswith(("DPT", "AD")))
+    return next(m for m in methods if m.startswith(("DPT", "AD", "RL2")))
 
 
 def _across(seeds: list[dict], get) -> tuple[float, float]:
@@ -175,14 +184,22 @@ def render(summary: dict) -> tuple[str, list[str]]:
         model = _model_name(first["test"])
         lines += [f"## {name}", ""]
         room = f"{n(cfg['size'], 'd')}×{n(cfg['size'], 'd')}, " if cfg["kind"] != REGRET else f"{n(cfg['num_arms'], 'd')} arms, "
-        lines.append(
-            f"{cfg['objective'].upper()}, {cfg['backbone']}, {cfg['env']} ({room}horizon {n(cfg['horizon'], 'd')}); "
-            f"{n(cfg['num_train_tasks'], ',d')} training tasks, {n(cfg['train_steps'], ',d')} steps of batch "
-            f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{'s' if len(seeds) > 1 else ''}. Training took "
-            f"{n(_across(seeds, lambda s: s['train_seconds'])[0], '.0f')} s per seed; loss on held-out contexts "
-            f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
-            f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."
-        )
+        head = f"{cfg['objective'].upper()}, {cfg['backbone']}, {cfg['env']} ({room}horizon {n(cfg['horizon'], 'd')}); "
+        plural = "s" if len(seeds) > 1 else ""
+        took = f"Training took {n(_across(seeds, lambda s: s['train_seconds'])[0], '.0f')} s per seed"
+        if cfg["objective"] == "rl2":  # no dataset and no labels: fresh trials every update, no held-out loss
+            lines.append(
+                f"{head}{n(cfg['train_steps'], ',d')} PPO updates of {n(cfg['batch_size'], 'd')} fresh training-split "
+                f"trials ({n(cfg['context_episodes'], 'd')} episode{'s' if cfg['context_episodes'] > 1 else ''} each); "
+                f"{n(len(seeds), 'd')} seed{plural}. {took}."
+            )
+        else:
+            lines.append(
+                f"{head}{n(cfg['num_train_tasks'], ',d')} training tasks, {n(cfg['train_steps'], ',d')} steps of batch "
+                f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{plural}. {took}; loss on held-out contexts "
+                f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
+                f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."
+            )
         lines.append("")
         if name in NOTES:
             lines += [NOTES[name], ""]
