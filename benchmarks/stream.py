@@ -1,6 +1,6 @@
 """Streamed against fixed-dataset DPT pretraining: training steps per second, and (with --train) what each learns.
 
-    python benchmarks/stream.py [--presets bandit-dpt darkroom-dpt] [--rounds 5] [--train]
+    python benchmarks/stream.py [--presets bandit-dpt darkroom-dpt] [--rounds 5] [--train] [--memory]
 
 (1) For each preset, the compiled training step with its batch sampled from a fixed
 dataset and with the batch made afresh inside the step (``--data-source stream``:
@@ -10,14 +10,20 @@ stream / fixed in steps per second. (2) ``--train``: both data sources trained a
 preset's step count with the same seed; the held-out result of each and the loss on
 held-out contexts. The fixed-data run is docs/make_results.py's (``runs/results/PRESET-seedK``),
 reused when its results exist with the same config; the streamed one goes to
-``runs/bench-stream``.
+``runs/bench-stream``. (3) ``--memory``: the peak host memory (resident set) of a
+streamed bandit-dpt at paper scale (``--scale paper`` data and model: contexts of 500
+pulls, batch 128, 4 layers of width 128) trained for ``--memory-steps`` steps, measured in
+a fresh process so nothing else counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import subprocess
 import sys
+import time
 
 import jax
 
@@ -44,14 +50,35 @@ def steps_per_second(preset: str, rounds: int, dataset_tasks: int) -> dict[str, 
     return {source: 1.0 / seconds for source, seconds in interleaved_step_seconds(runs, rounds).items()}
 
 
+def peak_memory_child(steps: int) -> None:
+    """Train a streamed paper-scale bandit-dpt for ``steps`` steps in this process; print its peak RSS."""
+    from icrl.training import train
+
+    cfg = config_for("bandit-dpt", scale="paper", data_source="stream", train_steps=steps)
+    setup = build(cfg)
+    t0 = time.perf_counter()
+    train(setup.model, setup.objective, None, cfg.train, progress=False)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"bandit-dpt --scale paper --data-source stream ({cfg.num_layers} layers of width {cfg.width}, batch "
+          f"{cfg.train.batch_size}, contexts of {cfg.context_episodes * cfg.horizon} pulls), {steps} steps in "
+          f"{time.perf_counter() - t0:.0f} s: peak host memory {peak_mib:,.0f} MiB")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--memory-child"]:
+        peak_memory_child(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["bandit-dpt", "darkroom-dpt"])
+    parser.add_argument("--presets", nargs="*", default=["bandit-dpt", "darkroom-dpt"], help="none: skip the timing")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dataset-tasks", type=int, default=4000, help="fixed dataset size for the timing (its size does not change a step's cost)")
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory", action="store_true", help="peak host memory of a streamed paper-scale bandit-dpt")
+    parser.add_argument("--memory-steps", type=int, default=3)
     args = parser.parse_args()
+    if args.memory:  # a fresh process: its peak is the streamed run's alone
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", str(args.memory_steps)], check=True)
     for preset in args.presets:
         rate = steps_per_second(preset, args.rounds, args.dataset_tasks)
         cfg = config_for(preset)
