@@ -56,6 +56,10 @@ def peak_memory_child(steps: int) -> None:
 
     cfg = config_for("bandit-dpt", scale="paper", data_source="stream", train_steps=steps)
     setup = build(cfg)
+    batch = jax.jit(lambda key: setup.objective.sample_batch(None, key, cfg.train.batch_size))(jax.random.PRNGKey(0))
+    batch_mib = sum(x.nbytes for x in jax.tree.leaves(batch)) / 2**20
+    print(f"one streamed batch: {batch_mib:.1f} MiB; peak host memory after making it "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     t0 = time.perf_counter()
     train(setup.model, setup.objective, None, cfg.train, progress=False)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
