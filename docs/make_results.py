@@ -67,7 +67,7 @@ NOTES = {
     "and generalises less to held-out ones, which it never saw as goals.",
     "darkroom-ad-s5": "As darkroom-ad with the S5 backbone; its state runs through all episodes, no window.",
     "bandit-rl2-s5": "Meta-RL, no dataset: PPO on trials of one task, the S5 state reset between tasks only. "
-    "Undiscounted (regret is an undiscounted sum), chosen after a discounted run (gamma 0.99) had been seen on held-out "
+    "Undiscounted (regret is an undiscounted sum), chosen after a discounted run had been seen on held-out "
     "tasks; the step count is what fits in ten minutes on two idle cores.",
     "bandit-rl2-gru": "As bandit-rl2-s5 with a GRU policy of the same width and depth.",
     "darkroom-rl2-s5": "Meta-RL on trials of four episodes of one goal. PPO optimises for the training goals: the "
