@@ -42,20 +42,17 @@ def _trainer(preset: str, backbone: str):
 
 
 def throughput(preset: str, rounds: int) -> None:
-    runs, steps = {}, {}
-    for backbone in ("s5", "gru"):
-        setup, trainer, cfg = _trainer(preset, backbone)
-        runs[backbone] = (trainer, None)
-        steps[backbone] = cfg.train.batch_size * setup.objective.trial_len
+    built = {backbone: _trainer(preset, backbone) for backbone in ("s5", "gru")}
+    runs = {backbone: (trainer, None) for backbone, (_, trainer, _) in built.items()}
+    steps = {backbone: cfg.train.batch_size * setup.objective.trial_len for backbone, (setup, _, cfg) in built.items()}
     seconds = interleaved_step_seconds(runs, rounds, steps=2)
     rate = {b: steps[b] / s for b, s in seconds.items()}
-    cfg = config_for(f"{preset}-s5")
+    cfg = built["s5"][2]
     print(f"{preset} ({cfg.train.batch_size} trials x {steps['s5'] // cfg.train.batch_size} steps per update, "
           f"{cfg.num_layers} layers of width {cfg.width}, {cfg.ppo_epochs} epochs x {cfg.ppo_minibatches} minibatches): "
           f"S5 {seconds['s5']:.2f} s/update ({rate['s5']:,.0f} env steps/s), GRU {seconds['gru']:.2f} s/update "
           f"({rate['gru']:,.0f} env steps/s); S5 / GRU {rate['s5'] / rate['gru']:.2f}x")
-    for backbone in ("s5", "gru"):  # the rollout alone: the part that runs step by step
-        setup, trainer, cfg = _trainer(preset, backbone)
+    for backbone, (setup, trainer, cfg) in built.items():  # the rollout alone: the part that runs step by step
         params = trainer.init_state().params
         collect = jax.jit(lambda p, k: setup.objective.collect(setup.model, p, k, cfg.train.batch_size))
         jax.block_until_ready(collect(params, jax.random.PRNGKey(0)))

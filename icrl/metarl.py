@@ -40,7 +40,7 @@ from envs.base import check_positive_int
 from icrl.agents.model import ModelAgent
 from icrl.models.tokens import TokenSpec
 from icrl.rollout import rollout
-from icrl.training import TrainConfig, Trainer, TrainState
+from icrl.training import TrainConfig, Trainer, TrainState, finite_step
 
 
 @dataclass(frozen=True)
@@ -218,8 +218,7 @@ class PPOTrainer(Trainer):
             params, opt_state = carry
             (loss, parts), grads = grad_fn(params, jax.tree.map(lambda x: x[idx], trials))
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            finite = jnp.isfinite(loss) & _all_finite(grads)
-            return (optax.apply_updates(params, updates), opt_state), (loss, finite, parts)
+            return (optax.apply_updates(params, updates), opt_state), (loss, finite_step(loss, grads), parts)
 
         def epoch(carry, key):
             order = jax.random.permutation(key, self.cfg.batch_size).reshape(ppo.num_minibatches, minibatch)
@@ -234,10 +233,6 @@ class PPOTrainer(Trainer):
             metrics["trial_regret"] = trials.regret.sum(-1).mean()
         new, first_nonfinite = self._guard(state, new, jnp.all(finite), first_nonfinite)
         return new, metrics, first_nonfinite
-
-
-def _all_finite(tree) -> jax.Array:
-    return jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), tree))
 
 
 __all__ = ["PPOConfig", "MetaRL", "PPOTrainer", "Trials", "gae", "ppo_loss", "trial_resets", "ppo_optimizer"]

@@ -128,6 +128,11 @@ def moe_losses(model, sown: dict) -> jax.Array:
     return model.moe_balance_weight * total("balance") + model.moe_contrastive_weight * total("contrastive")
 
 
+def finite_step(loss, grads) -> jax.Array:
+    """Whether a step's loss and every gradient are finite (traced: no host read)."""
+    return jnp.isfinite(loss) & jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
+
+
 class Trainer:
     """Builds the compiled step for ``model`` on ``objective`` and runs it.
 
@@ -215,8 +220,7 @@ class Trainer:
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         new = TrainState(state.step + 1, params, opt_state)
-        finite = jnp.isfinite(loss) & jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
-        new, first_nonfinite = self._guard(state, new, finite, first_nonfinite)
+        new, first_nonfinite = self._guard(state, new, finite_step(loss, grads), first_nonfinite)
         return new, loss, first_nonfinite
 
     def _guard(self, state: TrainState, new: TrainState, finite, first_nonfinite):
