@@ -110,7 +110,7 @@ def parse_collectors(collector) -> dict[str, float]:
     return {name: w / total for name, w in weights.items()}
 
 
-def _split_counts(fractions: list[float], total: int) -> list[int]:
+def split_counts(fractions: list[float], total: int) -> list[int]:
     """``total`` split by ``fractions``, rounded so the counts add up (largest remainders)."""
     exact = np.asarray(fractions) * total
     counts = np.floor(exact).astype(int)
@@ -182,7 +182,7 @@ def make_dpt_dataset(
     within an episode, which the deployed model then commits to as PSRL does."""
     context_len = check_positive_int("context_len", context_len)
     mix, agents = dpt_collectors(env, collector, collector_kwargs, labels)
-    counts = _split_counts(list(mix.values()), num_tasks)
+    counts = split_counts(list(mix.values()), num_tasks)
     tasks, history, queries, label_array = dpt_arrays(env, agents, counts, key, context_len, labels, split)
     name = collector if isinstance(collector, str) else ",".join(f"{k}:{v:g}" for k, v in mix.items())
     meta = _meta("dpt", env, split, name, collector_kwargs, key, num_tasks=num_tasks, context_len=context_len, labels=labels)
@@ -191,6 +191,25 @@ def make_dpt_dataset(
         meta["collectors"] = list(mix)
         extras["collector"] = np.repeat(np.arange(len(mix), dtype=np.int32), counts)
     return _as_dataset(history, meta, queries, label_array, **extras)
+
+
+def ad_arrays(env, agent, num_tasks: int, num_noisy: int, noise_epsilon: float, key, num_episodes: int,
+              split: str = "train", check: bool = True):
+    """``(tasks, history)`` of ``num_tasks`` learning histories of ``agent`` run from scratch for
+    ``num_episodes`` episodes, the first ``num_noisy`` of them by its degraded copy: the arrays
+    of :func:`make_ad_dataset`, from the same key. Pure and traceable with ``check=False``, so a
+    training step's pool of histories can be refreshed on device (:mod:`icrl.streams`)."""
+    if not hasattr(env, "horizon"):
+        raise ValueError(f"AD needs an environment with fixed-length episodes, got {env.name!r}")
+    k_tasks, k_roll = jax.random.split(key)
+    tasks = env.sample_tasks(k_tasks, num_tasks, split)
+    parts = []
+    for i, (start, stop, actor) in enumerate(((0, num_noisy, NoisyAgent(agent, noise_epsilon)), (num_noisy, num_tasks, agent))):
+        if stop > start:
+            part = jax.tree.map(lambda x: x[start:stop], tasks)
+            parts.append(rollout(env, actor, part, k_roll if num_noisy == 0 else jax.random.fold_in(k_roll, i),
+                                 num_episodes=num_episodes, check_actions=check))
+    return tasks, jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
 def make_ad_dataset(
@@ -210,20 +229,11 @@ def make_ad_dataset(
     ``noisy_fraction`` of the histories (the first ones; extras ``noisy`` marks them) come
     from a degraded learner: ``source`` acting at random with a probability drawn per task
     from ``[0, noise_epsilon]`` (:class:`icrl.agents.noisy.NoisyAgent`)."""
-    if not hasattr(env, "horizon"):
-        raise ValueError(f"AD needs an environment with fixed-length episodes, got {env.name!r}")
     if not 0.0 <= noisy_fraction <= 1.0:
         raise ValueError(f"noisy_fraction must be in [0, 1], got {noisy_fraction!r}")
-    k_tasks, k_roll = jax.random.split(key)
-    tasks = env.sample_tasks(k_tasks, num_tasks, split)
     agent = make_agent(source, env, **(source_kwargs or {}))
     num_noisy = int(round(noisy_fraction * num_tasks))
-    parts = []
-    for i, (start, stop, actor) in enumerate(((0, num_noisy, NoisyAgent(agent, noise_epsilon)), (num_noisy, num_tasks, agent))):
-        if stop > start:
-            part = jax.tree.map(lambda x: x[start:stop], tasks)
-            parts.append(rollout(env, actor, part, k_roll if num_noisy == 0 else jax.random.fold_in(k_roll, i), num_episodes=num_episodes))
-    history = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+    tasks, history = ad_arrays(env, agent, num_tasks, num_noisy, noise_epsilon, key, num_episodes, split)
     optimal = jax.vmap(env.optimal_return)(tasks)
     meta = _meta("ad", env, split, source, source_kwargs, key, num_tasks=num_tasks, num_episodes=num_episodes, horizon=env.horizon)
     extras = {"optimal_return": optimal}

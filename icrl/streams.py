@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.base import check_positive_int
-from icrl.data import _split_counts, dpt_arrays, dpt_collectors
+from icrl.data import split_counts, dpt_arrays, dpt_collectors
 from icrl.types import Samples
 
 
@@ -49,7 +49,7 @@ class DPTStream:
         object.__setattr__(self, "_agents", tuple(agents))
 
     def samples(self, key: jax.Array, num_tasks: int) -> Samples:
-        counts = _split_counts(list(self._fractions), num_tasks)
+        counts = split_counts(list(self._fractions), num_tasks)
         _, history, queries, labels = dpt_arrays(self.env, self._agents, counts, key, self.context_len, self.labels,
                                                  self.split, check=False)
         return Samples(history._replace(regret=None), queries, labels)  # as a dataset stores it

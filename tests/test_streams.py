@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import envs
-from icrl.data import _split_counts, dpt_arrays, make_dpt_dataset
+from icrl.data import split_counts, dpt_arrays, make_dpt_dataset
 from icrl.models import TokenSpec, Transformer
 from icrl.objectives import DPTObjective
 from icrl.streams import DPTStream, Streamed
@@ -28,7 +28,7 @@ def test_stream_samples_equal_the_fixed_dataset_made_from_the_same_key():
 def test_grid_stream_draws_only_training_goals():
     env, _ = envs.make("darkroom", size=5, horizon=10)
     stream = DPTStream(env, 20, "psrl", labels="collector")
-    tasks = jax.jit(lambda k: dpt_arrays(env, stream._agents, _split_counts([1.0], 64), k, 20, "collector", check=False)[0])
+    tasks = jax.jit(lambda k: dpt_arrays(env, stream._agents, split_counts([1.0], 64), k, 20, "collector", check=False)[0])
     goals = {tuple(g) for k in range(5) for g in np.asarray(tasks(jax.random.PRNGKey(k)).goal)}
     train_pool = {tuple(g) for g in np.asarray(env.task_pool("train").goal)}
     test_pool = {tuple(g) for g in np.asarray(env.task_pool("test").goal)}
