@@ -201,9 +201,12 @@ class PPOTrainer(Trainer):
         self.steps_per_update = ppo.num_epochs * ppo.num_minibatches
         self.optimizer = ppo_optimizer(cfg, self.steps_per_update)
 
-    def put_data(self, data):
+    def check_data(self, data) -> None:
         if data is not None:
             raise ValueError("meta-RL makes its own trials: pass data=None")
+
+    def put_data(self, data, step: int = 0):
+        self.check_data(data)
         return None
 
     def _train_step(self, state: TrainState, data, first_nonfinite):

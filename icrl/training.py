@@ -152,6 +152,10 @@ class Trainer:
         self._step = jax.jit(self._train_step, donate_argnums=0)
         self._grads = jax.jit(self._loss_and_grads)
         self._batch = jax.jit(self._sample)
+        if self.pooled:  # each device holds and refreshes its own shard of the pool
+            self._local_pool = objective.pool.shard(self.num_shards)
+            self._pool_at = jax.jit(self._make_pool)
+            self._refresh = jax.jit(self._refresh_pool, donate_argnums=0)
         self._first_nonfinite = np.int32(-1)  # then on device: read only at check points
 
     def loss(self, params, batch, key):
@@ -246,16 +250,29 @@ class Trainer:
         step = int(self._first_nonfinite)
         return None if step < 0 else step
 
-    def put_data(self, data) -> Samples:
+    @property
+    def pooled(self) -> bool:
+        """Whether the objective draws from a pool it refreshes (:class:`icrl.streams.Pooled`)."""
+        return hasattr(self.objective, "pool")
+
+    def check_data(self, data) -> None:
+        """Raise unless ``data`` is what this objective trains on: ``None`` for one that makes its own."""
+        own = hasattr(self.objective, "stream") or self.pooled
+        if (data is None) != own:
+            raise ValueError("a streamed objective makes its own data: pass data=None" if own
+                             else "training data is missing (data=None); only a streamed objective makes its own")
+
+    def put_data(self, data, step: int = 0) -> Samples:
         """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices: tasks split into
         one contiguous shard per device (a remainder of fewer tasks than devices is dropped). Every
         process passes the same host data and keeps only its devices' shards. A streamed objective
-        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``."""
-        streamed = hasattr(self.objective, "stream")
-        if (data is None) != streamed:
-            raise ValueError("a streamed objective makes its own data: pass data=None" if streamed
-                             else "training data is missing (data=None); only a streamed objective makes its own")
-        if streamed:  # one dummy task per device: the trainer shards data; a stream makes its own
+        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``; a pooled one
+        (:class:`icrl.streams.Pooled`) takes ``data=None`` and returns its pool of step ``step``, one
+        shard per device."""
+        self.check_data(data)
+        if self.pooled:
+            return self._pool_at(jnp.asarray(step, jnp.int32))
+        if data is None:  # a stream: one dummy task per device (the trainer shards data; a stream makes its own)
             zeros = np.zeros((self.num_shards, 1), np.int32)
             data = Samples(History(zeros, zeros, zeros.astype(np.float32), zeros, zeros.astype(bool)))
         data = jax.tree.map(np.asarray, getattr(data, "samples", data))
@@ -264,6 +281,30 @@ class Trainer:
             raise ValueError(f"{data.num_tasks} tasks cannot be split over {self.num_shards} devices")
         data = jax.tree.map(lambda x: x[:usable], data)
         return jax.tree.map(lambda x: jax.make_array_from_callback(x.shape, self.batch_sharding, lambda idx: x[idx]), data)
+
+    def advance_data(self, data: Samples, step: int) -> Samples:
+        """The data the batch of step ``step`` is drawn from, given the previous step's: ``data``
+        itself, or a pooled objective's pool with a chunk refreshed where one is due (on device;
+        the old pool is donated)."""
+        if self.pooled and self._local_pool.due(step):
+            return self._refresh(data, jnp.asarray(step, jnp.int32))
+        return data
+
+    def _per_device_pool(self, fn, *args):
+        """``fn(local_pool, key, *args)`` on each device's shard of the pool, with the device's own key."""
+        pool, key = self._local_pool, jax.random.fold_in(self.key, 3)
+
+        def per_shard(*args):
+            return fn(pool, jax.random.fold_in(key, jax.lax.axis_index("data")), *args)
+
+        specs = tuple(PartitionSpec("data") if isinstance(a, Samples) else PartitionSpec() for a in args)
+        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=specs, out_specs=PartitionSpec("data"), check_vma=False)(*args)
+
+    def _make_pool(self, step):
+        return self._per_device_pool(lambda pool, key, step: pool.at_step(key, step), step)
+
+    def _refresh_pool(self, data, step):
+        return self._per_device_pool(lambda pool, key, data, step: pool.advance(data, key, step), data, step)
 
 
 def train(
@@ -291,7 +332,7 @@ def train(
     """
     # an objective with its own update (meta-RL's PPO) brings its trainer; the loop around it is this one
     trainer = objective.make_trainer(model, cfg) if hasattr(objective, "make_trainer") else Trainer(model, objective, cfg)
-    data = trainer.put_data(data)
+    trainer.check_data(data)
     state = trainer.init_state()
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
     lead = jax.process_index() == 0  # the process that writes metrics and shows progress
@@ -310,12 +351,15 @@ def train(
         logs: list[dict] = []
         start = int(state.step)
         end = cfg.train_steps if stop_after is None else min(cfg.train_steps, stop_after)
+        if start < end:  # a pooled objective's pool is that of the first step to run
+            data = trainer.put_data(data, start)
         bar = stack.enter_context(_progress(start, cfg.train_steps, progress and lead))
         check_every = min(cfg.log_interval, 10)
         t0 = time.perf_counter()
         for step in range(start, end):
             state, loss = trainer.step(state, data)
             done = step + 1
+            data = trainer.advance_data(data, done)
             logging = done % cfg.log_interval == 0 or done == cfg.train_steps
             saving = checkpoints is not None and (done % cfg.checkpoint_interval == 0 or done == end)
             if logging or saving or done % check_every == 0 or done == end:

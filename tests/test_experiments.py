@@ -36,8 +36,12 @@ def test_streamed_run_and_out_of_distribution_evaluation(tmp_path):
     res = run_experiment(cfg, "ood", progress=False)
     assert res["out_of_distribution"]["mean_low"] == 0.4 and (tmp_path / "ood" / "results_ood.json").exists()
     assert not (tmp_path / "ood" / "dataset.npz").exists() and res["config"]["data_source"] == "stream"
-    with pytest.raises(ValueError, match="built for DPT"):
-        _tiny(tmp_path, name="darkroom-ad", data_source="stream")
+    pooled = build(config_for("darkroom-ad", data_source="stream", pool_size=512, pool_chunk=32, pool_every=4)).objective
+    assert (pooled.pool.size, pooled.pool.chunk, pooled.pool.every, pooled.pool.source) == (512, 32, 4, "psrl")
+    with pytest.raises(ValueError, match="pool_size=500 must be a multiple of pool_chunk=64"):
+        config_for("darkroom-ad", data_source="stream", pool_size=500)
+    with pytest.raises(ValueError, match="meta-RL makes its own trials"):
+        _tiny(tmp_path, name="bandit-rl2-s5", data_source="stream")
     with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=21"):
         run_experiment(_tiny(tmp_path, eval_horizon=40, position_encoding="learned"), "ood2", progress=False)
     with pytest.raises(ValueError, match="eval_mean_range"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from envs.base import check_positive_int
 from icrl.metarl import PPOConfig
 from icrl.training import TrainConfig
 
@@ -54,7 +55,10 @@ class ExperimentConfig:
     source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
     context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window; RL2: episodes per trial")
     history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
-    data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (DPT: fresh training-split tasks and contexts made inside every training step)")
+    data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (DPT: fresh training-split tasks and contexts made inside every training step; AD: a pool of learning histories on device, refreshed in chunks)")
+    pool_size: int = _field(4096, "data", "AD stream: learning histories resident on device")
+    pool_chunk: int = _field(64, "data", "AD stream: histories replaced by fresh ones at each refresh (the oldest chunk)")
+    pool_every: int = _field(2, "data", "AD stream: training steps between refreshes")
     lhf: bool = _field(False, "data", "learning-history filtering: draw histories in proportion to improvement + lhf_stability x stability")
     lhf_keep: float = _field(1.0, "data", "learning-history filtering: fraction of histories kept (the rest weigh 0)")
     lhf_stability: float = _field(1.0, "data", "learning-history filtering: the weight lambda of stability")
@@ -110,8 +114,12 @@ class ExperimentConfig:
             raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
         if self.data_source not in ("fixed", "stream"):
             raise ValueError(f"data_source must be 'fixed' or 'stream', got {self.data_source!r}")
-        if self.data_source == "stream" and self.objective != "dpt":
-            raise ValueError(f"data_source='stream' is built for DPT; objective {self.objective!r} needs data_source='fixed'")
+        if self.data_source == "stream" and self.objective == "rl2":
+            raise ValueError("meta-RL makes its own trials: data_source='stream' is for DPT and AD")
+        for name in ("pool_size", "pool_chunk", "pool_every"):
+            check_positive_int(name, getattr(self, name))
+        if self.pool_size % self.pool_chunk:
+            raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
         if self.data_source == "stream" and (self.lhf or self.lhf_keep < 1):
             raise ValueError("learning-history filtering weighs a fixed set of histories; use data_source='fixed' with lhf")
 
@@ -168,7 +176,7 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
-                "entropy_coef": 0.01, "value_coef": 0.5}
+                "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2}
 
 
 def without_added_defaults(fields: dict) -> dict:

@@ -23,7 +23,7 @@ from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, load_results, save_results
 from icrl.runs import open_checkpoints, read_metrics
-from icrl.streams import DPTStream, Streamed
+from icrl.streams import DPTStream, HistoryPool, Pooled, Streamed
 from icrl.training import RunLock, Trainer, train
 from train.configs import ExperimentConfig, without_added_defaults
 
@@ -107,6 +107,10 @@ def build(cfg: ExperimentConfig) -> Setup:
                                 paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
         seq_len = context_len
         objective.check({"num_episodes": cfg.history_episodes})
+        if cfg.data_source == "stream":  # learning histories on device, a chunk refreshed every pool_every steps
+            objective = Pooled(objective, HistoryPool(env, cfg.history_episodes, cfg.pool_size, cfg.pool_chunk, cfg.pool_every,
+                                                      cfg.source, noisy_fraction=cfg.noisy_fraction,
+                                                      noise_epsilon=cfg.noise_epsilon))
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
@@ -173,7 +177,11 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         print(f"[{name}] meta-RL: PPO on {cfg.train.batch_size} fresh trials of {objective.trial_len} steps per update")
     elif cfg.data_source == "stream":
         data, samples = None, None
-        print(f"[{name}] data: streamed, {cfg.train.batch_size} fresh {cfg.objective.upper()} tasks from {cfg.collector} per step")
+        if cfg.objective == "ad":
+            print(f"[{name}] data: a pool of {cfg.pool_size} {cfg.source} learning histories on device, {cfg.pool_chunk} "
+                  f"replaced by fresh ones every {cfg.pool_every} steps")
+        else:
+            print(f"[{name}] data: streamed, {cfg.train.batch_size} fresh DPT tasks from {cfg.collector} per step")
     else:
         data = _dataset(cfg, env, run_dir)
         samples = data.samples
