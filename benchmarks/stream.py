@@ -1,12 +1,15 @@
-"""Streamed against fixed-dataset DPT pretraining: training steps per second, and (with --train) what each learns.
+"""Streamed against fixed-dataset pretraining: training steps per second, and (with --train) what each learns.
 
-    python benchmarks/stream.py [--presets bandit-dpt darkroom-dpt] [--rounds 5] [--train] [--memory]
+    python benchmarks/stream.py [--presets bandit-dpt darkroom-dpt darkroom-ad] [--rounds 5] [--train] [--memory]
 
 (1) For each preset, the compiled training step with its batch sampled from a fixed
-dataset and with the batch made afresh inside the step (``--data-source stream``:
-new training-split tasks, the collectors' rollouts and the labels), measured
+dataset and with streamed data (``--data-source stream``: for DPT the batch made afresh
+inside the step, new training-split tasks, the collectors' rollouts and the labels; for
+AD the pool of learning histories with its refreshes between steps), measured
 interleaved over ``--rounds`` rounds of 5 steps (best round of each), and the ratio
-stream / fixed in steps per second. (2) ``--train``: both data sources trained at the
+stream / fixed in steps per second, beside the fixed dataset's generation time, so that
+the two compare per second of wall time: streaming is as fast end to end when
+stream / fixed >= train / (generation + train). (2) ``--train``: both data sources trained at the
 preset's step count with the same seed; the held-out result of each and the loss on
 held-out contexts. The fixed-data run is docs/make_results.py's (``runs/results/PRESET-seedK``),
 reused when its results exist with the same config; the streamed one goes to
@@ -50,6 +53,34 @@ def steps_per_second(preset: str, rounds: int, dataset_tasks: int) -> dict[str, 
     return {source: 1.0 / seconds for source, seconds in interleaved_step_seconds(runs, rounds).items()}
 
 
+def generation_seconds(cfg) -> float:
+    """Seconds to make ``cfg``'s fixed dataset in this process, compilation included (as a run pays it)."""
+    setup = build(cfg)
+    t0 = time.perf_counter()
+    data = _make_data(cfg, setup.env, jax.random.PRNGKey(1), cfg.num_train_tasks)
+    jax.block_until_ready(data.history.action)
+    return time.perf_counter() - t0
+
+
+def compiled_step_memory() -> dict[str, float]:
+    """GiB of temporaries XLA allocates for the compiled training step of a streamed paper-scale
+    bandit-dpt, with attention in blocks of queries (the default) and whole."""
+    from icrl.models import transformer
+
+    cfg = config_for("bandit-dpt", scale="paper", data_source="stream", num_devices=1)
+    out, default = {}, transformer.QUERY_CHUNK
+    for name, chunk in (("blocks of queries", default), ("whole", 10**9)):
+        transformer.QUERY_CHUNK = chunk
+        try:
+            setup = build(cfg)
+            trainer = Trainer(setup.model, setup.objective, cfg.train)
+            compiled = trainer._step.lower(trainer.init_state(), trainer.put_data(None), trainer._first_nonfinite).compile()
+            out[name] = compiled.memory_analysis().temp_size_in_bytes / 2**30
+        finally:
+            transformer.QUERY_CHUNK = default
+    return out
+
+
 def peak_memory_child(steps: int) -> None:
     """Train a streamed paper-scale bandit-dpt for ``steps`` steps in this process; print its peak RSS."""
     from icrl.training import train
@@ -73,7 +104,7 @@ def main() -> None:
         peak_memory_child(int(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="*", default=["bandit-dpt", "darkroom-dpt"], help="none: skip the timing")
+    parser.add_argument("--presets", nargs="*", default=["bandit-dpt", "darkroom-dpt", "darkroom-ad"], help="none: skip the timing")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dataset-tasks", type=int, default=4000, help="fixed dataset size for the timing (its size does not change a step's cost)")
     parser.add_argument("--train", action="store_true")
@@ -83,11 +114,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.memory:  # a fresh process: its peak is the streamed run's alone
         subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", str(args.memory_steps)], check=True)
+        temps = compiled_step_memory()
+        print("compiled training step of the streamed paper-scale bandit-dpt, temporaries: "
+              + ", ".join(f"attention {name} {gib:.2f} GiB" for name, gib in temps.items()))
     for preset in args.presets:
         rate = steps_per_second(preset, args.rounds, args.dataset_tasks)
         cfg = config_for(preset)
+        gen = generation_seconds(cfg)
+        train_s = cfg.train.train_steps / rate["fixed"]
         print(f"{preset} (batch {cfg.train.batch_size}, context {cfg.context_episodes * cfg.horizon}): "
-              f"fixed {rate['fixed']:.2f} steps/s, stream {rate['stream']:.2f} steps/s; stream / fixed {rate['stream'] / rate['fixed']:.2f}")
+              f"fixed {rate['fixed']:.2f} steps/s, stream {rate['stream']:.2f} steps/s; stream / fixed {rate['stream'] / rate['fixed']:.2f}; "
+              f"the fixed dataset ({cfg.num_train_tasks} tasks) takes {gen:.1f} s to make and {cfg.train.train_steps} steps "
+              f"{train_s:.0f} s: streaming is as fast end to end at a ratio >= {train_s / (gen + train_s):.2f}")
     if not args.train:
         return
     for preset in args.presets:

@@ -10,14 +10,16 @@ import jax
 def interleaved_step_seconds(runs: dict, rounds: int, steps: int = 5) -> dict[str, float]:
     """Best seconds per training step of each ``name -> (trainer, data)``, measured in turns over
     ``rounds`` rounds of ``steps`` steps (a first round compiles), so load on a shared machine
-    falls on every entry alike."""
+    falls on every entry alike. A pooled objective's refreshes between steps count (as in training)."""
     states = {name: trainer.init_state() for name, (trainer, _) in runs.items()}
+    datas = {name: data for name, (_, data) in runs.items()}
     best = {name: float("inf") for name in runs}
     for _ in range(rounds + 1):
-        for name, (trainer, data) in runs.items():
+        for name, (trainer, _) in runs.items():
             t0 = time.perf_counter()
             for _ in range(steps):
-                states[name], loss = trainer.step(states[name], data)
-            jax.block_until_ready(loss)  # a loss, or a dict of figures (a PPO update's)
+                states[name], loss = trainer.step(states[name], datas[name])
+                datas[name] = trainer.advance_data(datas[name], int(states[name].step))
+            jax.block_until_ready((loss, datas[name]))  # a loss, or a dict of figures (a PPO update's)
             best[name] = min(best[name], (time.perf_counter() - t0) / steps)
     return best

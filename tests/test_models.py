@@ -201,3 +201,22 @@ def test_gradients_at_init_stay_moderate_on_all_zero_tokens(name):
     params = model.init(jax.random.PRNGKey(1), tokens)
     grads = jax.grad(lambda p: jnp.mean(jax.nn.log_softmax(model.apply(p, tokens))[..., 0]))(params)
     assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads)) < 100
+
+
+@pytest.mark.parametrize("encoding", ["alibi", "rotary"])
+def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
+    """A long sequence attends in blocks of queries (the last block padded): outputs and parameter
+    gradients equal whole attention's, with resets (a per-row mask) and a position bias."""
+    from icrl.models import transformer
+
+    model = Transformer(6, 3, max_len=24, num_layers=2, num_heads=2, width=16, position_encoding=encoding)
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    tokens = jax.random.normal(keys[0], (2, 45, 6))
+    resets = jax.random.uniform(keys[1], (2, 45)) < 0.05
+    params = model.init(keys[2], tokens, resets)
+    loss = lambda p: (model.apply(p, tokens, resets) ** 2).sum()  # noqa: E731
+    whole = model.apply(params, tokens, resets), jax.grad(loss)(params)
+    monkeypatch.setattr(transformer, "QUERY_CHUNK", 8)  # 45 steps > 2 x 8: six blocks, the last padded by 3
+    chex.assert_trees_all_close((model.apply(params, tokens, resets), jax.grad(loss)(params)), whole, atol=1e-4, rtol=1e-4)
+    blocked = str(jax.make_jaxpr(lambda p: model.apply(p, tokens, resets))(params))
+    assert "scan" in blocked and "f32[2,2,45,45]" not in blocked  # no whole (time x time) scores
