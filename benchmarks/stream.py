@@ -11,9 +11,9 @@ stream / fixed in steps per second, beside the fixed dataset's generation time, 
 the two compare per second of wall time: streaming is as fast end to end when
 stream / fixed >= train / (generation + train). (2) ``--train``: both data sources trained at the
 preset's step count with the same seed; the held-out result of each and the loss on
-held-out contexts. The fixed-data run is docs/make_results.py's (``runs/results/PRESET-seedK``),
-reused when its results exist with the same config; the streamed one goes to
-``runs/bench-stream``. (3) ``--memory``: the peak host memory (resident set) of a
+held-out contexts. The run with the preset's own data source is docs/make_results.py's
+(``runs/results/PRESET-seedK``), reused when its results exist with the same config; the
+other goes to ``runs/bench-stream``. (3) ``--memory``: the peak host memory (resident set) of a
 streamed bandit-dpt at paper scale (``--scale paper`` data and model: contexts of 500
 pulls, batch 128, 4 layers of width 128) trained for ``--memory-steps`` steps, measured in
 a fresh process so nothing else counts.
@@ -130,7 +130,9 @@ def main() -> None:
         return
     for preset in args.presets:
         for source in ("fixed", "stream"):
-            out_dir, name = (RESULTS, f"{preset}-seed{args.seed}") if source == "fixed" else (OUT, f"{preset}-stream-seed{args.seed}")
+            # the preset's own data source is docs/make_results.py's run; the other one goes to runs/bench-stream
+            made = source == config_for(preset).data_source
+            out_dir, name = (RESULTS, f"{preset}-seed{args.seed}") if made else (OUT, f"{preset}-{source}-seed{args.seed}")
             cfg = config_for(preset, data_source=source, seed=args.seed, out_dir=out_dir)
             results = saved_results(cfg, name) or run(cfg, name, progress=False)
             print(f"\n{preset}, data {source}: training {results['train_seconds']:.0f} s, loss on held-out contexts "

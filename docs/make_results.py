@@ -148,7 +148,8 @@ def _config_summary(results: dict) -> dict:
     cfg = results["config"]
     keys = ("objective", "env", "backbone", "num_arms", "size", "horizon", "num_train_tasks", "context_episodes",
             "eval_episodes", "eval_tasks")
-    return {"kind": kind(results), **{k: cfg[k] for k in keys}, "train_steps": cfg["train"]["train_steps"],
+    return {"kind": kind(results), **{k: cfg[k] for k in keys}, "data_source": cfg.get("data_source", "fixed"),
+            "pool_size": cfg.get("pool_size"), "train_steps": cfg["train"]["train_steps"],
             "batch_size": cfg["train"]["batch_size"]}
 
 
@@ -194,8 +195,14 @@ def render(summary: dict) -> tuple[str, list[str]]:
                 f"{n(len(seeds), 'd')} seed{plural}. {took}."
             )
         else:
+            if cfg.get("data_source", "fixed") == "fixed":
+                data = f"{n(cfg['num_train_tasks'], ',d')} training tasks"
+            elif cfg["objective"] == "dpt":
+                data = "streamed data (every batch fresh training-split tasks and contexts)"
+            else:
+                data = f"a pool of {n(cfg['pool_size'], ',d')} learning histories refreshed in chunks as training goes"
             lines.append(
-                f"{head}{n(cfg['num_train_tasks'], ',d')} training tasks, {n(cfg['train_steps'], ',d')} steps of batch "
+                f"{head}{data}, {n(cfg['train_steps'], ',d')} steps of batch "
                 f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{plural}. {took}; loss on held-out contexts "
                 f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
                 f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."

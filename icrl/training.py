@@ -9,8 +9,8 @@ parameters are replicated. A batch therefore depends on the number of devices,
 not on how they are spread over processes. The Python driver around it shows progress, writes metrics as
 JSON lines, evaluates, and checkpoints with orbax so that a run killed at any
 point resumes to the same parameters as an uninterrupted one: every step's
-randomness is ``fold_in(key, step)``, so nothing depends on where a run
-stopped.
+randomness is ``fold_in(key, step)``, and a pool of histories (:mod:`icrl.streams`) is
+rebuilt for the step a run resumes at, so nothing depends on where a run stopped.
 """
 
 from __future__ import annotations
@@ -319,7 +319,8 @@ def train(
     stop_after: int | None = None,
 ) -> tuple[Any, list[dict]]:
     """Train ``model`` on ``objective`` over ``data`` (:class:`icrl.types.Samples` or a
-    :class:`icrl.data.Dataset`); returns ``(params, logs)``.
+    :class:`icrl.data.Dataset`; ``None`` for an objective that makes its own: a stream, a
+    pool of histories, meta-RL); returns ``(params, logs)``.
 
     With ``run_dir``, checkpoints go to ``run_dir/checkpoints`` and metrics to
     ``run_dir/metrics.jsonl``, and the directory is locked against a second run.

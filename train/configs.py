@@ -233,7 +233,9 @@ def _preset(**kw) -> ExperimentConfig:
 
 
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
-    "bandit-dpt": (_preset(**_BANDIT), _PAPER_BANDIT),
+    # Streamed (fresh training tasks and contexts inside every step): as many steps per second as a fixed dataset
+    # without making one, and as good at equal steps (benchmarks/stream.py; README)
+    "bandit-dpt": (_preset(**_BANDIT, data_source="stream"), _PAPER_BANDIT),
     # S5 steps cost a third of the transformer's on CPU: more steps in about the same time (2,700: 7.5 min)
     "bandit-dpt-s5": (_preset(**{**_BANDIT, "backbone": "s5", "train_steps": 2700}), _PAPER_BANDIT),
     "linear-bandit-dpt": (
@@ -246,7 +248,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # policy dithers (benchmarks/darkroom_dpt.py).
     "darkroom-dpt": (
         _preset(**_ROOM, objective="dpt", collector="psrl", labels="collector", num_train_tasks=20_000, context_episodes=4,
-                train_steps=1200, batch_size=32, eval_episodes=4, baselines=("random", "q-learning", "psrl", "posterior")),
+                train_steps=1200, batch_size=32, eval_episodes=4, baselines=("random", "q-learning", "psrl", "posterior"),
+                data_source="stream"),  # streamed, as bandit-dpt
         dict(_PAPER_ROOM, num_train_tasks=100_000),
     ),
     # The DPT paper's label (the true goal's optimal action at uniform query states), contexts of whole episodes
