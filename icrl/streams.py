@@ -150,7 +150,7 @@ class HistoryPool:
         """Whether the pool of step ``step`` differs from that of step ``step - 1`` (host-side)."""
         return step > 0 and step % self.every == 0
 
-    def advance(self, pool: Samples, key: jax.Array, step) -> Samples:
+    def advance(self, key: jax.Array, pool: Samples, step) -> Samples:
         """The pool of a step where a refresh is :meth:`due`, from the previous step's pool."""
         r = self.refreshes(step) - 1
         fresh = self.histories(jax.random.fold_in(key, r))

@@ -290,21 +290,21 @@ class Trainer:
             return self._refresh(data, jnp.asarray(step, jnp.int32))
         return data
 
-    def _per_device_pool(self, fn, *args):
-        """``fn(local_pool, key, *args)`` on each device's shard of the pool, with the device's own key."""
+    def _per_device_pool(self, method: str, *args):
+        """``local_pool.method(key, *args)`` on each device's shard of the pool, with the device's own key."""
         pool, key = self._local_pool, jax.random.fold_in(self.key, 3)
 
         def per_shard(*args):
-            return fn(pool, jax.random.fold_in(key, jax.lax.axis_index("data")), *args)
+            return getattr(pool, method)(jax.random.fold_in(key, jax.lax.axis_index("data")), *args)
 
         specs = tuple(PartitionSpec("data") if isinstance(a, Samples) else PartitionSpec() for a in args)
         return jax.shard_map(per_shard, mesh=self.mesh, in_specs=specs, out_specs=PartitionSpec("data"), check_vma=False)(*args)
 
     def _make_pool(self, step):
-        return self._per_device_pool(lambda pool, key, step: pool.at_step(key, step), step)
+        return self._per_device_pool("at_step", step)
 
     def _refresh_pool(self, data, step):
-        return self._per_device_pool(lambda pool, key, data, step: pool.advance(data, key, step), data, step)
+        return self._per_device_pool("advance", data, step)
 
 
 def train(

@@ -233,8 +233,8 @@ def _preset(**kw) -> ExperimentConfig:
 
 
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
-    # Streamed (fresh training tasks and contexts inside every step): as many steps per second as a fixed dataset
-    # without making one, and as good at equal steps (benchmarks/stream.py; README)
+    # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
+    # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; README)
     "bandit-dpt": (_preset(**_BANDIT, data_source="stream"), _PAPER_BANDIT),
     # S5 steps cost a third of the transformer's on CPU: more steps in about the same time (2,700: 7.5 min)
     "bandit-dpt-s5": (_preset(**{**_BANDIT, "backbone": "s5", "train_steps": 2700}), _PAPER_BANDIT),
