@@ -175,9 +175,12 @@ class Trainer:
 
     def init_state(self, data: Samples | None = None) -> TrainState:
         """Fresh parameters (from the seed alone) and optimizer state, replicated."""
-        variables = self.model.init(jax.random.fold_in(self.key, 0), jnp.zeros((1, 2, self.model.token_dim)), None)
-        params = {"params": variables["params"]}  # not what init sowed (a T2MIR layer's losses and routing)
-        return self._replicate(TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params)))
+        def fresh(key):  # compiled once, rather than every operation of every layer's initialiser run on its own
+            variables = self.model.init(key, jnp.zeros((1, 2, self.model.token_dim)), None)
+            params = {"params": variables["params"]}  # not what init sowed (a T2MIR layer's losses and routing)
+            return TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params))
+
+        return self._replicate(jax.jit(fresh)(jax.random.fold_in(self.key, 0)))
 
     def _sample(self, step, data: Samples):
         """The batch of gradient step ``step`` (sharded): each device draws ``batch_size / devices``
