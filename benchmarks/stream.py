@@ -16,7 +16,8 @@ held-out contexts. The run with the preset's own data source is docs/make_result
 other goes to ``runs/bench-stream``. (3) ``--memory``: the peak host memory (resident set) of a
 streamed bandit-dpt at paper scale (``--scale paper`` data and model: contexts of 500
 pulls, batch 128, 4 layers of width 128) trained for ``--memory-steps`` steps, measured in
-a fresh process so nothing else counts.
+a fresh process so nothing else counts, with the batch in one piece and in ``--microbatches``
+(gradient accumulation), and the compiled step's temporaries.
 """
 
 from __future__ import annotations
@@ -62,14 +63,17 @@ def generation_seconds(cfg) -> float:
     return time.perf_counter() - t0
 
 
-def compiled_step_memory() -> dict[str, float]:
+def compiled_step_memory(microbatches: int) -> dict[str, float]:
     """GiB of temporaries XLA allocates for the compiled training step of a streamed paper-scale
-    bandit-dpt, with attention in blocks of queries (the default) and whole."""
+    bandit-dpt: attention in blocks of queries (the default) and whole, the batch in one piece,
+    and the batch in ``microbatches`` (gradient accumulation) with attention in blocks."""
     from icrl.models import transformer
 
-    cfg = config_for("bandit-dpt", scale="paper", data_source="stream", num_devices=1)
     out, default = {}, transformer.QUERY_CHUNK
-    for name, chunk in (("blocks of queries", default), ("whole", 10**9)):
+    settings = (("attention whole", 10**9, 1), ("attention in blocks", default, 1),
+                (f"in blocks, {microbatches} microbatches", default, microbatches))
+    for name, chunk, parts in settings:
+        cfg = config_for("bandit-dpt", scale="paper", data_source="stream", num_devices=1, microbatches=parts)
         transformer.QUERY_CHUNK = chunk
         try:
             setup = build(cfg)
@@ -81,11 +85,12 @@ def compiled_step_memory() -> dict[str, float]:
     return out
 
 
-def peak_memory_child(steps: int) -> None:
-    """Train a streamed paper-scale bandit-dpt for ``steps`` steps in this process; print its peak RSS."""
+def peak_memory_child(steps: int, microbatches: int) -> None:
+    """Train a streamed paper-scale bandit-dpt for ``steps`` steps in this process (its batch in
+    ``microbatches``); print its peak RSS."""
     from icrl.training import train
 
-    cfg = config_for("bandit-dpt", scale="paper", data_source="stream", train_steps=steps)
+    cfg = config_for("bandit-dpt", scale="paper", data_source="stream", train_steps=steps, microbatches=microbatches)
     setup = build(cfg)
     batch = jax.jit(lambda key: setup.objective.sample_batch(None, key, cfg.train.batch_size))(jax.random.PRNGKey(0))
     batch_mib = sum(x.nbytes for x in jax.tree.leaves(batch)) / 2**20
@@ -94,14 +99,14 @@ def peak_memory_child(steps: int) -> None:
     t0 = time.perf_counter()
     train(setup.model, setup.objective, None, cfg.train, progress=False)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    print(f"bandit-dpt --scale paper --data-source stream ({cfg.num_layers} layers of width {cfg.width}, batch "
-          f"{cfg.train.batch_size}, contexts of {cfg.context_episodes * cfg.horizon} pulls), {steps} steps in "
-          f"{time.perf_counter() - t0:.0f} s: peak host memory {peak_mib:,.0f} MiB")
+    print(f"bandit-dpt --scale paper --data-source stream --microbatches {microbatches} ({cfg.num_layers} layers of width "
+          f"{cfg.width}, batch {cfg.train.batch_size}, contexts of {cfg.context_episodes * cfg.horizon} pulls), {steps} steps "
+          f"in {time.perf_counter() - t0:.0f} s: peak host memory {peak_mib:,.0f} MiB")
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--memory-child"]:
-        peak_memory_child(int(sys.argv[2]))
+        peak_memory_child(int(sys.argv[2]), int(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="*", default=["bandit-dpt", "darkroom-dpt", "darkroom-ad"], help="none: skip the timing")
@@ -111,12 +116,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory", action="store_true", help="peak host memory of a streamed paper-scale bandit-dpt")
     parser.add_argument("--memory-steps", type=int, default=3)
+    parser.add_argument("--microbatches", type=int, nargs="*", default=[1, 8],
+                        help="--memory: one fresh process per value, the batch split in this many microbatches")
     args = parser.parse_args()
-    if args.memory:  # a fresh process: its peak is the streamed run's alone
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", str(args.memory_steps)], check=True)
-        temps = compiled_step_memory()
+    if args.memory:  # a fresh process each: its peak is that streamed run's alone
+        for parts in args.microbatches:
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", str(args.memory_steps), str(parts)], check=True)
+        temps = compiled_step_memory(max(args.microbatches))
         print("compiled training step of the streamed paper-scale bandit-dpt, temporaries: "
-              + ", ".join(f"attention {name} {gib:.2f} GiB" for name, gib in temps.items()))
+              + ", ".join(f"{name} {gib:.2f} GiB" for name, gib in temps.items()))
     for preset in args.presets:
         rate = steps_per_second(preset, args.rounds, args.dataset_tasks)
         cfg = config_for(preset)

@@ -194,6 +194,8 @@ class PPOTrainer(Trainer):
     def __init__(self, model, objective: MetaRL, cfg: TrainConfig):
         if cfg.num_devices > 1:
             raise ValueError(f"meta-RL training runs on one device; got num_devices={cfg.num_devices}")
+        if cfg.microbatches != 1:
+            raise ValueError(f"meta-RL splits its updates by ppo_minibatches; got microbatches={cfg.microbatches}")
         ppo = objective.ppo
         if cfg.batch_size % ppo.num_minibatches:
             raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} equal minibatches")

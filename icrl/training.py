@@ -55,9 +55,14 @@ class TrainConfig:
     keep_checkpoints: int = 2
     num_devices: int = 0  # 0: every device jax sees
     nonfinite_guard: bool = True  # a non-finite loss or gradient freezes the state and stops the run
+    # gradient accumulation: each device's share of the batch runs forward and backward in this many equal
+    # parts (or the most below it that split the share evenly, with a warning), one after another (lax.scan),
+    # their gradients averaged: activation memory / microbatches, the same batch and (no dropout) the same
+    # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (README)
+    microbatches: int = 1
 
     def __post_init__(self):
-        for name in ("train_steps", "batch_size", "keep_checkpoints"):
+        for name in ("train_steps", "batch_size", "keep_checkpoints", "microbatches"):
             check_positive_int(name, getattr(self, name))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
@@ -144,8 +149,22 @@ class Trainer:
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
         self.num_shards = self.mesh.size
-        if hasattr(objective, "check_batch_size"):  # e.g. paired windows need an even batch per device
-            objective.check_batch_size(cfg.batch_size // self.num_shards)
+        local = cfg.batch_size // self.num_shards
+        check = getattr(objective, "check_batch_size", lambda size: None)  # e.g. paired windows need an even batch
+
+        def fits(parts: int) -> bool:
+            try:
+                check(local // parts)
+            except ValueError:
+                return False
+            return local % parts == 0
+
+        #: parts each device's share of the batch runs in: the most, up to cfg.microbatches, that split it evenly
+        self.microbatches = max((k for k in range(1, cfg.microbatches + 1) if fits(k)), default=1)
+        check(local // self.microbatches)  # raises if even one piece does not suit the objective
+        if self.microbatches < cfg.microbatches:
+            warnings.warn(f"microbatches={cfg.microbatches} does not split each device's share of the batch ({cfg.batch_size} "
+                          f"over {self.num_shards} devices: {local}) evenly; using {self.microbatches}", stacklevel=2)
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         self.key = jax.random.PRNGKey(cfg.seed)
@@ -203,7 +222,26 @@ class Trainer:
     def _loss_and_grads(self, state: TrainState, data: Samples):
         batch = self._sample(state.step, data)
         k_dropout = jax.random.fold_in(jax.random.fold_in(self.key, 2), state.step)
-        return jax.value_and_grad(self.loss)(state.params, batch, k_dropout)
+        grad_fn = jax.value_and_grad(self.loss)
+        parts = self.microbatches
+        if parts == 1:
+            return grad_fn(state.params, batch, k_dropout)
+        # microbatch i: rows [i m, (i + 1) m) of every device's share (m = share / parts), so no row leaves its
+        # device and rows 2j, 2j + 1 (a pair of windows) stay together
+        shards = self.num_shards
+
+        def split(x):
+            per = x.reshape((shards, parts, -1) + x.shape[1:])
+            return jnp.moveaxis(per, 1, 0).reshape((parts, -1) + x.shape[1:])
+
+        def accumulate(total, part):
+            i, micro = part
+            loss, grads = grad_fn(state.params, micro, jax.random.fold_in(k_dropout, i))
+            return jax.tree.map(jnp.add, total, (loss, grads)), None
+
+        zeros = (jnp.zeros(()), jax.tree.map(jnp.zeros_like, state.params))
+        total, _ = jax.lax.scan(accumulate, zeros, (jnp.arange(parts), jax.tree.map(split, batch)))
+        return jax.tree.map(lambda x: x / parts, total)
 
     def _batch_loss(self, params, data: Samples, key):
         tokens, resets, labels = self.objective.sample_batch(data, key, self.cfg.batch_size)

@@ -1,6 +1,7 @@
 """Experiment configs: every field that shapes the data or the model reaches the checkpoint's record."""
 
 import dataclasses
+import json
 import os
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from icrl.checkpoints import CheckpointError
 from train import run_experiment
 from train.configs import GROUPS, TRAINED_GROUPS, ExperimentConfig, config_for, replace
-from train.experiments import build
+from train.experiments import build, saved_results
 
 
 def _other_value(name, value):
@@ -49,6 +50,22 @@ def test_every_field_has_a_group_and_every_trained_field_is_recorded():
     assert replace(base, seed=3).data_fingerprint() != base.data_fingerprint()  # the seed makes other data
     with pytest.raises(ValueError, match="unknown config field"):
         replace(base, num_stepz=3)
+
+
+def test_results_saved_before_a_training_field_existed_are_reused(tmp_path):
+    """A results file whose config predates TrainConfig.microbatches still matches today's config,
+    whatever its microbatches (the same model: they only pace the step), and no config that trains
+    another model."""
+    from icrl.results import SCHEMA
+
+    cfg = config_for("bandit-dpt", out_dir=str(tmp_path))
+    saved = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    del saved["train"]["microbatches"]  # as written before the field existed
+    os.makedirs(tmp_path / "run")
+    with open(tmp_path / "run" / "results.json", "w") as f:
+        json.dump({"schema": SCHEMA, "methods": {}, "config": saved}, f)
+    assert saved_results(cfg, "run") is not None and saved_results(replace(cfg, microbatches=2), "run") is not None
+    assert saved_results(replace(cfg, learning_rate=0.5), "run") is None
 
 
 def _tiny_ad(tmp_path, **kw):

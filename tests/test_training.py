@@ -130,6 +130,24 @@ def test_sharded_step_equals_unsharded(bandit, dpt_data):
         Trainer(model, obj, TrainConfig(batch_size=7))
 
 
+def test_microbatches_give_the_whole_batch_step_in_less_memory(bandit, dpt_data):
+    """Gradient accumulation over 4 microbatches on two devices: the loss and gradients of the whole
+    batch (no dropout), and the compiled step needs at most half the temporaries."""
+    _, spec = bandit
+    model, obj = _tiny_transformer(spec), DPTObjective(spec)
+    figures, temps = {}, {}
+    for parts in (1, 4):
+        trainer = Trainer(model, obj, TrainConfig(batch_size=64, num_devices=2, microbatches=parts))
+        state, data = trainer.init_state(), trainer.put_data(dpt_data.samples)
+        compiled = trainer._grads.lower(state, data).compile()  # what loss_and_grads runs
+        figures[parts], temps[parts] = jax.device_get(compiled(state, data)), compiled.memory_analysis().temp_size_in_bytes
+    np.testing.assert_allclose(figures[4][0], figures[1][0], rtol=1e-6)
+    chex.assert_trees_all_close(figures[4][1], figures[1][1], atol=1e-6)
+    assert temps[4] <= temps[1] / 2, temps
+    with pytest.warns(UserWarning, match="microbatches=3 does not split each device's share of the batch \\(64 over 2 devices: 32\\) evenly; using 2"):
+        assert Trainer(model, obj, TrainConfig(batch_size=64, num_devices=2, microbatches=3)).microbatches == 2
+
+
 def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path):
     _, spec = bandit
     cfg = TrainConfig(train_steps=12, batch_size=8, warmup_steps=2, log_every=4, checkpoint_every=5, num_devices=1)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import envs
 from envs.base import is_bandit, signature
 from icrl.agents import ModelAgent, make_agent
-from icrl.checkpoints import CheckpointError, check_record, model_record
+from icrl.checkpoints import PACING_KEYS, CheckpointError, check_record, model_record
 from icrl.data import apply_lhf, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
 from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.metarl import MetaRL
@@ -226,12 +226,20 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
 
 def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | None:
     """The results ``run(cfg, name)`` saved (``results{suffix}.json``), if they were made with
-    ``cfg``: fields added since hold their reproducing values (:func:`without_added_defaults`)."""
+    ``cfg``: fields added since hold their reproducing values (:func:`without_added_defaults`), and
+    training settings that do not shape the model (:data:`icrl.checkpoints.PACING_KEYS`: a
+    checkpoint resumes across them) may differ."""
     path = os.path.join(cfg.out_dir, name, f"results{suffix}.json")
     if not os.path.exists(path):
         return None
     saved = load_results(path)
-    same = lambda c: without_added_defaults(json.loads(json.dumps(c)))  # noqa: E731  (tuples as saved: lists)
+
+    def same(c: dict) -> dict:  # tuples as saved (lists); training settings that do not shape the model left out
+        c = without_added_defaults(json.loads(json.dumps(c)))
+        if isinstance(c.get("train"), dict):
+            c["train"] = {k: v for k, v in c["train"].items() if k not in PACING_KEYS}
+        return c
+
     return saved if same(saved.get("config", {})) == same(dataclasses.asdict(cfg)) else None
 
 
