@@ -1,7 +1,7 @@
 """The training step against the same model and step written in PyTorch, side by side on this machine.
 
     pip install -e ".[bench]"   # PyTorch, for this benchmark only
-    python benchmarks/torch_step.py [--rounds 5] [--steps 5] [--threads 0]
+    python benchmarks/torch_step.py [--rounds 5] [--steps 5] [--threads 0] [--microbatches 1 4 8]
 
 bandit-dpt's model and batch: 3 pre-LayerNorm (GPT-2 style) blocks of width 64 with 2
 heads, a 4x GELU MLP, batch 128 of 101 tokens, cross-entropy at every position, AdamW
@@ -36,9 +36,9 @@ from icrl.training import TrainConfig, Trainer  # noqa: E402
 LAYERS, WIDTH, HEADS, BATCH, HORIZON, ARMS = 3, 64, 2, 128, 100, 5
 
 
-def torch_step_fn(token_dim: int, num_actions: int, seq_len: int, encoding: str):
+def torch_step_fn(token_dim: int, num_actions: int, seq_len: int, encoding: str, microbatches: int = 1):
     """A PyTorch model and step of the same shape as icrl's; returns ``step()`` (one AdamW step
-    on a fixed random batch, blocking)."""
+    on a fixed random batch, blocking; its gradient accumulated over ``microbatches`` equal parts)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -92,11 +92,14 @@ def torch_step_fn(token_dim: int, num_actions: int, seq_len: int, encoding: str)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(tokens).reshape(-1, num_actions), labels.reshape(-1))
-        loss.backward()
+        total = 0.0
+        for part_tokens, part_labels in zip(tokens.chunk(microbatches), labels.chunk(microbatches)):
+            loss = F.cross_entropy(model(part_tokens).reshape(-1, num_actions), part_labels.reshape(-1)) / microbatches
+            loss.backward()
+            total += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        return loss.item()
+        return total
 
     return step
 
@@ -106,6 +109,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="PyTorch's threads (0: one per core)")
+    parser.add_argument("--microbatches", type=int, nargs="+", default=[1, 4, 8],
+                        help="each step's batch in this many parts, gradients accumulated (both frameworks)")
     args = parser.parse_args()
     try:
         import torch
@@ -117,13 +122,13 @@ def main() -> None:
     spec = TokenSpec.for_env(env)
     seq_len = HORIZON + 1
     dataset = make_dpt_dataset(env, jax.random.PRNGKey(0), 2000, HORIZON)
-    runs = {}
-    for encoding in ("alibi", "learned"):
+    runs, settings = {}, [(encoding, parts) for encoding in ("alibi", "learned") for parts in args.microbatches]
+    for encoding, parts in settings:
         model = Transformer(spec.token_dim, ARMS, max_len=seq_len, num_layers=LAYERS, num_heads=HEADS, width=WIDTH,
                             position_encoding=encoding)
-        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=1))
-        runs[("icrl", encoding)] = icrl_steps(trainer, trainer.put_data(dataset), args.steps)
-        runs[("pytorch", encoding)] = torch_steps(torch_step_fn(spec.token_dim, ARMS, seq_len, encoding), args.steps)
+        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=1, microbatches=parts))
+        runs[("icrl", encoding, parts)] = icrl_steps(trainer, trainer.put_data(dataset), args.steps)
+        runs[("pytorch", encoding, parts)] = torch_steps(torch_step_fn(spec.token_dim, ARMS, seq_len, encoding, parts), args.steps)
     best = {name: math.inf for name in runs}
     for _ in range(args.rounds + 1):  # the first round compiles and warms up
         for name, fn in runs.items():
@@ -132,10 +137,15 @@ def main() -> None:
             best[name] = min(best[name], (time.perf_counter() - t0) / args.steps)
     print(f"{jax.default_backend()} / torch {torch.__version__} with {torch.get_num_threads()} threads; "
           f"{LAYERS} layers, width {WIDTH}, {HEADS} heads, batch {BATCH}, {seq_len} tokens")
-    for encoding in ("alibi", "learned"):
-        ours, theirs = best[("icrl", encoding)], best[("pytorch", encoding)]
-        print(f"{encoding} positions: seconds per training step icrl {ours:.4f}, PyTorch {theirs:.4f}; "
-              f"icrl / PyTorch speed {theirs / ours:.2f}x")
+    for encoding, parts in settings:
+        ours, theirs = best[("icrl", encoding, parts)], best[("pytorch", encoding, parts)]
+        print(f"{encoding} positions, {parts} microbatch(es): seconds per training step icrl {ours:.4f}, "
+              f"PyTorch {theirs:.4f}; icrl / PyTorch speed {theirs / ours:.2f}x")
+    for encoding in ("alibi", "learned"):  # each framework at its fastest setting
+        ours = min(best[("icrl", encoding, parts)] for parts in args.microbatches)
+        theirs = min(best[("pytorch", encoding, parts)] for parts in args.microbatches)
+        print(f"{encoding} positions, each at its best of microbatches {args.microbatches}: icrl {ours:.4f}, "
+              f"PyTorch {theirs:.4f}; icrl / PyTorch speed {theirs / ours:.2f}x")
 
 
 def icrl_steps(trainer, data, steps: int):
