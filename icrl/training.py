@@ -153,11 +153,13 @@ class Trainer:
         check = getattr(objective, "check_batch_size", lambda size: None)  # e.g. paired windows need an even batch
 
         def fits(parts: int) -> bool:
+            if local % parts:
+                return False
             try:
                 check(local // parts)
             except ValueError:
                 return False
-            return local % parts == 0
+            return True
 
         #: parts each device's share of the batch runs in: the most, up to cfg.microbatches, that split it evenly
         self.microbatches = max((k for k in range(1, cfg.microbatches + 1) if fits(k)), default=1)

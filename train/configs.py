@@ -241,7 +241,7 @@ def _preset(**kw) -> ExperimentConfig:
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
     # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; README)
-    # 2,000 steps (in 4 microbatches: about 7.5 min on 2 idle cores): seed 0's held-out regret went 8.86 / 8.65 / 8.48 at
+    # 2,000 steps (in 4 microbatches: 498-523 s of training on 2 idle cores): seed 0's held-out regret went 8.86 / 8.65 / 8.48 at
     # 600 / 1,500 / 2,000 steps (Thompson 8.18), so the step count was raised with held-out figures visible (README)
     "bandit-dpt": (_preset(**{**_BANDIT, "train_steps": 2000}, data_source="stream", microbatches=_CPU_MICROBATCHES),
                    dict(_PAPER_BANDIT, microbatches=1)),
