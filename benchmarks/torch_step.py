@@ -2,6 +2,7 @@
 
     pip install -e ".[bench]"   # PyTorch, for this benchmark only
     python benchmarks/torch_step.py [--rounds 5] [--steps 5] [--threads 0] [--microbatches 1 4 8]
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python benchmarks/torch_step.py --devices 2
 
 bandit-dpt's model and batch: 3 pre-LayerNorm (GPT-2 style) blocks of width 64 with 2
 heads, a 4x GELU MLP, batch 128 of 101 tokens, cross-entropy at every position, AdamW
@@ -12,7 +13,9 @@ on device); PyTorch's runs on a batch already made, with ``F.scaled_dot_product_
 (ALiBi: the bias as its float mask; learned: ``is_causal``, its fused causal kernel), the
 fastest way it offers on CPU without compiling. Both are timed interleaved over ``--rounds`` rounds
 of ``--steps`` steps, best round of each, with the same number of threads (``--threads``,
-0: as many as cores, which is what both use by default), and the ratio printed.
+0: as many as cores, which is what both use by default), and the ratio printed. ``--devices 2``
+runs icrl's step data parallel over two host devices (the CPU split in two by the XLA flag
+above; each device's half of the batch in the microbatches), PyTorch's as before.
 """
 
 from __future__ import annotations
@@ -111,7 +114,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="PyTorch's threads (0: one per core)")
     parser.add_argument("--microbatches", type=int, nargs="+", default=[1, 4, 8],
                         help="each step's batch in this many parts, gradients accumulated (both frameworks)")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="icrl's step data parallel over this many devices (on CPU: set XLA's host device count)")
     args = parser.parse_args()
+    if args.devices > jax.local_device_count():
+        raise SystemExit(f"--devices {args.devices} needs as many JAX devices, this process has {jax.local_device_count()}; on CPU run "
+                         f"with XLA_FLAGS=--xla_force_host_platform_device_count={args.devices}")
     try:
         import torch
     except ImportError:
@@ -126,7 +134,7 @@ def main() -> None:
     for encoding, parts in settings:
         model = Transformer(spec.token_dim, ARMS, max_len=seq_len, num_layers=LAYERS, num_heads=HEADS, width=WIDTH,
                             position_encoding=encoding)
-        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=1, microbatches=parts))
+        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=args.devices, microbatches=parts))
         runs[("icrl", encoding, parts)] = icrl_steps(trainer, trainer.put_data(dataset), args.steps)
         runs[("pytorch", encoding, parts)] = torch_steps(torch_step_fn(spec.token_dim, ARMS, seq_len, encoding, parts), args.steps)
     best = {name: math.inf for name in runs}
@@ -135,7 +143,7 @@ def main() -> None:
             t0 = time.perf_counter()
             fn()
             best[name] = min(best[name], (time.perf_counter() - t0) / args.steps)
-    print(f"{jax.default_backend()} / torch {torch.__version__} with {torch.get_num_threads()} threads; "
+    print(f"{jax.default_backend()} ({args.devices} device(s) for icrl) / torch {torch.__version__} with {torch.get_num_threads()} threads; "
           f"{LAYERS} layers, width {WIDTH}, {HEADS} heads, batch {BATCH}, {seq_len} tokens")
     for encoding, parts in settings:
         ours, theirs = best[("icrl", encoding, parts)], best[("pytorch", encoding, parts)]
