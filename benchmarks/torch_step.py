@@ -132,9 +132,7 @@ def main() -> None:
     dataset = make_dpt_dataset(env, jax.random.PRNGKey(0), 2000, HORIZON)
     runs, settings = {}, [(encoding, parts) for encoding in ("alibi", "learned") for parts in args.microbatches]
     for encoding, parts in settings:
-        model = Transformer(spec.token_dim, ARMS, max_len=seq_len, num_layers=LAYERS, num_heads=HEADS, width=WIDTH,
-                            position_encoding=encoding)
-        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=args.devices, microbatches=parts))
+        trainer = icrl_trainer(spec, encoding, parts, args.devices)
         runs[("icrl", encoding, parts)] = icrl_steps(trainer, trainer.put_data(dataset), args.steps)
         runs[("pytorch", encoding, parts)] = torch_steps(torch_step_fn(spec.token_dim, ARMS, seq_len, encoding, parts), args.steps)
     best = {name: math.inf for name in runs}
@@ -154,6 +152,13 @@ def main() -> None:
         theirs = min(best[("pytorch", encoding, parts)] for parts in args.microbatches)
         print(f"{encoding} positions, each at its best of microbatches {args.microbatches}: icrl {ours:.4f}, "
               f"PyTorch {theirs:.4f}; icrl / PyTorch speed {theirs / ours:.2f}x")
+
+
+def icrl_trainer(spec: TokenSpec, encoding: str, microbatches: int, devices: int = 1) -> Trainer:
+    """icrl's trainer of bandit-dpt's model with ``encoding`` positions, the step in ``microbatches`` parts."""
+    model = Transformer(spec.token_dim, ARMS, max_len=HORIZON + 1, num_layers=LAYERS, num_heads=HEADS, width=WIDTH,
+                        position_encoding=encoding)
+    return Trainer(model, DPTObjective(spec), TrainConfig(batch_size=BATCH, num_devices=devices, microbatches=microbatches))
 
 
 def icrl_steps(trainer, data, steps: int):

@@ -32,23 +32,20 @@ SETTINGS = [  # XLA:CPU flags of jaxlib 0.10 that bear on how a step runs (not o
 
 
 def child(microbatches: int, rounds: int) -> None:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import jax
     from timing import interleaved_step_seconds
+    from torch_step import ARMS, HORIZON, icrl_trainer  # the same model and batch, made the same way
 
     import envs
     from icrl.data import make_dpt_dataset
-    from icrl.models import TokenSpec, Transformer
-    from icrl.objectives import DPTObjective
-    from icrl.training import TrainConfig, Trainer
+    from icrl.models import TokenSpec
 
-    env, _ = envs.make("bernoulli-bandit", num_arms=5, horizon=100)
+    env, _ = envs.make("bernoulli-bandit", num_arms=ARMS, horizon=HORIZON)
     spec = TokenSpec.for_env(env)
-    dataset = make_dpt_dataset(env, jax.random.PRNGKey(0), 2000, 100)
+    dataset = make_dpt_dataset(env, jax.random.PRNGKey(0), 2000, HORIZON)
     runs = {}
     for encoding in ("alibi", "learned"):
-        model = Transformer(spec.token_dim, 5, max_len=101, num_layers=3, num_heads=2, width=64, position_encoding=encoding)
-        trainer = Trainer(model, DPTObjective(spec), TrainConfig(batch_size=128, microbatches=microbatches))
+        trainer = icrl_trainer(spec, encoding, microbatches)
         runs[encoding] = (trainer, trainer.put_data(dataset))
     print(json.dumps(interleaved_step_seconds(runs, rounds)))
 

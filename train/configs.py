@@ -276,7 +276,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     ),
     "darkroom-ad": (_preset(**_ROOM_AD, microbatches=_CPU_MICROBATCHES), dict(_PAPER_ROOM, num_train_tasks=20_000, microbatches=1)),
     "darkroom-ad-qlearning": (_preset(**_ROOM_AD_Q), dict(_PAPER_ROOM, num_train_tasks=20_000, history_episodes=200)),
-    # In 4 microbatches as darkroom-ad: its step 41 ms against 60 in one piece (48 at 2, 43 at 8; interleaved, idle).
+    # In 4 microbatches as darkroom-ad: its step 41 ms against 62 in one piece (51 at 2, 43 at 8; interleaved, idle:
+    # benchmarks/microbatches.py).
     "darkroom-ad-s5": (_preset(**{**_ROOM_AD, "backbone": "s5", "train_steps": 4500}, microbatches=_CPU_MICROBATCHES),
                        dict(_PAPER_ROOM, num_train_tasks=20_000, microbatches=1)),
     # Key-to-Door: tabular Q-learning reaches only 0.68 of optimal after 60 episodes on 5x5, too slow a climb to
