@@ -31,7 +31,7 @@ from envs.base import check_positive_int, check_signature, signature
 from icrl.agents import make_agent
 from icrl.agents.noisy import NoisyAgent
 from icrl.rollout import rollout
-from icrl.types import History, Samples
+from icrl.types import History, Samples, task_vectors
 
 FORMAT = "icrl-dataset/1"
 _HISTORY_FIELDS = ("obs", "action", "reward", "next_obs", "done")
@@ -65,7 +65,7 @@ class Dataset:
     def samples(self) -> Samples:
         """What a training step samples batches from (see :class:`icrl.types.Samples`); an
         ``lhf_weight`` extra (:func:`lhf_weights`) sets how often each task is drawn."""
-        return Samples(self.history, self.queries, self.labels, self.extras.get("lhf_weight"))
+        return Samples(self.history, self.queries, self.labels, self.extras.get("lhf_weight"), self.extras.get("task"))
 
     def take(self, idx) -> "Dataset":
         """The tasks ``idx`` (indices or boolean mask)."""
@@ -226,6 +226,7 @@ def make_ad_dataset(
     """AD data (Laskin et al. 2022): the learning history of ``source``, run from
     scratch for ``num_episodes`` episodes on each task. Arrays ``(N, num_episodes * horizon)``.
 
+    Extras: ``optimal_return`` and ``task`` (each history's task, :func:`icrl.types.task_vectors`).
     ``noisy_fraction`` of the histories (the first ones; extras ``noisy`` marks them) come
     from a degraded learner: ``source`` acting at random with a probability drawn per task
     from ``[0, noise_epsilon]`` (:class:`icrl.agents.noisy.NoisyAgent`)."""
@@ -236,7 +237,7 @@ def make_ad_dataset(
     tasks, history = ad_arrays(env, agent, num_tasks, num_noisy, noise_epsilon, key, num_episodes, split)
     optimal = jax.vmap(env.optimal_return)(tasks)
     meta = _meta("ad", env, split, source, source_kwargs, key, num_tasks=num_tasks, num_episodes=num_episodes, horizon=env.horizon)
-    extras = {"optimal_return": optimal}
+    extras = {"optimal_return": optimal, "task": task_vectors(tasks, num_tasks)}  # task: which histories share a goal
     if num_noisy:
         meta["noise"] = {"noisy_fraction": noisy_fraction, "noise_epsilon": noise_epsilon}
         extras["noisy"] = np.arange(num_tasks) < num_noisy
@@ -253,6 +254,10 @@ def episode_returns_normalised(dataset: Dataset) -> np.ndarray:
     return returns / np.maximum(np.asarray(optimal), 1e-6)[:, None]
 
 
+#: Episodes a history needs for learning-history filtering to score it (improvement and stability compare episodes).
+MIN_LHF_EPISODES = 2
+
+
 def lhf_scores(returns: np.ndarray, stability_weight: float = 1.0) -> dict[str, np.ndarray]:
     """Learning-history filtering's score (Chen et al. 2025), ``U = Improvement + λ · Stability``, of
     histories whose per-episode returns are ``returns: (N, episodes)`` (in units of optimal).
@@ -263,23 +268,29 @@ def lhf_scores(returns: np.ndarray, stability_weight: float = 1.0) -> dict[str, 
     only (a steady climb scores 0, a climb that keeps falling back scores below). Both are in
     units of the optimal return, so tasks of different difficulty compare.
     """
+    if returns.ndim != 2 or returns.shape[1] < MIN_LHF_EPISODES:
+        raise ValueError(f"learning-history filtering scores how returns change across episodes: it needs histories of at "
+                         f"least {MIN_LHF_EPISODES} episodes, got returns of shape {returns.shape} (tasks, episodes)")
     quarter = max(1, returns.shape[1] // 4)
     improvement = returns[:, -quarter:].mean(1) - returns[:, :quarter].mean(1)
-    drops = np.maximum(-np.diff(returns, axis=1), 0.0) if returns.shape[1] > 1 else np.zeros((len(returns), 1))
+    drops = np.maximum(-np.diff(returns, axis=1), 0.0)
     stability = -drops.mean(1)
     return {"improvement": improvement, "stability": stability, "score": improvement + stability_weight * stability}
 
 
-def lhf_weights(score: np.ndarray, keep_fraction: float = 1.0) -> np.ndarray:
+def lhf_weights(score: np.ndarray, keep_fraction: float = 1.0, seed: int = 0) -> np.ndarray:
     """Sampling weights from LHF scores: the lowest ``1 - keep_fraction`` are filtered out
     (weight 0) and the rest weighted by their score rescaled to [0, 1] over the kept ones (the
     worst kept history weighs 0, the best 1), so histories are drawn in proportion to how
-    well and how steadily they learn. Equal scores give equal weights."""
+    well and how steadily they learn. Equal scores give equal weights; where the cut falls
+    among equal scores, which of them are kept is drawn at random (``seed``), never by index
+    (a dataset's order groups its sources)."""
     if not 0.0 < keep_fraction <= 1.0:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
     n_keep = max(1, int(round(keep_fraction * len(score))))
     kept = np.zeros(len(score), bool)
-    kept[np.argsort(-score, kind="stable")[:n_keep]] = True
+    tie_break = np.random.default_rng(seed).permutation(len(score))
+    kept[np.lexsort((tie_break, -score))[:n_keep]] = True  # by score, ties in a random order
     low, high = score[kept].min(), score[kept].max()
     weights = np.where(kept, (score - low) / (high - low) if high > low else 1.0, 0.0)
     if not weights.any():  # a single kept history

@@ -63,7 +63,9 @@ class ADObjective:
     probability ``1 / (num_episodes - context_episodes + 1)``.
 
     ``paired=True`` draws two windows from each of ``batch_size / 2`` histories, as rows
-    ``2i`` and ``2i + 1`` (the pairs T2MIR's contrastive loss needs).
+    ``2i`` and ``2i + 1`` (the pairs T2MIR's contrastive loss needs), and the batch carries a
+    fourth element, each row's task (``Samples.task`` rows, ``(batch, P)``), so that windows
+    of another history of the same goal are not taken for negatives.
 
     ``episode_resets`` restarts the model's state at each episode in the window.
     Off by default: AD's in-context improvement needs memory *across* episodes;
@@ -105,6 +107,9 @@ class ADObjective:
         num_episodes = length // self.horizon
         span = (self.context_episodes - 1) * self.episode_stride + 1
         if self.paired:
+            if data.task is None:
+                raise ValueError("paired windows (T2MIR's contrastive loss) need each history's task (Samples.task); "
+                                 "this data carries none: make it again with icrl.data.make_ad_dataset")
             idx = jnp.repeat(sample_tasks(data, k_task, batch_size // 2), 2)
         else:
             idx = sample_tasks(data, k_task, batch_size)
@@ -115,7 +120,7 @@ class ADObjective:
             first = start * self.horizon - jnp.where(start > 0, back, 0)
             steps = first[:, None] + jnp.arange(self.context_episodes * self.horizon)  # (B, W * H)
             h = jax.tree.map(lambda x: x[idx[:, None], steps], data.history)
-            return self.spec.tokens(h), None, h.action
+            return self._with_task(data, idx, (self.spec.tokens(h), None, h.action))
 
         def window(x):
             per_episode = x.reshape((num_tasks, num_episodes, self.horizon) + x.shape[2:])
@@ -127,4 +132,8 @@ class ADObjective:
         resets = None  # a window never crosses tasks: no resets unless asked for at episode ends
         if self.episode_resets:
             resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), h.done[:, :-1]], axis=1)
-        return tokens, resets, h.action
+        return self._with_task(data, idx, (tokens, resets, h.action))
+
+    def _with_task(self, data: Samples, idx, batch: tuple) -> tuple:
+        """``batch``, and each row's task where windows are paired."""
+        return (*batch, data.task[idx]) if self.paired else batch

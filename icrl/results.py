@@ -20,7 +20,8 @@ A results dict (and ``results.json``)::
       "offline": {NAME: {"suboptimality": float, "suboptimality_ci95": float}}  # bandits, optional
     }
 
-plus whatever the caller adds (experiment name, config, timings).
+plus whatever the caller adds: an experiment adds its name, its full ``config``, timings and
+``provenance: {commit, dirty, record_sha256}`` (:func:`provenance`).
 ``num_steps`` counts environment steps of the evaluation rollout.
 """
 
@@ -32,6 +33,37 @@ import os
 SCHEMA = "icrl-results/1"
 #: What a results file's methods report: per-step cumulative regret, or return per episode.
 REGRET, RETURN = "regret", "return"
+
+
+def code_version() -> dict:
+    """The git commit of the code that is running (``None`` outside a git checkout) and whether
+    its tree held uncommitted changes to tracked files."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def record_hash(record: dict) -> str:
+    """SHA-256 of a checkpoint record (its canonical JSON): ties a result to the run whose
+    checkpoints carry that record."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def provenance(record: dict) -> dict:
+    """What a results file records of what made it: the code's commit (and whether its tree was
+    dirty) and the hash of the checkpoint record of the run evaluated (:func:`record_hash`)."""
+    return {**code_version(), "record_sha256": record_hash(record)}
 
 
 def load_results(path: str) -> dict:

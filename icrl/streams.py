@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import ad_arrays, dpt_arrays, dpt_collectors, split_counts
-from icrl.types import Samples
+from icrl.types import Samples, task_vectors
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,9 +133,9 @@ class HistoryPool:
     def histories(self, key: jax.Array) -> Samples:
         """One refresh: ``chunk`` fresh learning histories (pure and traceable)."""
         num_noisy = int(round(self.noisy_fraction * self.chunk))
-        _, history = ad_arrays(self.env, self._agent, self.chunk, num_noisy, self.noise_epsilon, key, self.num_episodes,
-                               self.split, check=False)
-        return Samples(history._replace(regret=None))
+        tasks, history = ad_arrays(self.env, self._agent, self.chunk, num_noisy, self.noise_epsilon, key, self.num_episodes,
+                                   self.split, check=False)
+        return Samples(history._replace(regret=None), task=task_vectors(tasks, self.chunk))
 
     def at_step(self, key: jax.Array, step) -> Samples:
         """The pool the batch of step ``step`` is drawn from, made from scratch: slot ``j`` holds the

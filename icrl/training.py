@@ -133,6 +133,11 @@ def moe_losses(model, sown: dict) -> jax.Array:
     return model.moe_balance_weight * total("balance") + model.moe_contrastive_weight * total("contrastive")
 
 
+def has_batch_losses(model) -> bool:
+    """Whether ``model`` sows auxiliary losses that are functions of the whole batch (a T2MIR layer)."""
+    return getattr(model, "ffn", "dense") != "dense"
+
+
 def finite_step(loss, grads) -> jax.Array:
     """Whether a step's loss and every gradient are finite (traced: no host read)."""
     return jnp.isfinite(loss) & jax.tree.reduce(jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
@@ -141,7 +146,7 @@ def finite_step(loss, grads) -> jax.Array:
 class Trainer:
     """Builds the compiled step for ``model`` on ``objective`` and runs it.
 
-    ``objective.sample_batch(samples, key, batch_size) -> (tokens, resets, labels)``.
+    ``objective.sample_batch(samples, key, batch_size) -> (tokens, resets, labels[, task])``.
     """
 
     def __init__(self, model: nn.Module, objective, cfg: TrainConfig):
@@ -164,7 +169,14 @@ class Trainer:
         #: parts each device's share of the batch runs in: the most, up to cfg.microbatches, that split it evenly
         self.microbatches = max((k for k in range(1, cfg.microbatches + 1) if fits(k)), default=1)
         check(local // self.microbatches)  # raises if even one piece does not suit the objective
-        if self.microbatches < cfg.microbatches:
+        if has_batch_losses(model) and cfg.microbatches > 1:
+            # a T2MIR layer's balance and contrastive losses are functions of the whole batch (its experts' load,
+            # its pairs' negatives): computed per microbatch they would be another objective, so such a model
+            # trains in one piece and microbatches stays a setting of pace alone
+            self.microbatches = 1
+            warnings.warn(f"microbatches={cfg.microbatches} ignored: this model's auxiliary losses are computed over the "
+                          f"whole batch, so it trains in one piece", stacklevel=2)
+        elif self.microbatches < cfg.microbatches:
             warnings.warn(f"microbatches={cfg.microbatches} does not split each device's share of the batch ({cfg.batch_size} "
                           f"over {self.num_shards} devices: {local}) evenly; using {self.microbatches}", stacklevel=2)
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
@@ -181,11 +193,12 @@ class Trainer:
 
     def loss(self, params, batch, key):
         """Cross-entropy, plus the mixture-of-experts losses a T2MIR layer sows (balance, and the
-        contrastive loss when the objective pairs segments of the same task)."""
-        tokens, resets, labels = batch
+        contrastive loss when the objective pairs segments of the same task: its batch then carries
+        each row's task as a fourth element)."""
+        tokens, resets, labels, *task = batch
         extra = {}
-        if getattr(self.model, "ffn", "dense") != "dense":
-            extra["paired"] = bool(getattr(self.objective, "paired", False))
+        if has_batch_losses(self.model):
+            extra["paired"] = task[0] if task else False
         logits, sown = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key}, mutable=["moe"], **extra)
         return cross_entropy(logits, labels) + moe_losses(self.model, sown.get("moe", {}))
 
@@ -205,7 +218,9 @@ class Trainer:
 
     def _sample(self, step, data: Samples):
         """The batch of gradient step ``step`` (sharded): each device draws ``batch_size / devices``
-        sequences from its own shard of the tasks, with the step's key folded with its index."""
+        sequences from its own shard of the tasks, with the step's key folded with its index. Weighted
+        data (learning-history filtering) is whole on every device (:meth:`put_data`), so every device
+        draws from the global weights: one device and N sample the same distribution."""
         key = jax.random.fold_in(jax.random.fold_in(self.key, 1), step)
         local = self.cfg.batch_size // self.num_shards
 
@@ -213,9 +228,11 @@ class Trainer:
             return self.objective.sample_batch(shard, jax.random.fold_in(key, jax.lax.axis_index("data")), local)
 
         spec = PartitionSpec("data")
+        data_spec = PartitionSpec() if _weighted(data) else spec
         # check_vma off: a stream's collectors start scans from constants (a fresh agent's zeros) that the
         # device's key makes device-varying; nothing here communicates across devices, so the check buys nothing
-        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(spec, PartitionSpec()), out_specs=spec, check_vma=False)(data, key)
+        return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(data_spec, PartitionSpec()), out_specs=spec,
+                             check_vma=False)(data, key)
 
     def batch(self, step: int, data: Samples):
         """The batch gradient step ``step`` trains on (for checks and debugging)."""
@@ -246,7 +263,7 @@ class Trainer:
         return jax.tree.map(lambda x: x / parts, total)
 
     def _batch_loss(self, params, data: Samples, key):
-        tokens, resets, labels = self.objective.sample_batch(data, key, self.cfg.batch_size)
+        tokens, resets, labels, *_ = self.objective.sample_batch(data, key, self.cfg.batch_size)
         return cross_entropy(self.model.apply(params, tokens, resets), labels)
 
     def mean_loss(self, params, data: Samples, num_batches: int = 16, seed: int = 0) -> float:
@@ -309,7 +326,8 @@ class Trainer:
         """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices: tasks split into
         one contiguous shard per device (a remainder of fewer tasks than devices is dropped). Every
         process passes the same host data and keeps only its devices' shards. A streamed objective
-        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``; a pooled one
+        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``; weighted data
+        (``Samples.weights``) is placed whole on every device instead (see :meth:`_sample`); a pooled one
         (:class:`icrl.streams.Pooled`) takes ``data=None`` and returns its pool of step ``step``, one
         shard per device."""
         self.check_data(data)
@@ -319,6 +337,15 @@ class Trainer:
             zeros = np.zeros((self.num_shards, 1), np.int32)
             data = Samples(History(zeros, zeros, zeros.astype(np.float32), zeros, zeros.astype(bool)))
         data = jax.tree.map(np.asarray, getattr(data, "samples", data))
+        if _weighted(data):
+            # drawn by weight: a device holding a contiguous block of tasks would draw its share of every
+            # batch from its block whatever the block's total weight (all of it from task 0 of a block that
+            # weighs nothing), so each device holds every task and draws from the global weights
+            weights = data.weights
+            if weights.shape != (data.num_tasks,) or not np.all(np.isfinite(weights)) or (weights < 0).any() or not weights.any():
+                raise ValueError(f"sampling weights must be ({data.num_tasks},), finite, >= 0 and not all 0; got shape "
+                                 f"{weights.shape}, sum {weights.sum()!r}")
+            return self._replicate(data)
         usable = data.num_tasks - data.num_tasks % self.num_shards
         if usable == 0:
             raise ValueError(f"{data.num_tasks} tasks cannot be split over {self.num_shards} devices")
@@ -389,8 +416,9 @@ def train(
                 stack.enter_context(RunLock(run_dir))
             checkpoints = stack.enter_context(Checkpoints(os.path.join(run_dir, "checkpoints"), cfg.keep_checkpoints))
             state = _resume(checkpoints, state, record, trainer.replicated)
-            offset = _elapsed_before(run_dir, int(state.step))
+            offset = _elapsed_so_far(run_dir)
             if lead:
+                _truncate_metrics(run_dir, int(state.step))
                 metrics_file = stack.enter_context(open(os.path.join(run_dir, "metrics.jsonl"), "a"))
         logs: list[dict] = []
         start = int(state.step)
@@ -424,6 +452,11 @@ def train(
     return jax.device_get(state.params), logs
 
 
+def _weighted(data) -> bool:
+    """Whether ``data`` is drawn by per-task weights (static: the pytree's structure says so)."""
+    return isinstance(data, Samples) and data.weights is not None
+
+
 def _resume(checkpoints: Checkpoints, state: TrainState, record: dict, sharding) -> TrainState:
     """The newest readable checkpoint's state (``state`` itself if there is none). One made by
     another config raises; an unreadable one is set aside with a warning and the next older tried."""
@@ -449,10 +482,24 @@ def _stop_if_nonfinite(trainer: Trainer, checkpoints, metrics_file, done: int) -
     raise NonFiniteError(message)
 
 
-def _elapsed_before(run_dir: str, step: int) -> float:
-    """``elapsed_s`` of the last metrics entry at or before ``step`` (0 without one)."""
-    before = [e for e in read_metrics(run_dir) if e.get("step", step + 1) <= step]
-    return float(before[-1].get("elapsed_s", 0.0)) if before else 0.0
+def _elapsed_so_far(run_dir: str) -> float:
+    """The largest ``elapsed_s`` in the run's metrics (0 without one): the training time spent so
+    far, including steps logged after the checkpoint a run resumes from, which a kill lost and the
+    resumed run trains again (their time was spent all the same)."""
+    return max((float(e["elapsed_s"]) for e in read_metrics(run_dir) if "elapsed_s" in e), default=0.0)
+
+
+def _truncate_metrics(run_dir: str, step: int) -> None:
+    """Drop the metrics of steps after ``step``, the checkpoint a run resumes from: they are logged
+    again as the run redoes them, so the log holds every step once (written atomically)."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return
+    kept = [e for e in read_metrics(run_dir) if e.get("step", 0) <= step]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(e, allow_nan=False) + "\n" for e in kept)
+    os.replace(tmp, path)
 
 
 class RunLockedError(RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 
 class Transition(NamedTuple):
@@ -51,14 +52,28 @@ class Samples(NamedTuple):
     and ``labels: (num_tasks, T) int32`` (DPT) or ``None`` (AD: the query is the
     observation, the label the source's action). ``weights: (num_tasks,)``: how often
     each task is drawn, relative to the others (learning-history filtering), or ``None``
-    for uniform.
+    for uniform. ``task: (num_tasks, P) float32``: each task's parameters flattened
+    (:func:`task_vectors`; equal rows are the same task), or ``None`` where nothing needs it
+    (T2MIR's contrastive loss does: windows of one goal are not negatives of each other).
     """
 
     history: History
     queries: Any = None
     labels: Any = None
     weights: Any = None
+    task: Any = None
 
     @property
     def num_tasks(self) -> int:
         return int(self.history.action.shape[0])
+
+
+def task_vectors(tasks: Any, num_tasks: int) -> jax.Array:
+    """``(num_tasks, P) float32``: every per-task leaf of a batch of ``EnvParams`` (those with a
+    leading axis of ``num_tasks``) flattened and side by side, so two rows are equal exactly when
+    the two tasks are (pure and traceable)."""
+    leaves = [jnp.reshape(x, (num_tasks, -1)).astype(jnp.float32) for x in jax.tree.leaves(tasks)
+              if jnp.ndim(x) >= 1 and jnp.shape(x)[0] == num_tasks]
+    if not leaves:
+        raise ValueError(f"no leaf of the tasks has a leading axis of {num_tasks} tasks")
+    return jnp.concatenate(leaves, axis=1)

@@ -7,7 +7,8 @@ import pytest
 import envs
 from icrl.data import load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
 from icrl.models import TokenSpec
-from icrl.objectives import ADObjective, sample_tasks
+from icrl.objectives import ADObjective, DPTObjective, sample_tasks
+from icrl.types import History, Samples
 
 
 def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
@@ -149,3 +150,60 @@ def test_experiment_data_carries_lhf_weights_and_degraded_histories_weigh_less()
     assert weights[noisy].mean() < weights[~noisy].mean()
     plain = _make_data(config_for("darkroom-ad", size=4, horizon=8, history_episodes=8), env, jax.random.PRNGKey(0), 8)
     assert plain.samples.weights is None
+
+
+def test_lhf_refuses_single_episode_histories_and_breaks_ties_at_random():
+    """With one episode every history scores 0: LHF refuses rather than keep the first indices (a
+    DPT mixture's first collector). Among equal scores the cut falls at random, not by index, and
+    the same seed cuts the same way."""
+    from icrl.data import lhf_scores, lhf_weights
+    from train import config_for
+
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        lhf_scores(np.zeros((8, 1)))
+    with pytest.raises(ValueError, match="context_episodes >= 2, got 1"):
+        config_for("bandit-dpt-s5", lhf_keep=0.75, data_source="fixed")
+    with pytest.raises(ValueError, match="meta-RL has no dataset"):
+        config_for("bandit-rl2-s5", lhf=True)
+    kept = lhf_weights(np.zeros(400), keep_fraction=0.75) > 0
+    assert kept.sum() == 300
+    assert 60 < kept[:200].sum() < 240 and 60 < kept[200:].sum() < 240  # not the first 300 indices
+    np.testing.assert_array_equal(kept, lhf_weights(np.zeros(400), keep_fraction=0.75) > 0)
+    assert not np.array_equal(kept, lhf_weights(np.zeros(400), keep_fraction=0.75, seed=1) > 0)
+
+
+def test_lhf_weights_are_drawn_alike_on_one_and_two_devices():
+    """Weights [0, 0, 0, 0, 1, 1, 1, 1]: on two devices, each holding half of the tasks, no draw
+    may come from tasks 0-3 (a device whose half weighs nothing must not draw its task 0), and
+    the draws follow the weights as on one device (binomial bound)."""
+    from icrl.training import TrainConfig, Trainer
+
+    n, T = 8, 3
+    ids = np.repeat(np.arange(n, dtype=np.int32)[:, None], T, axis=1)  # each task's actions are its index
+    obs = np.zeros((n, T, 1), np.float32)
+    history = History(obs, ids, np.zeros((n, T), np.float32), obs, np.zeros((n, T), bool))
+    samples = Samples(history, np.zeros((n, T + 1, 1), np.float32), np.repeat(np.arange(n, dtype=np.int32)[:, None], T + 1, 1),
+                      np.array([0, 0, 0, 0, 1, 1, 1, 1], np.float32))
+    spec = TokenSpec(obs_dim=1, num_actions=n)
+    counts = {}
+    for devices in (1, 2):
+        trainer = Trainer(None, DPTObjective(spec), TrainConfig(batch_size=64, num_devices=devices))
+        data = trainer.put_data(samples)
+        labels = np.concatenate([np.asarray(trainer.batch(step, data)[2])[:, 0] for step in range(40)])
+        counts[devices] = np.bincount(labels, minlength=n) / len(labels)
+    for devices, freq in counts.items():
+        assert freq[:4].sum() == 0, f"{devices} device(s) drew tasks of weight 0: {freq}"
+        np.testing.assert_allclose(freq[4:], 0.25, atol=4 * np.sqrt(0.25 * 0.75 / 2560))
+
+
+def test_validation_data_of_an_lhf_run_is_neither_filtered_nor_weighted():
+    """The validation loss of an LHF run is measured on the same unweighted data as a plain run's."""
+    from train import config_for
+    from train.experiments import validation_data
+
+    small = dict(num_train_tasks=64, history_episodes=4, context_episodes=2, size=4, horizon=6, noisy_fraction=0.5)
+    plain, lhf = (config_for("darkroom-ad", **small, **extra) for extra in ({}, {"lhf": True, "lhf_keep": 0.5}))
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    a, b = validation_data(plain, env), validation_data(lhf, env)
+    assert b.samples.weights is None and "lhf_weight" not in b.extras
+    np.testing.assert_array_equal(a.history.action, b.history.action)

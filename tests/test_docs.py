@@ -1,5 +1,6 @@
 """docs/RESULTS.md holds no number the code did not produce."""
 
+import ast
 import importlib.util
 import json
 import os
@@ -30,3 +31,35 @@ def test_results_page_is_rendered_from_the_summary_and_every_number_comes_from_i
     assert not on_page - formatted, f"numbers on the page that no data produced: {sorted(on_page - formatted)}"
     for name in module.HEADLINE:
         assert len(summary["experiments"][name]["seeds"]) >= 3, f"{name}: headline figures need at least 3 training seeds"
+
+
+def test_the_renderer_passes_no_typed_number_through_its_formatter():
+    """A number typed into the renderer's code and sent through the formatter (``n(95, "d")``) would
+    pass the check above: every number the formatter is given must be computed, not a literal."""
+    with open(os.path.join(ROOT, "docs", "make_results.py")) as f:
+        tree = ast.parse(f.read())
+    typed = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "n" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, (int, float)):
+                typed.append(f"line {node.lineno}: n({first.value!r})")
+    assert not typed, f"numbers typed into the renderer: {typed}"
+
+
+def test_results_page_says_how_each_experiment_was_chosen_and_what_code_made_it():
+    """Per experiment: whether held-out figures were seen when its settings were chosen, and the commit
+    of each seed's run (or that the run predates the record); a seed with provenance shows its commit."""
+    module = _make_results()
+    with open(os.path.join(ROOT, "docs", "results.json")) as f:
+        summary = json.load(f)
+    text, _ = module.render(summary)
+    for name in summary["experiments"]:
+        section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        seen = "Settings chosen with held-out figures visible." in section
+        assert seen == (name in module.HELD_OUT_SEEN), name
+        assert "Code: " in section or "made before results recorded their commit" in section, name
+    exp = json.loads(json.dumps(next(iter(summary["experiments"].values()))))
+    exp["seeds"][0]["provenance"] = {"commit": "0123456789abcdef", "dirty": False, "record_sha256": "fedcba9876543210"}
+    text, printed = module.render({"format": summary["format"], "experiments": {"x": exp}})
+    assert "commit `0123456789`" in text and "record `fedcba987654`" in text

@@ -25,6 +25,12 @@ def test_experiment_writes_results_and_plot_and_resumes(tmp_path):
     assert set(saved["offline"]) == {"model", "empirical-mean", "lcb"}
     assert os.path.getsize(run_dir / "regret.png") > 1000
     assert (run_dir / "metrics.jsonl").read_text().count("\n") >= 1
+    from icrl.results import record_hash
+    from icrl.runs import read_record
+
+    assert saved["provenance"]["record_sha256"] == record_hash(read_record(str(run_dir)))  # traceable to its checkpoint
+    assert saved["provenance"]["commit"] and len(saved["provenance"]["commit"]) == 40  # this checkout's commit
+    assert saved["config"]["train"]["train_steps"] == 10
     again = run_experiment(cfg, "tiny", progress=False)  # resumes the finished checkpoint: no retraining
     assert again["methods"]["DPT"] == res["methods"]["DPT"]
 

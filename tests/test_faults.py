@@ -93,3 +93,30 @@ def test_one_run_per_directory(tmp_path):
             with RunLock(str(tmp_path)):  # the same process may take it again
                 assert (tmp_path / ".lock").read_text().split()[1] == str(os.getpid())
     assert not (tmp_path / ".lock").exists()
+
+
+@pytest.mark.parametrize("damage", ["record", "state"])
+def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, damage, capsys):
+    """Through the CLI: the newest checkpoint's record file (or its state) is damaged; the run is not
+    refused (nor told to delete the run directory): it sets the damaged one aside, resumes from the
+    one before and finishes with the uninterrupted run's parameters."""
+    from icrl.runs import load_model
+    from train.__main__ import main
+
+    args = ["bandit-dpt", "--train-steps", "6", "--checkpoint-every", "3", "--num-train-tasks", "200", "--eval-tasks", "20",
+            "--horizon", "10", "--width", "16", "--num-layers", "1", "--batch-size", "8", "--data-source", "fixed",
+            "--baselines", "random", "--warmup-steps", "1"]
+    main(args + ["--out-dir", str(tmp_path / "a")])
+    main(args + ["--out-dir", str(tmp_path / "b")])
+    newest = tmp_path / "b" / "bandit-dpt" / "checkpoints" / "6"
+    for root, _, files in os.walk(newest / damage):
+        for f in files:
+            with open(os.path.join(root, f), "wb") as fh:
+                fh.write(b"garbage")
+    (tmp_path / "b" / "bandit-dpt" / "results.json").unlink()
+    with pytest.warns(UserWarning, match=r"checkpoints/6 is (unreadable|corrupt).*moved it to .*6\.unreadable"):
+        main(args + ["--out-dir", str(tmp_path / "b")])
+    assert (newest.parent / "6.unreadable").is_dir() and (tmp_path / "b" / "bandit-dpt" / "results.json").exists()
+    _, full, _ = load_model(str(tmp_path / "a" / "bandit-dpt"))
+    _, resumed, _ = load_model(str(tmp_path / "b" / "bandit-dpt"))
+    chex.assert_trees_all_close(resumed, full, atol=1e-7)

@@ -82,3 +82,56 @@ def test_trainer_keeps_only_parameters_of_a_t2mir_model():
     model = Transformer(6, 4, max_len=8, num_layers=1, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
     state = Trainer(model, DPTObjective(TokenSpec(2, 4)), TrainConfig(batch_size=2, num_devices=1)).init_state()
     assert set(state.params) == {"params"} and set(abstract_params(model)) == {"params"}
+
+
+def test_contrastive_loss_on_several_pairs_is_positive_and_leaves_same_task_rows_out_of_the_negatives():
+    """On 4 pairs the loss is > 0 (one pair alone gives exactly 0: no negatives). Given each row's
+    task, a row of another history of the same task is no negative: with pairs 0 and 1 from one
+    goal and their routers alike, the loss without the mask counts each as the other's rival; the
+    masked loss equals the loss over the remaining rivals, computed by hand."""
+    w = jnp.eye(4) * 3.0
+    reps = jnp.repeat(jax.nn.one_hot(jnp.array([0, 0, 1, 2]), 4), 2, axis=0)  # pairs 0 and 1 route alike
+    assert float(contrastive_loss(reps[:2], w)) == 0.0  # one pair: nothing to tell apart
+    plain = float(contrastive_loss(reps, w))
+    tasks = jnp.repeat(jnp.array([[7.0], [7.0], [1.0], [2.0]]), 2, axis=0)  # pairs 0, 1: one goal
+    masked = float(contrastive_loss(reps, w, tasks))
+    assert plain > 0 and masked < plain - 0.3
+    # by hand: pair 0's row faces its partner (score 3) and pairs 2, 3 (score 0), pair 1 left out
+    by_hand = np.array([-np.log(np.exp(3) / (np.exp(3) + 2))] * 2 + [-np.log(np.exp(3) / (np.exp(3) + 3))] * 2)
+    np.testing.assert_allclose(masked, by_hand.mean(), rtol=1e-5)
+    # distinct tasks: the mask changes nothing
+    distinct = jnp.repeat(jnp.arange(4.0)[:, None], 2, axis=0)
+    np.testing.assert_allclose(float(contrastive_loss(reps, w, distinct)), plain, rtol=1e-6)
+
+
+def test_t2mir_trains_the_same_step_whatever_the_microbatches():
+    """The balance and contrastive losses are functions of the whole batch, so a T2MIR model trains
+    in one piece whatever ``microbatches`` asks: the step's loss and gradients equal the one-piece
+    step's (with microbatches they would be other losses: a contrastive batch of 2 pairs, not 8),
+    on two devices; and the contrastive loss is in the loss (it moves the bilinear form)."""
+    import envs
+    import pytest
+    from icrl.data import make_ad_dataset
+    from icrl.models import TokenSpec
+    from icrl.objectives import ADObjective
+    from icrl.training import TrainConfig, Trainer
+
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    spec = TokenSpec.for_env(env)
+    data = make_ad_dataset(env, jax.random.PRNGKey(0), 16, 4, source="psrl")
+    model = Transformer(spec.token_dim, env.num_actions, max_len=12, num_layers=1, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
+    objective = ADObjective(spec, env.horizon, 2, paired=True)
+    figures = []
+    for parts in (1, 4):
+        cfg = TrainConfig(batch_size=16, num_devices=2, microbatches=parts)
+        if parts > 1:
+            with pytest.warns(UserWarning, match="trains in one piece"):
+                trainer = Trainer(model, objective, cfg)
+        else:
+            trainer = Trainer(model, objective, cfg)
+        state = trainer.init_state()
+        figures.append(jax.device_get(trainer.loss_and_grads(state, trainer.put_data(data))))
+    (loss1, grads1), (loss4, grads4) = figures
+    np.testing.assert_allclose(loss4, loss1, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), grads4, grads1)
+    assert np.abs(grads1["params"]["blocks_0"]["ffn"]["contrastive_w"]).sum() > 0

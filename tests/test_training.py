@@ -160,6 +160,19 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     metrics = read_metrics(str(tmp_path / "b"))  # one log across the kill; its clock keeps counting
     assert [e["step"] for e in metrics] == [4, 8, 12]
     assert np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
+    # a kill after a step was logged but before its checkpoint: the resumed run logs steps 6 and 8 once
+    # each, and the time spent on the lost steps 6-8 still counts
+    cfg = TrainConfig(train_steps=12, batch_size=8, warmup_steps=2, log_every=2, checkpoint_every=5, num_devices=1)
+    train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "c"), progress=False, stop_after=9)
+    import shutil
+
+    shutil.rmtree(tmp_path / "c" / "checkpoints" / "9")  # as if killed between the log of step 8 and a checkpoint
+    lost = read_metrics(str(tmp_path / "c"))[-1]
+    assert lost["step"] == 8
+    train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "c"), progress=False)
+    metrics = read_metrics(str(tmp_path / "c"))
+    assert [e["step"] for e in metrics] == [2, 4, 6, 8, 10, 12]
+    assert metrics[2]["elapsed_s"] >= lost["elapsed_s"] and np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
     assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
     chex.assert_trees_all_close(load_params(str(tmp_path / "b"), model), full, atol=1e-7)
     rebuilt, loaded, _ = load_model(str(tmp_path / "b"))

@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from envs.base import check_positive_int
+from icrl.data import MIN_LHF_EPISODES
 from icrl.metarl import PPOConfig
 from icrl.training import TrainConfig
 
@@ -79,7 +80,9 @@ class ExperimentConfig:
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
     width: int = _field(64, "model")
     state_size: int = _field(64, "model", "S5 state size")
-    ffn: str = _field("dense", "model", "transformer feed-forward: dense | t2mir (token-wise and task-wise mixtures of experts in the last block)")
+    ffn: str = _field("dense", "model", "transformer feed-forward: dense | t2mir (token-wise and task-wise mixtures of experts in the last block; "
+                    "the task router's contrastive loss needs AD's paired windows: with DPT only the balance loss trains; "
+                    "trains in one piece, whatever --microbatches)")
     expert_hidden: int = _field(64, "model", "t2mir: hidden width of each expert")
     position_encoding: str = _field("alibi", "model", "transformer: alibi or rotary (relative: run past the training length in a sliding window) | learned")
     dropout: float = _field(0.0, "model")
@@ -122,6 +125,15 @@ class ExperimentConfig:
             raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
         if self.data_source == "stream" and (self.lhf or self.lhf_keep < 1):
             raise ValueError("learning-history filtering weighs a fixed set of histories; use data_source='fixed' with lhf")
+        if self.lhf or self.lhf_keep < 1:
+            if self.objective == "rl2":
+                raise ValueError("learning-history filtering weighs a dataset's histories; meta-RL has no dataset")
+            episodes, flag = ((self.context_episodes, "context_episodes") if self.objective == "dpt"
+                              else (self.history_episodes, "history_episodes"))
+            if episodes < MIN_LHF_EPISODES:
+                raise ValueError(f"learning-history filtering scores improvement across episodes: it needs "
+                                 f"{flag} >= {MIN_LHF_EPISODES}, got {episodes} (with one episode every history "
+                                 f"scores the same)")
 
     def ppo_config(self):
         """The meta-RL objective's :class:`icrl.metarl.PPOConfig`."""

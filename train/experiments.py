@@ -14,14 +14,14 @@ import jax.numpy as jnp
 import envs
 from envs.base import is_bandit, signature
 from icrl.agents import ModelAgent, make_agent
-from icrl.checkpoints import PACING_KEYS, CheckpointError, check_record, model_record
+from icrl.checkpoints import PACING_KEYS, CheckpointError, UnreadableCheckpointError, check_record, model_record
 from icrl.data import apply_lhf, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
 from icrl.evaluate import evaluate_online, offline_bandit
 from icrl.metarl import MetaRL
 from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
-from icrl.results import format_table, load_results, save_results
+from icrl.results import format_table, load_results, provenance, save_results
 from icrl.runs import open_checkpoints, read_metrics
 from icrl.streams import DPTStream, HistoryPool, Pooled, Streamed
 from icrl.training import RunLock, Trainer, train
@@ -46,10 +46,11 @@ def _make_raw_data(cfg: ExperimentConfig, env, key, num_tasks: int):
 
 def validation_data(cfg: ExperimentConfig, env):
     """Fresh contexts or histories of training-split tasks, made like the training data with
-    another key: the loss on them says whether the model learned the distribution or
-    memorised its dataset."""
+    another key: the loss on them (the validation loss) says whether the model learned the
+    distribution or memorised its dataset. Never filtered nor weighted by learning-history
+    filtering, so an LHF run's figure compares with a plain run's on the same source."""
     num_tasks = max(256, min(2000, cfg.num_train_tasks // 10))
-    return _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 12), num_tasks)
+    return _make_raw_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 12), num_tasks)
 
 
 def _dataset(cfg: ExperimentConfig, env, run_dir: str):
@@ -61,9 +62,12 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
         except ValueError as err:  # made for another environment or objective: make a new one
             print(f"regenerating {path}: {err}")
         else:
-            if data.meta.get("fingerprint") == cfg.data_fingerprint():
+            if data.meta.get("fingerprint") != cfg.data_fingerprint():
+                print(f"regenerating {path}: it was made from another data config")
+            elif cfg.objective == "ad" and "task" not in data.extras:
+                print(f"regenerating {path}: it predates each history's task (extras['task'])")
+            else:
                 return data
-            print(f"regenerating {path}: it was made from another data config")
     data = _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11), cfg.num_train_tasks)
     data.meta["fingerprint"] = cfg.data_fingerprint()
     if jax.process_index() == 0:  # every process made the same data; one writes it
@@ -119,6 +123,13 @@ def build(cfg: ExperimentConfig) -> Setup:
         model_kwargs.update(state_size=cfg.state_size)
     if cfg.backbone != "transformer" and cfg.ffn != "dense":
         raise ValueError(f"ffn={cfg.ffn!r} is a transformer option; the {cfg.backbone} backbone has none")
+    if cfg.ffn == "t2mir":
+        if cfg.objective == "rl2":
+            raise ValueError("ffn='t2mir' trains its auxiliary losses with the supervised objectives (dpt, ad), not with PPO")
+        if not getattr(objective, "paired", False):
+            # a DPT context is one task's, never two windows of one: no pairs for the contrastive loss, so the
+            # model records a weight of 0 for it rather than one that trains nothing
+            model_kwargs["moe_contrastive_weight"] = 0.0
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
     if limit is not None and eval_steps > limit:
@@ -147,12 +158,19 @@ def check_run_dir(run_dir: str, record: dict) -> None:
         checkpoints = open_checkpoints(run_dir)
     except FileNotFoundError:
         return
-    try:
-        check_record(checkpoints.read_record(), record, f"the checkpoint in {run_dir!r}")
-    except CheckpointError as err:
-        raise CheckpointError(
-            f"{err}. Give this run another name or --out-dir, or delete {run_dir!r} to train it again"
-        ) from None
+    with checkpoints:
+        for step in reversed(checkpoints.all_steps()):
+            try:
+                saved = checkpoints.read_record(step)
+            except UnreadableCheckpointError:
+                continue  # damaged: training sets it aside and resumes from the one before (icrl.training.train)
+            try:
+                check_record(saved, record, f"the checkpoint in {run_dir!r}")
+            except CheckpointError as err:
+                raise CheckpointError(
+                    f"{err}. Give this run another name or --out-dir, or delete {run_dir!r} to train it again"
+                ) from None
+            return
 
 
 def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) -> dict:
@@ -209,6 +227,7 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         backend=f"{jax.device_count()} {jax.default_backend()}",
         final_loss=validation_loss, final_train_loss=final_train_loss,
         checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
+        provenance=provenance(record),  # the record the run's checkpoints carry
     )
     suffix = "" if cfg.eval_split == "test" else f"_{cfg.eval_split}"
     if cfg.eval_horizon or cfg.eval_mean_range:

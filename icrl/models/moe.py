@@ -135,9 +135,11 @@ class T2MIRFeedForward(nn.Module):
     num_task_selects: int = 2
 
     @nn.compact
-    def __call__(self, x, deterministic: bool = True, paired: bool = False):
+    def __call__(self, x, deterministic: bool = True, paired=False):
         """``x: (batch, time, width)`` or one step ``(batch, width)``. ``paired``: rows ``2i`` and
-        ``2i + 1`` of the batch come from the same task, so the contrastive loss is sown too."""
+        ``2i + 1`` of the batch come from the same task, so the contrastive loss is sown too; either
+        ``True`` or every row's task ``(batch, P)`` (:func:`icrl.types.task_vectors`), in which case
+        rows of the same task as a row's partner are left out of its negatives."""
         if self.width % 2:
             raise ValueError(f"T2MIR splits the width in two halves; width={self.width} is odd")
         half = self.width // 2
@@ -148,23 +150,36 @@ class T2MIRFeedForward(nn.Module):
         if task_probs.ndim == 3:  # a whole sequence (training): one representation per sequence
             router = task_probs.mean(axis=1)
             self.sow("moe", "task_router", router)
-            if paired:
+            if not isinstance(paired, bool):
+                self.sow("moe", "contrastive", contrastive_loss(router, bilinear, paired))
+            elif paired:
                 self.sow("moe", "contrastive", contrastive_loss(router, bilinear))
         self.sow("moe", "token_weights", token_weights)
         self.sow("moe", "task_weights", task_weights)
         return jnp.concatenate([token_out, task_out], axis=-1)
 
 
-def contrastive_loss(representations: jax.Array, bilinear: jax.Array) -> jax.Array:
+def contrastive_loss(representations: jax.Array, bilinear: jax.Array, tasks: jax.Array | None = None) -> jax.Array:
     """T2MIR's contrastive loss on ``representations: (batch, E)`` whose rows ``2i`` and ``2i + 1``
     come from the same task: each row's partner must score highest among the other half's rows
-    under the bilinear form ``q W kᵀ`` (keys under a stop-gradient), averaged both ways."""
-    queries, keys = representations[0::2], representations[1::2]
-    labels = jnp.arange(queries.shape[0])
+    under the bilinear form ``q W kᵀ`` (keys under a stop-gradient), averaged both ways.
 
-    def one_way(q, k):
+    ``tasks: (batch, P)``: each row's task. Rows of the other half that share a row's task but
+    are not its partner (another history of the same goal) are left out of its negatives: the
+    loss is meant to tell tasks apart, not histories."""
+    queries, keys = representations[0::2], representations[1::2]
+    pairs = queries.shape[0]
+    labels = jnp.arange(pairs)
+    if tasks is None:
+        excluded = jnp.zeros((pairs, pairs), bool)
+    else:
+        same = jnp.all(tasks[0::2][:, None, :] == tasks[1::2][None, :, :], axis=-1)  # (pairs, pairs)
+        excluded = same & ~jnp.eye(pairs, dtype=bool)
+
+    def one_way(q, k, excluded):
         logits = q @ bilinear @ jax.lax.stop_gradient(k).T
+        logits = jnp.where(excluded, -jnp.inf, logits)
         logits = logits - logits.max(axis=1, keepdims=True)
         return -jnp.mean(jax.nn.log_softmax(logits, axis=1)[labels, labels])
 
-    return 0.5 * (one_way(queries, keys) + one_way(keys, queries))
+    return 0.5 * (one_way(queries, keys, excluded) + one_way(keys, queries, excluded.T))

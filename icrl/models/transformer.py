@@ -253,9 +253,10 @@ class Transformer(nn.Module):
     def _frequencies(self):
         return rotary_frequencies(self.width // self.num_heads)
 
-    def __call__(self, tokens, resets=None, deterministic: bool = True, paired: bool = False):
+    def __call__(self, tokens, resets=None, deterministic: bool = True, paired=False):
         """``tokens: (batch, time, token_dim)``, ``resets: (batch, time)`` -> ``(batch, time, num_outputs)``.
-        ``paired``: rows ``2i`` and ``2i + 1`` come from the same task (T2MIR's contrastive loss)."""
+        ``paired``: rows ``2i`` and ``2i + 1`` come from the same task (T2MIR's contrastive loss):
+        ``True``, or each row's task ``(batch, P)`` so that other rows of a pair's task are no negatives."""
         no_resets = resets is None  # static: every row's positions are 0..time-1
         resets = check_sequence(tokens, resets, self.token_dim, self.context_limit)
         time = tokens.shape[1]
