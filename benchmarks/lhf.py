@@ -13,9 +13,11 @@ training batches apart from which histories are drawn):
 
 each trained on the plain data and with LHF (histories drawn in proportion to
 ``Improvement + λ·Stability``, the lowest ``1 - --keep`` left out; ``icrl.data.lhf_scores``).
-Printed: the last-episode return on the held-out goals with its 95% interval over
+Printed: per seed, the last-episode return on the held-out goals with its 95% interval over
 rollouts, the ratio LHF / plain, whether the intervals overlap, and how LHF weighed
-degraded against clean histories. Runs go to ``runs/bench-ad`` and are reused when
+degraded against clean histories; with several seeds, the means and ratios with Student-t
+intervals across seeds (the figures to quote: seed-to-seed spread is far larger than the
+spread over one model's rollouts). Runs go to ``runs/bench-ad`` and are reused when
 their config is unchanged. The settings were fixed before any run; nothing here was
 chosen on held-out goals.
 """
@@ -33,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import envs  # noqa: E402
 from icrl.data import load_dataset  # noqa: E402
+from icrl.metrics import mean_ci95_t  # noqa: E402
 from train.configs import config_for  # noqa: E402
 from train.experiments import run  # noqa: E402
 
@@ -98,6 +101,14 @@ def main() -> None:
             print(f"    LHF weights: {weights}")
             summary.append(dict(seed=seed, source=source, plain=plain, plain_ci95=plain_ci, lhf=filtered, lhf_ci95=filtered_ci,
                                 ratio=ratio, overlap=bool(overlap), psrl=psrl, optimal=optimal))
+    if len(args.seeds) > 1:
+        print(f"\nover {len(args.seeds)} training seeds (mean ± Student-t 95% interval across seeds):")
+        for source in args.sources:
+            rows_ = [r for r in summary if r["source"] == source]
+            figures = {k: mean_ci95_t(np.array([r[k] for r in rows_])) for k in ("plain", "lhf", "ratio")}
+            print(f"{source:>5}: plain {figures['plain'][0]:.2f} ± {figures['plain'][1]:.2f}   LHF {figures['lhf'][0]:.2f} ± "
+                  f"{figures['lhf'][1]:.2f}   LHF/plain {figures['ratio'][0]:.2f}x ± {figures['ratio'][1]:.2f}   per seed: "
+                  + ", ".join(f"{r['ratio']:.2f}x" for r in rows_))
     print(json.dumps(summary))
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from icrl import make_agent, rollout  # noqa: E402
 from icrl.data import make_ad_dataset  # noqa: E402
+from icrl.metrics import mean_ci95_t  # noqa: E402
 from icrl.runs import load_model  # noqa: E402
 from icrl.training import Trainer  # noqa: E402
 from train.configs import config_for, replace  # noqa: E402
@@ -135,6 +136,7 @@ def main() -> None:
           + f"; t2mir / dense {seconds['t2mir'] / seconds['dense']:.2f}x")
     if args.no_train:
         return
+    per_seed = []
     for seed in args.seeds:
         last = {}
         for name in setups:
@@ -146,6 +148,12 @@ def main() -> None:
         (d, dci, ds), (t, tci, ts) = last["dense"], last["t2mir"]
         print(f"seed {seed} ({args.split} goals) last-episode return: dense {d:.2f} ± {dci:.2f} ({ds:.0f} s training), "
               f"t2mir {t:.2f} ± {tci:.2f} ({ts:.0f} s); t2mir / dense {t / d:.3f}")
+        per_seed.append((d, t, t / d))
+    if len(per_seed) > 1:
+        (d, dci), (t, tci), (r, rci) = (mean_ci95_t(np.array(x)) for x in zip(*per_seed))
+        print(f"over {len(per_seed)} training seeds (mean ± Student-t 95% interval across seeds): dense {d:.2f} ± {dci:.2f}, "
+              f"t2mir {t:.2f} ± {tci:.2f}; t2mir / dense {r:.2f}x ± {rci:.2f} (per seed: "
+              + ", ".join(f"{x[2]:.2f}x" for x in per_seed) + ")")
     _router(args, setups, cfgs)
 
 

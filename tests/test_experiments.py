@@ -97,3 +97,16 @@ def test_every_named_experiment_builds(scale):
         build(config_for("bandit-dpt", collector="dirichlet:0.5,tompson:0.5"))
     with pytest.raises(ValueError, match="finite task pool; environment 'bernoulli-bandit'"):
         build(config_for("bandit-dpt", baselines=("random", "psrl")))
+
+
+def test_t2mir_records_a_contrastive_loss_only_where_windows_are_paired():
+    """AD pairs two windows of a history, so its T2MIR model keeps the contrastive weight; a DPT context
+    is one task's and never paired, so its model records a weight of 0 rather than one that trains
+    nothing; meta-RL refuses the layer."""
+    ad = build(config_for("darkroom-ad", ffn="t2mir"))
+    assert ad.objective.paired and ad.model.moe_contrastive_weight == 0.01
+    for name in ("darkroom-dpt", "bandit-dpt-s5"):
+        dpt = build(config_for(name, ffn="t2mir", backbone="transformer"))
+        assert not getattr(dpt.objective, "paired", False) and dpt.model.moe_contrastive_weight == 0.0
+    with pytest.raises(ValueError, match="not with PPO"):
+        build(config_for("darkroom-rl2-s5", ffn="t2mir", backbone="transformer"))
