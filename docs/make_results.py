@@ -1,4 +1,4 @@
-"""Regenerate docs/RESULTS.md, docs/results.json and the plots from the named experiments.
+"""Regenerate docs/RESULTS.md, docs/results.json, the plots and README's headline table from the named experiments.
 
     python docs/make_results.py [--seeds 0 1 2] [--only NAME ...] [--rerun NAME ...] [--render-only]
 
@@ -50,11 +50,11 @@ HELD_OUT_SEEN = ("bandit-dpt", "bandit-dpt-s5", "bandit-rl2-s5", "darkroom-dpt",
 # How each preset was chosen, in words only (every number on the page comes from results.json).
 NOTES = {
     "bandit-dpt": "Contexts: half Dirichlet-random, half Thompson sampling. The mixture and the step count were "
-    "set by hand in an earlier session while held-out figures were visible; the training-split column shows the "
+    "set by hand while held-out figures were visible; the training-split column shows the "
     "same ranking of methods.",
     "bandit-dpt-s5": "Contexts as bandit-dpt, from a fixed dataset; more steps than the transformer, in microbatches, "
     "because an S5 step costs less on CPU. The step count and the data source were chosen with the first seed's held-out "
-    "figures visible: a streamed run given the same time did worse (README).",
+    "figures visible: a streamed run given the same time did worse (docs/streams.md).",
     "linear-bandit-dpt": "Contexts: half Dirichlet-random, half linear Thompson sampling (set by hand, as bandit-dpt). "
     "Offline, ridge-greedy and linear-lcb know the arm features; the model has to infer them.",
     "darkroom-dpt": "DPT's label drawn as PSRL draws it: the optimal action of a goal sampled from the posterior once "
@@ -296,6 +296,53 @@ def _grid_table(n, seeds, model, cfg) -> list[str]:
     return lines
 
 
+#: README's headline table sits between these lines, rendered by :func:`render_readme_table`.
+README = os.path.join(os.path.dirname(DOCS), "README.md")
+README_START = "<!-- headline table: python docs/make_results.py --render-only writes it from docs/results.json -->"
+README_END = "<!-- end of headline table -->"
+
+
+def _yardstick(seeds) -> str | None:
+    return next((r for r in REFERENCES if r in seeds[0]["test"]), None)
+
+
+def render_readme_table(summary: dict) -> tuple[str, list[str]]:
+    """README's headline table: per experiment its held-out figure with the interval across seeds,
+    the ratio to its classic yardstick, the seeds and the training minutes (the list of every
+    number printed, as :func:`render`)."""
+    n = Numbers()
+    lines = ["| experiment | held-out result (± across seeds) | against the yardstick | seeds | training (CPU) |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, exp in summary["experiments"].items():
+        cfg, seeds = exp["config"], exp["seeds"]
+        model, ref = _model_name(seeds[0]["test"]), _yardstick(seeds)
+        if cfg["kind"] == REGRET:
+            mean, ci = _across(seeds, lambda s: s["test"][model][-1])
+            result = f"regret {n(mean)}{_pm(n, seeds, ci)} after {n(len(seeds[0]['test'][model]), 'd')} pulls"
+            get = lambda s, m: s["test"][m][-1]  # noqa: E731
+        else:
+            mean, ci = _across(seeds, lambda s: s["test"][model][-1] / s["optimal_return"])
+            result = (f"{n(100 * mean, '.0f')}%{_pm(n, seeds, 100 * ci, '.0f')} of optimal in episode "
+                      f"{n(len(seeds[0]['test'][model]), 'd')}")
+            get = lambda s, m: s["test"][m][-1]  # noqa: E731
+        against = "—"
+        if ref is not None:
+            r, rci = _across(seeds, lambda s: get(s, model) / get(s, ref))
+            against = f"{n(r)}×{_pm(n, seeds, rci)} {ref}"
+        minutes = n(_across(seeds, lambda s: s["train_seconds"])[0] / 60, ".0f")
+        lines.append(f"| [{name}](docs/RESULTS.md#{name}) | {model}: {result} | {against} | {n(len(seeds), 'd')} | "
+                     f"{minutes} min |")
+    return "\n".join(lines) + "\n", n.printed
+
+
+def readme_with_table(readme: str, table: str) -> str:
+    """``readme`` with the text between its headline-table markers replaced by ``table``."""
+    if README_START not in readme or README_END not in readme:
+        raise ValueError(f"README.md lacks the headline table's markers {README_START!r} ... {README_END!r}")
+    head, rest = readme.split(README_START, 1)
+    return head + README_START + "\n" + table + README_END + rest.split(README_END, 1)[1]
+
+
 def aggregate_results(exp: dict, name: str) -> dict:
     """A results dict whose curves are the means over seeds, with Student-t intervals across seeds (for plotting)."""
     seeds, cfg = exp["seeds"], exp["config"]
@@ -340,7 +387,12 @@ def main() -> None:
     text, _ = render(summary)
     with open(PAGE, "w") as f:
         f.write(text)
+    with open(README) as f:
+        readme = readme_with_table(f.read(), render_readme_table(summary)[0])
+    with open(README, "w") as f:
+        f.write(readme)
     print(PAGE)
+    print(README)
 
 
 if __name__ == "__main__":

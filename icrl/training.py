@@ -58,7 +58,7 @@ class TrainConfig:
     # gradient accumulation: each device's share of the batch runs forward and backward in this many equal
     # parts (or the most below it that split the share evenly, with a warning), one after another (lax.scan),
     # their gradients averaged: activation memory / microbatches, the same batch and (no dropout) the same
-    # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (README)
+    # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (docs/performance.md)
     microbatches: int = 1
 
     def __post_init__(self):

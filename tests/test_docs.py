@@ -63,3 +63,37 @@ def test_results_page_says_how_each_experiment_was_chosen_and_what_code_made_it(
     exp["seeds"][0]["provenance"] = {"commit": "0123456789abcdef", "dirty": False, "record_sha256": "fedcba9876543210"}
     text, printed = module.render({"format": summary["format"], "experiments": {"x": exp}})
     assert "commit `0123456789`" in text and "record `fedcba987654`" in text
+
+
+def test_readme_headline_table_is_rendered_from_the_summary():
+    """README's headline table is what the renderer makes of docs/results.json, every number in it
+    through the formatter: a figure typed into README's table, or left stale by new results, fails."""
+    module = _make_results()
+    with open(os.path.join(ROOT, "docs", "results.json")) as f:
+        summary = json.load(f)
+    table, printed = module.render_readme_table(summary)
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    assert module.readme_with_table(readme, table) == readme, "README's table is stale: python docs/make_results.py --render-only"
+    on_table = Counter(module.NUMBER.findall(table))
+    formatted = Counter(n for p in printed for n in module.NUMBER.findall(p))
+    assert not on_table - formatted, sorted(on_table - formatted)
+    assert all(f"[{name}](docs/RESULTS.md#{name})" in table for name in summary["experiments"])
+
+
+def test_every_relative_link_in_readme_and_docs_resolves():
+    import re
+
+    pages = [os.path.join(ROOT, "README.md")] + [os.path.join(ROOT, "docs", f) for f in os.listdir(os.path.join(ROOT, "docs"))
+                                                 if f.endswith(".md")]
+    broken = []
+    for page in pages:
+        with open(page) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target or target.startswith("#"):
+                continue
+            path = os.path.join(os.path.dirname(page), target.split("#")[0])
+            if not os.path.exists(path):
+                broken.append(f"{os.path.relpath(page, ROOT)}: {target}")
+    assert not broken, broken
