@@ -11,7 +11,7 @@ stream / fixed in steps per second, beside the fixed dataset's generation time, 
 the two compare per second of wall time: streaming is as fast end to end when
 stream / fixed >= train / (generation + train). (2) ``--train``: both data sources trained at the
 preset's step count with the same seed; the held-out result of each and the loss on
-held-out contexts. The run with the preset's own data source is docs/make_results.py's
+validation contexts (fresh, of training-split tasks). The run with the preset's own data source is docs/make_results.py's
 (``runs/results/PRESET-seedK``), reused when its results exist with the same config; the
 other goes to ``runs/bench-stream``. (3) ``--memory``: the peak host memory (resident set) of a
 streamed bandit-dpt at paper scale (``--scale paper`` data and model: contexts of 500
@@ -143,7 +143,7 @@ def main() -> None:
             out_dir, name = (RESULTS, f"{preset}-seed{args.seed}") if made else (OUT, f"{preset}-{source}-seed{args.seed}")
             cfg = config_for(preset, data_source=source, seed=args.seed, out_dir=out_dir)
             results = saved_results(cfg, name) or run(cfg, name, progress=False)
-            print(f"\n{preset}, data {source}: training {results['train_seconds']:.0f} s, loss on held-out contexts "
+            print(f"\n{preset}, data {source}: training {results['train_seconds']:.0f} s, validation loss "
                   f"{results['final_loss']:.4f} (last batch {results['final_train_loss']:.4f})")
             print(format_table(results))
 

@@ -200,7 +200,7 @@ def render(summary: dict) -> tuple[str, list[str]]:
         head = f"{cfg['objective'].upper()}, {cfg['backbone']}, {cfg['env']} ({room}horizon {n(cfg['horizon'], 'd')}); "
         plural = "s" if len(seeds) > 1 else ""
         took = f"Training took {n(_across(seeds, lambda s: s['train_seconds'])[0], '.0f')} s per seed"
-        if cfg["objective"] == "rl2":  # no dataset and no labels: fresh trials every update, no held-out loss
+        if cfg["objective"] == "rl2":  # no dataset and no labels: fresh trials every update, no validation loss
             lines.append(
                 f"{head}{n(cfg['train_steps'], ',d')} PPO updates of {n(cfg['batch_size'], 'd')} fresh training-split "
                 f"trials ({n(cfg['context_episodes'], 'd')} episode{'s' if cfg['context_episodes'] > 1 else ''} each); "
@@ -215,7 +215,7 @@ def render(summary: dict) -> tuple[str, list[str]]:
                 data = f"a pool of {n(cfg['pool_size'], ',d')} learning histories refreshed in chunks as training goes"
             lines.append(
                 f"{head}{data}, {n(cfg['train_steps'], ',d')} steps of batch "
-                f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{plural}. {took}; loss on held-out contexts "
+                f"{n(cfg['batch_size'], 'd')}; {n(len(seeds), 'd')} seed{plural}. {took}; validation loss (fresh training-split contexts) "
                 f"{n(_across(seeds, lambda s: s['final_loss'])[0], '.3f')} (last training batch "
                 f"{n(_across(seeds, lambda s: s['final_train_loss'])[0], '.3f')})."
             )

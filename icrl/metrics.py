@@ -7,10 +7,6 @@ import numpy as np
 #: The confidence level, in percent, of every interval this module computes.
 CI_LEVEL = 95
 
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96).
-_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
 
 def mean_ci95(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean over ``axis`` and the half-width of its normal-approximation 95% CI (many tasks)."""
@@ -25,7 +21,9 @@ def t_quantile_975(dof: int) -> float:
     """The 97.5% quantile of Student's t with ``dof`` degrees of freedom."""
     if dof < 1:
         raise ValueError(f"need at least 1 degree of freedom, got {dof}")
-    return _T_975[dof - 1] if dof <= len(_T_975) else 1.96
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
 
 
 def mean_ci95_t(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -87,9 +87,7 @@ def plot_results(
             ax.axhline(optimal, color="k", ls="--", lw=1, label="optimal")
     if log_scale:
         ax.set_yscale("log" if drawn_kind == REGRET else "symlog")
-    env = runs[0]["env"]
-    default_title = f"{env['name']} {env.get('kwargs', {})} — {runs[0]['num_tasks']} held-out tasks ({runs[0].get('split', 'test')})"
-    ax.set_title(title or default_title, fontsize=9)
+    ax.set_title(title or describe(runs[0]), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -97,6 +95,31 @@ def plot_results(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+#: Environment names as a plot's title says them.
+ENV_WORDS = {"bernoulli-bandit": "Bernoulli bandit", "gaussian-bandit": "Gaussian bandit", "linear-bandit": "linear bandit",
+             "darkroom": "Dark Room", "keydoor": "Dark Key-to-Door"}
+
+
+def describe(results: dict) -> str:
+    """The evaluation of ``results`` in words, e.g. "Dark Room 7×7, 49-step episodes — 9 held-out
+    goals × 23 keys" or "Bernoulli bandit, 5 arms, 100 pulls — 1,000 held-out tasks"."""
+    env = results["env"]
+    kwargs = env.get("kwargs") or {}
+    name = ENV_WORDS.get(env["name"], env["name"])
+    split = "held-out" if results.get("split", "test") == "test" else "training-split"
+    horizon = env.get("horizon") or kwargs.get("horizon")
+    if kind(results) == REGRET:
+        arms = kwargs.get("num_arms") or env.get("num_actions")
+        what = f"{name}, {arms} arms" + (f", {horizon} pulls" if horizon else "")
+    else:
+        size = kwargs.get("size")
+        what = name + (f" {size}×{size}" if size else "") + (f", {horizon}-step episodes" if horizon else "")
+    goals, tasks = results.get("num_goals"), results["num_tasks"]
+    if goals:
+        return f"{what} — {goals} {split} goals × {tasks // goals} keys"
+    return f"{what} — {tasks:,} {split} tasks"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -106,3 +106,25 @@ def test_offline_linear_bandit_baselines_use_the_arm_features():
     for name in ("ridge-greedy", "linear-lcb"):
         gap = out["empirical-mean"]["suboptimality"] - out[name]["suboptimality"]
         assert gap > out["empirical-mean"]["suboptimality_ci95"], (name, out)
+
+
+def test_student_t_intervals_across_seeds():
+    """Quantiles of Student's t (from scipy) at known values, and an interval by hand."""
+    from icrl.metrics import mean_ci95_t, t_quantile_975
+
+    np.testing.assert_allclose([t_quantile_975(1), t_quantile_975(2), t_quantile_975(30)], [12.706, 4.303, 2.042], atol=1e-3)
+    assert abs(t_quantile_975(10_000) - 1.960) < 1e-3
+    mean, ci = mean_ci95_t(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose([mean, ci], [2.0, 4.3027 / np.sqrt(3)], rtol=1e-4)
+    assert mean_ci95_t(np.array([5.0]))[1] == 0.0
+
+
+def test_plot_titles_say_the_evaluation_in_words():
+    from icrl.plot import describe
+
+    room = {"env": {"name": "darkroom", "kwargs": {"size": 7, "horizon": 49}, "horizon": 49}, "num_tasks": 207, "num_goals": 9,
+            "split": "test", "methods": {"AD": {"episode_return": [1.0]}}}
+    assert describe(room) == "Dark Room 7×7, 49-step episodes — 9 held-out goals × 23 keys"
+    bandit = {"env": {"name": "bernoulli-bandit", "kwargs": {"num_arms": 5, "horizon": 100}, "horizon": 100}, "num_tasks": 1000,
+              "split": "train", "methods": {"DPT": {"cumulative_regret": [1.0]}}}
+    assert describe(bandit) == "Bernoulli bandit, 5 arms, 100 pulls — 1,000 training-split tasks"

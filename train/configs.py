@@ -260,7 +260,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # An S5 step costs less than the transformer's on CPU, so more steps in the same time: 5,400 in 8 microbatches (80 ms a
     # step against 122 in one piece, measured interleaved) take about 500 s. A fixed dataset, not the stream: making the
     # contexts inside the step costs a third more at this step's size (107 ms), and with the same 9 minutes seed 0 reached
-    # held-out regret 8.54 fixed (5,400 steps) against 9.11 streamed (4,000 steps), held-out loss 0.839 against 0.848; on
+    # held-out regret 8.54 fixed (5,400 steps) against 9.11 streamed (4,000 steps), validation loss 0.839 against 0.848; on
     # training-split tasks 8.42 against 8.92, the same ranking (docs/streams.md)
     "bandit-dpt-s5": (_preset(**{**_BANDIT, "backbone": "s5", "train_steps": 5400}, microbatches=8),
                       dict(_PAPER_BANDIT, microbatches=1)),

@@ -217,7 +217,7 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         train_s, final_train_loss = metrics[-1]["elapsed_s"], metrics[-1]["loss"]
     else:
         final_train_loss = logs[-1]["loss"] if logs else None
-    fixed_objective = getattr(objective, "objective", objective)  # held-out contexts are a fixed set, streamed or not
+    fixed_objective = getattr(objective, "objective", objective)  # validation contexts are a fixed set, streamed or not
     validation_loss = None  # meta-RL has no labels to score held-out data against: its held-out figure is the evaluation
     if cfg.objective != "rl2":
         validation_loss = Trainer(model, fixed_objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
@@ -237,7 +237,7 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
     plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(env) else "returns") + suffix + ".png"))
     print(format_table(results))
     losses = (f"last PPO loss {final_train_loss:.4f}" if validation_loss is None
-              else f"loss on held-out contexts {validation_loss:.4f} (last batch {final_train_loss:.4f})")
+              else f"validation loss (fresh training-split contexts) {validation_loss:.4f} (last batch {final_train_loss:.4f})")
     print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); {losses}; results: {results_path}")
     print(f"plot: {plot}")
     return results
