@@ -40,26 +40,33 @@ from icrl.runs import read_metrics
 from icrl.types import History, Samples
 
 
+def _help(default, text: str):
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    train_steps: int = 500  # gradient steps (not environment steps); meta-RL: PPO updates
-    batch_size: int = 128  # sequences per gradient step, over all devices; meta-RL: trials per update
-    learning_rate: float = 1e-3  # peak of the warm-up / cosine schedule
-    warmup_steps: int = 50
-    weight_decay: float = 1e-4  # AdamW
-    grad_clip: float = 1.0  # global gradient norm
-    seed: int = 0  # initialisation, batches and dropout
-    log_every: int = 0  # steps between metrics lines; 0: min(25, train_steps // 10)
-    eval_every: int = 0  # 0: evaluate only at the end
-    checkpoint_every: int = 0  # 0: five checkpoints per run
-    keep_checkpoints: int = 2
-    num_devices: int = 0  # 0: every device jax sees
-    nonfinite_guard: bool = True  # a non-finite loss or gradient freezes the state and stops the run
+    """Optimisation, checkpoints and devices. ``help`` texts are what ``python -m train NAME --help`` shows."""
+
+    train_steps: int = _help(500, "gradient steps (not environment steps); meta-RL: PPO updates")
+    batch_size: int = _help(128, "sequences per gradient step, over all devices; meta-RL: trials per update")
+    learning_rate: float = _help(1e-3, "peak of the warm-up / cosine schedule (AdamW)")
+    warmup_steps: int = _help(50, "steps of linear warm-up")
+    weight_decay: float = _help(1e-4, "AdamW weight decay, on weight matrices only")
+    grad_clip: float = _help(1.0, "global gradient norm clip")
+    seed: int = _help(0, "one seed for the data, initialisation, batches, dropout and evaluation keys")
+    log_every: int = _help(0, "steps between metrics lines; 0: min(25, train_steps // 10)")
+    eval_every: int = _help(0, "steps between evaluations during training; 0: only at the end")
+    checkpoint_every: int = _help(0, "steps between checkpoints; 0: five checkpoints per run")
+    keep_checkpoints: int = _help(2, "newest checkpoints kept")
+    num_devices: int = _help(0, "devices to train on, data parallel; 0: every device jax sees")
+    nonfinite_guard: bool = _help(True, "a non-finite loss or gradient freezes the state and stops the run")
     # gradient accumulation: each device's share of the batch runs forward and backward in this many equal
     # parts (or the most below it that split the share evenly, with a warning), one after another (lax.scan),
     # their gradients averaged: activation memory / microbatches, the same batch and (no dropout) the same
     # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (docs/performance.md)
-    microbatches: int = 1
+    microbatches: int = _help(1, "gradient accumulation: each device's share of a batch in this many parts, one after "
+                                 "another (less memory, the same step; on CPU also faster)")
 
     def __post_init__(self):
         for name in ("train_steps", "batch_size", "keep_checkpoints", "microbatches"):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAMES_HELP = "usage: python -m train NAME [--scale paper] [--distributed auto] [--options]"
-
 
 def _distributed(argv: list[str]) -> list[str]:
     """Join JAX's distributed runtime if asked to (before anything touches a device); returns the other arguments."""
@@ -39,35 +37,74 @@ def _distributed(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        from train import EXPERIMENTS
+    from train.catalog import DESCRIPTIONS, listing  # no JAX: listing is instant
 
-        print(f"{NAMES_HELP}; NAME is one of {sorted(EXPERIMENTS) + ['baselines']}")
+    if not argv or argv[0] in ("-h", "--help", "list"):
+        print(listing())
         return
-    name, rest = argv[0], _distributed(argv[1:])
+    name, rest = argv[0], argv[1:]
+    if name not in DESCRIPTIONS and name != "eval":
+        raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(DESCRIPTIONS)} (python -m train list)")
+    rest = _distributed(rest)
     from icrl.checkpoints import NonFiniteError
     from icrl.training import RunLockedError
-    from train import EXPERIMENTS, BaselinesConfig, ExperimentConfig, config_for, run_baselines, run_experiment
-    from train.cli import add_config_arguments, config_from_args
 
-    names = sorted(EXPERIMENTS) + ["baselines"]
-    if name not in names:
-        raise SystemExit(f"unknown experiment {name!r}; valid names: {names}")
-    if name == "baselines":
-        parser = argparse.ArgumentParser(prog=f"python -m train {name}")
-        add_config_arguments(parser, BaselinesConfig)
-        run_baselines(config_from_args(BaselinesConfig, parser.parse_args(rest)))
-        return
-    pre = argparse.ArgumentParser(add_help=False)
+    try:
+        if name == "eval":
+            _evaluate(rest)
+        elif name == "baselines":
+            _baselines(rest)
+        else:
+            _experiment(name, DESCRIPTIONS[name], rest)
+    except (ValueError, FileNotFoundError, OSError, NonFiniteError, RunLockedError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def _baselines(rest: list[str]) -> None:
+    from train import BaselinesConfig, run_baselines
+    from train.cli import Parser, add_config_arguments, config_from_args
+
+    parser = Parser(prog="python -m train baselines", usage="python -m train baselines [--option VALUE ...]", description="The classic algorithms on every environment's held-out tasks.")
+    add_config_arguments(parser, BaselinesConfig)
+    run_baselines(config_from_args(BaselinesConfig, parser.parse_args(rest)))
+
+
+def _experiment(name: str, description: str, rest: list[str]) -> None:
+    from train import ExperimentConfig, config_for, run_experiment
+    from train.cli import Parser, add_config_arguments, config_from_args
+    from train.configs import applies
+    from train.experiments import check_run_name
+
+    pre = Parser(prog=f"python -m train {name}", add_help=False)
     pre.add_argument("--scale", default="cpu", choices=["cpu", "paper"])
     scale = pre.parse_known_args(rest)[0].scale
-    parser = argparse.ArgumentParser(prog=f"python -m train {name}")
-    add_config_arguments(parser, ExperimentConfig, defaults=config_for(name, scale))
-    cfg = config_from_args(ExperimentConfig, parser.parse_args(rest))
-    try:
-        run_experiment(cfg, name)
-    except (ValueError, FileNotFoundError, NonFiniteError, RunLockedError) as err:
-        raise SystemExit(f"error: {err}") from None
+    defaults = config_for(name, scale)
+    parser = Parser(prog=f"python -m train {name}", usage=f"python -m train {name} [--option VALUE ...]",
+                    description=f"{description}. Every option below has the preset's "
+                    f"value as its default; options of other kinds of experiment are accepted but not listed.")
+    parser.add_argument("--run-name", default=name, help=f"the run's directory under --out-dir (default: {name}); another "
+                        "name keeps a variant (other flags) apart from the preset's run")
+    add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective))
+    args = parser.parse_args(rest)
+    cfg = config_from_args(ExperimentConfig, args)
+    run_experiment(cfg, check_run_name(args.run_name))
+
+
+def _evaluate(rest: list[str]) -> None:
+    from train.cli import Parser
+    from train.experiments import evaluate_run
+
+    parser = Parser(prog="python -m train eval", description="Evaluate a saved run again on held-out (or training-split) "
+                    "tasks, without training; writes RUN_DIR/results_eval[_SPLIT][_ood].json and a plot.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. runs/bandit-dpt")
+    parser.add_argument("--eval-split", choices=["test", "train"], default=None, help="test (held-out tasks) | train (default: the run's)")
+    parser.add_argument("--eval-tasks", type=int, default=None, help="evaluation rollouts (default: the run's)")
+    parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per task, in one context (default: the run's)")
+    parser.add_argument("--eval-horizon", type=int, default=None, help="out of distribution: another horizon (default: the run's)")
+    parser.add_argument("--baselines", nargs="*", default=None, help="agents evaluated beside the model (default: the run's)")
+    args = vars(parser.parse_args(rest))
+    run_dir = args.pop("run_dir")
+    evaluate_run(run_dir, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items() if v is not None})
 
 
 if __name__ == "__main__":

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
 
 import envs
+from envs.base import check_positive_int
 from icrl import cumulative_regret, episode_returns, make_agent, rollout
 from icrl.metrics import mean_ci95
 
 
+def _help(default, text: str):
+    return field(default=default, metadata={"help": text})
+
+
 @dataclass(frozen=True)
 class BaselinesConfig:
-    seed: int = 0
-    num_tasks: int = 1000
-    bandit_arms: int = 5
-    bandit_horizon: int = 500
-    linear_horizon: int = 200
-    grid_tasks: int = 200
-    darkroom_episodes: int = 50
-    keydoor_episodes: int = 300
+    seed: int = _help(0, "key of the tasks and rollouts")
+    num_tasks: int = _help(1000, "bandit tasks per environment")
+    bandit_arms: int = _help(5, "arms of the multi-armed bandits")
+    bandit_horizon: int = _help(500, "pulls per multi-armed bandit task")
+    linear_horizon: int = _help(200, "pulls per linear bandit task")
+    grid_tasks: int = _help(200, "grid-world rollouts (over the held-out goals)")
+    darkroom_episodes: int = _help(50, "Dark Room episodes per rollout")
+    keydoor_episodes: int = _help(300, "Key-to-Door episodes per rollout")
+
+    def __post_init__(self):
+        check_positive_int("seed", self.seed, minimum=0)
+        for name in ("num_tasks", "bandit_arms", "bandit_horizon", "linear_horizon", "grid_tasks", "darkroom_episodes",
+                     "keydoor_episodes"):
+            check_positive_int(name, getattr(self, name))
 
 
 def _row(name: str, value: str) -> str:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from typing import Any
+from typing import Any, Callable
+
+#: Titles of the option groups in ``--help``, by a field's ``group`` metadata.
+GROUP_TITLES = {"env": "environment", "data": "data", "objective": "objective", "model": "model",
+                "train": "training", "eval": "evaluation", "output": "output", "options": "options"}
 
 
 def _is_config(kind: Any) -> bool:
@@ -32,25 +36,45 @@ def _get(config: Any, path: tuple[str, ...]) -> Any:
     return config
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, defaults: Any = None) -> None:
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the problem (and where to look), not a usage dump."""
+
+    def error(self, message: str):
+        raise SystemExit(f"error: {message} (see {self.prog} --help)")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, defaults: Any = None,
+                         shown: Callable[[str], bool] | None = None) -> None:
     """One ``--field-name`` option per leaf field, typed like the field; defaults from the
-    instance ``defaults`` when given, else from the class. Leaf names must be unique."""
+    instance ``defaults`` when given, else from the class. Leaf names must be unique. Options
+    are grouped by their field's ``group`` metadata (a nested config's fields by the nested
+    field's); a field for which ``shown(name)`` is false still parses but is left out of ``--help``."""
     defaults = config_cls() if defaults is None else defaults
     seen: dict[str, tuple] = {}
+    groups: dict[str, Any] = {}
+    top = {f.name: f for f in dataclasses.fields(config_cls)}
     for path, field, kind in flat_fields(config_cls):
         if field.name in seen:
             raise TypeError(f"{config_cls.__name__}: field {field.name!r} appears at {seen[field.name]} and {path}")
         seen[field.name] = path
+        group_name = top[path[0]].metadata.get("group") or field.metadata.get("group") or "options"
+        if group_name not in groups:
+            groups[group_name] = parser.add_argument_group(GROUP_TITLES.get(group_name, group_name))
+        group = groups[group_name]
         flag = "--" + field.name.replace("_", "-")
         default = _get(defaults, path)
         help_text = field.metadata.get("help", "")
+        if shown is not None and not shown(field.name):
+            help_text = argparse.SUPPRESS
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif typing.get_origin(kind) in (tuple, list):
             item = typing.get_args(kind)[0]
-            parser.add_argument(flag, type=item, nargs="*", default=default, metavar=field.name.upper(), help=help_text)
+            shown_help = help_text if help_text == argparse.SUPPRESS else f"{help_text} (default: {' '.join(map(str, default)) or 'none'})"
+            group.add_argument(flag, type=item, nargs="*", default=default, metavar=field.name.upper(), help=shown_help)
         else:
-            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})".strip())
+            shown_help = help_text if help_text == argparse.SUPPRESS else f"{help_text} (default: {default})".strip()
+            group.add_argument(flag, type=kind, default=default, help=shown_help)
 
 
 def config_from_args(config_cls: type, args: argparse.Namespace) -> Any:

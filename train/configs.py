@@ -23,6 +23,7 @@ from icrl.metarl import PPOConfig
 from icrl.training import TrainConfig
 
 GROUPS = ("env", "data", "objective", "model", "train", "eval", "output")
+BACKBONES = ("transformer", "s5", "gru")
 #: Groups whose fields shape the data or the trained parameters.
 TRAINED_GROUPS = ("env", "data", "objective", "model")
 
@@ -76,16 +77,16 @@ class ExperimentConfig:
     entropy_coef: float = _field(_PPO.entropy_coef, "objective", "RL2: entropy bonus")
     value_coef: float = _field(_PPO.value_coef, "objective", "RL2: value-loss weight")
     # model
-    num_layers: int = _field(3, "model")
+    num_layers: int = _field(3, "model", "blocks (transformer) or layers (S5, GRU)")
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
-    width: int = _field(64, "model")
+    width: int = _field(64, "model", "model width (embedding and hidden size)")
     state_size: int = _field(64, "model", "S5 state size")
     ffn: str = _field("dense", "model", "transformer feed-forward: dense | t2mir (token-wise and task-wise mixtures of experts in the last block; "
                     "the task router's contrastive loss needs AD's paired windows: with DPT only the balance loss trains; "
                     "trains in one piece, whatever --microbatches)")
     expert_hidden: int = _field(64, "model", "t2mir: hidden width of each expert")
     position_encoding: str = _field("alibi", "model", "transformer: alibi or rotary (relative: run past the training length in a sliding window) | learned")
-    dropout: float = _field(0.0, "model")
+    dropout: float = _field(0.0, "model", "dropout rate while training, in [0, 1)")
     # optimisation
     train: TrainConfig = _field(TrainConfig(), "train")
     # evaluation
@@ -102,6 +103,17 @@ class ExperimentConfig:
     def __post_init__(self):
         if self.objective not in ("dpt", "ad", "rl2"):
             raise ValueError(f"objective must be 'dpt', 'ad' or 'rl2', got {self.objective!r}")
+        for name in ("num_arms", "horizon", "size", "dim", "num_train_tasks", "context_episodes", "history_episodes",
+                     "episode_stride", "num_layers", "num_heads", "width", "state_size", "expert_hidden", "eval_tasks",
+                     "eval_episodes"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("eval_horizon", self.eval_horizon, minimum=0)
+        for name, allowed in (("backbone", BACKBONES), ("ffn", ("dense", "t2mir")),
+                              ("position_encoding", ("alibi", "rotary", "learned")), ("window_starts", ("episode", "step"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.objective == "rl2" and self.deploy_context != ("step",):
             raise ValueError(f"a meta-RL policy acts on its whole trial so far: deploy_context must be ('step',), got {self.deploy_context!r}")
         self.ppo_config()  # PPO settings out of range fail here
@@ -189,6 +201,24 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2}
+
+
+#: Fields that concern some objectives only: ``--help`` of a preset shows a field only where its objective is
+#: listed (every field still parses). Fields not named here concern every objective.
+FIELD_OBJECTIVES = {
+    "num_train_tasks": ("dpt", "ad"), "collector": ("dpt",), "labels": ("dpt",), "source": ("ad",),
+    "history_episodes": ("ad",), "data_source": ("dpt", "ad"), "pool_size": ("ad",), "pool_chunk": ("ad",),
+    "pool_every": ("ad",), "lhf": ("dpt", "ad"), "lhf_keep": ("dpt", "ad"), "lhf_stability": ("dpt", "ad"),
+    "noisy_fraction": ("ad",), "noise_epsilon": ("ad",), "episode_stride": ("ad",), "window_starts": ("ad",),
+    "ppo_epochs": ("rl2",), "ppo_minibatches": ("rl2",), "gamma": ("rl2",), "gae_lambda": ("rl2",), "clip_eps": ("rl2",),
+    "entropy_coef": ("rl2",), "value_coef": ("rl2",), "ffn": ("dpt", "ad"), "expert_hidden": ("dpt", "ad"),
+    "deploy_context": ("dpt", "ad"), "microbatches": ("dpt", "ad"),
+}
+
+
+def applies(field_name: str, objective: str) -> bool:
+    """Whether the field concerns an experiment of ``objective`` (:data:`FIELD_OBJECTIVES`)."""
+    return objective in FIELD_OBJECTIVES.get(field_name, (objective,))
 
 
 def without_added_defaults(fields: dict) -> dict:

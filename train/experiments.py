@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -22,10 +23,10 @@ from icrl.models import TokenSpec, make_model
 from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, load_results, provenance, save_results
-from icrl.runs import open_checkpoints, read_metrics
+from icrl.runs import load_params, open_checkpoints, read_metrics
 from icrl.streams import DPTStream, HistoryPool, Pooled, Streamed
-from icrl.training import RunLock, Trainer, train
-from train.configs import ExperimentConfig, without_added_defaults
+from icrl.training import RunLock, TrainConfig, Trainer, train
+from train.configs import ExperimentConfig, replace, without_added_defaults
 
 
 def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
@@ -168,17 +169,36 @@ def check_run_dir(run_dir: str, record: dict) -> None:
                 check_record(saved, record, f"the checkpoint in {run_dir!r}")
             except CheckpointError as err:
                 raise CheckpointError(
-                    f"{err}. Give this run another name or --out-dir, or delete {run_dir!r} to train it again"
+                    f"{err}. Keep both with --run-name NEW (or another --out-dir), or delete {run_dir!r} to train it "
+                    f"again (--train-steps shapes the learning-rate schedule, so a finished run is not extended in place)"
                 ) from None
             return
+
+
+def check_run_name(name: str) -> str:
+    """``name`` if it can name a run directory (one path component), else a ``ValueError``."""
+    if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise ValueError(f"a run name is one directory name (no '{os.sep}'), got {name!r}")
+    return name
+
+
+def check_writable(run_dir: str) -> None:
+    """Refuse, before any work, a run directory that cannot be made or written."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write the run directory {run_dir!r} ({err.strerror or err}); choose another --out-dir") from None
 
 
 def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) -> dict:
     """Generate data, pretrain (resuming a checkpoint of the same config), evaluate on held-out tasks."""
     setup = build(cfg)
     env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
-    run_dir = os.path.join(cfg.out_dir, name)
+    run_dir = os.path.join(cfg.out_dir, check_run_name(name))
     record = setup.record(cfg)
+    check_writable(run_dir)
     check_run_dir(run_dir, record)
     os.makedirs(run_dir, exist_ok=True)
     if jax.process_index() != 0:  # another process of a distributed run: its share of the training, nothing more
@@ -240,6 +260,45 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
               else f"validation loss (fresh training-split contexts) {validation_loss:.4f} (last batch {final_train_loss:.4f})")
     print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); {losses}; results: {results_path}")
     print(f"plot: {plot}")
+    return results
+
+
+def config_from_dict(saved: dict) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a results file's ``config`` describes (fields unknown to this
+    version are refused by name)."""
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = sorted(set(saved) - fields)
+    if unknown:
+        raise ValueError(f"the saved config has fields this version does not know: {unknown}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k != "train"}
+    return ExperimentConfig(**values, train=TrainConfig(**saved.get("train", {})))
+
+
+def evaluate_run(run_dir: str, **changes) -> dict:
+    """Evaluate the model saved in ``run_dir`` again, without training, with evaluation settings
+    ``changes`` (``eval_split``, ``eval_tasks``, ``eval_episodes``, ``eval_horizon``, ``baselines``);
+    writes ``results_eval[_train][_ood].json`` and its plot beside the run's own results."""
+    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines"}
+    if set(changes) - allowed:
+        raise ValueError(f"only evaluation settings can change: {sorted(set(changes) - allowed)} are not among {sorted(allowed)}")
+    saved = next((os.path.join(run_dir, f) for f in ("results.json", "results_train.json") if os.path.exists(os.path.join(run_dir, f))), None)
+    if saved is None:
+        raise FileNotFoundError(f"no results.json in {run_dir!r}: it holds the run's config; run the experiment to the end first")
+    cfg = replace(config_from_dict(load_results(saved).get("config") or {}), **changes)
+    setup = build(cfg)
+    params = load_params(run_dir, setup.model, {k: v for k, v in setup.record(cfg).items() if k not in ("model", "train")})
+    results = evaluate(cfg, setup.eval_env, setup.model, setup.spec, params)
+    results.update(experiment=os.path.basename(os.path.normpath(run_dir)), config=dataclasses.asdict(cfg),
+                   checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
+                   provenance=provenance(setup.record(cfg)))
+    suffix = "_eval" + ("" if cfg.eval_split == "test" else f"_{cfg.eval_split}")
+    if cfg.eval_horizon or cfg.eval_mean_range:
+        results["out_of_distribution"] = cfg.eval_env_kwargs()
+        suffix += "_ood"
+    path = save_results(results, os.path.join(run_dir, f"results{suffix}.json"))
+    plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(setup.env) else "returns") + suffix + ".png"))
+    print(format_table(results))
+    print(f"results: {path}\nplot: {plot}")
     return results
 
 

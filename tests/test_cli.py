@@ -1,0 +1,98 @@
+"""The command line guides: every bad value is refused in one line naming it, before any work."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from train.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--train-steps", "6", "--num-train-tasks", "200", "--eval-tasks", "30", "--horizon", "10", "--width", "16",
+        "--num-layers", "1", "--batch-size", "8", "--warmup-steps", "1"]
+
+
+def _bad(tmp_path):
+    out = str(tmp_path / "out")
+    return [
+        (["bandit-dqn"], "unknown experiment 'bandit-dqn'"),
+        (["bandit-dpt", "--train-steps", "-5"], "train_steps must be an integer >= 1, got -5"),
+        (["bandit-dpt", "--train-steps", "abc"], "argument --train-steps: invalid int value: 'abc'"),
+        (["bandit-dpt", "--num-stepz", "3"], "unrecognized arguments: --num-stepz 3"),
+        (["bandit-dpt", "--objective", "foo"], "objective must be 'dpt', 'ad' or 'rl2', got 'foo'"),
+        (["bandit-dpt", "--eval-split", "heldout"], "eval_split must be 'train' or 'test', got 'heldout'"),
+        (["bandit-dpt", "--eval-tasks", "0"], "eval_tasks must be an integer >= 1, got 0"),
+        (["bandit-dpt", "--scale", "huge"], "argument --scale: invalid choice: 'huge'"),
+        (["bandit-dpt", "--backbone", "lstm"], "backbone must be one of"),
+        (["bandit-dpt", "--dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
+        (["bandit-dpt", "--learning-rate", "0"], "learning_rate must be > 0, got 0.0"),
+        (["bandit-dpt", "--collector", "dirichlet,dqn"], "unknown agent 'dqn'"),
+        (["bandit-dpt", "--baselines", "psrl"], "finite task pool"),
+        (["bandit-dpt", "--lhf"], "learning-history filtering weighs a fixed set of histories"),
+        (["darkroom-ad", "--lhf-keep", "1.5"], "lhf_keep must be in (0, 1], got 1.5"),
+        (["darkroom-ad", "--context-episodes", "20"], "a window of 20 episodes"),
+        (["darkroom-ad", "--env", "lunar"], "lunar"),
+        (["bandit-dpt", "--run-name", "a/b"], "a run name is one directory name"),
+        (["bandit-dpt", "--out-dir", "/dev/null"], "cannot write the run directory '/dev/null/bandit-dpt'"),
+        (["baselines", "--num-tasks", "0"], "num_tasks must be an integer >= 1, got 0"),
+        (["eval"], "the following arguments are required: RUN_DIR"),
+        (["eval", str(tmp_path / "nothing")], "no results.json in"),
+        (["eval", str(tmp_path / "nothing"), "--eval-tasks", "x"], "argument --eval-tasks: invalid int value: 'x'"),
+    ], out
+
+
+def test_twenty_bad_invocations_each_get_one_line_naming_the_problem_before_any_work(tmp_path):
+    cases, out = _bad(tmp_path)
+    assert len(cases) >= 20
+    for argv, expected in cases:
+        if "--out-dir" not in argv and argv[0] not in ("eval", "baselines", "bandit-dqn"):
+            argv = argv + ["--out-dir", out]
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        message = str(err.value.code)
+        assert message.startswith("error: ") and "\n" not in message, (argv, message)
+        assert expected in message, (argv, message)
+    assert not os.path.exists(out) or not os.listdir(out)  # refused before any run directory was made
+
+
+def test_list_is_fast_and_names_every_experiment_without_importing_jax():
+    from train import EXPERIMENTS
+    from train.catalog import DESCRIPTIONS
+
+    assert set(DESCRIPTIONS) == set(EXPERIMENTS) | {"baselines"}
+    code = "import sys; from train.__main__ import main; main(['list']); assert 'jax' not in sys.modules, 'jax imported'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in DESCRIPTIONS) and "python -m train eval RUN_DIR" in done.stdout
+
+
+def test_help_groups_the_flags_gives_each_a_text_and_shows_only_the_methods_own(capsys):
+    with pytest.raises(SystemExit):
+        main(["bandit-dpt", "--help"])
+    dpt = capsys.readouterr().out
+    for title in ("environment:", "data:", "model:", "training:", "evaluation:", "output:"):
+        assert title in dpt
+    assert "--collector" in dpt and "--ppo-epochs" not in dpt and "--pool-size" not in dpt and "--run-name" in dpt
+    with pytest.raises(SystemExit):
+        main(["darkroom-rl2-s5", "--help"])
+    rl2 = capsys.readouterr().out
+    assert "--ppo-epochs" in rl2 and "--collector" not in rl2 and "--microbatches" not in rl2
+
+
+def test_run_name_keeps_a_variant_apart_and_eval_reevaluates_a_saved_run(tmp_path, capsys):
+    """--run-name writes the run where it says; ``eval RUN_DIR`` with the run's own settings gives the
+    run's figures again (same keys), and with other settings writes its own file."""
+    main(["bandit-dpt", *TINY, "--data-source", "fixed", "--baselines", "random", "--out-dir", str(tmp_path), "--run-name", "v2"])
+    run_dir = tmp_path / "v2"
+    saved = json.loads((run_dir / "results.json").read_text())
+    main(["eval", str(run_dir)])
+    again = json.loads((run_dir / "results_eval.json").read_text())
+    assert again["methods"] == saved["methods"]
+    main(["eval", str(run_dir), "--eval-split", "train", "--eval-tasks", "12"])
+    train_split = json.loads((run_dir / "results_eval_train.json").read_text())
+    assert train_split["split"] == "train" and train_split["num_tasks"] == 12
+    with pytest.raises(SystemExit, match="error: .*keep both with --run-name|error: .*Keep both with --run-name"):
+        main(["bandit-dpt", *TINY, "--data-source", "fixed", "--baselines", "random", "--out-dir", str(tmp_path),
+              "--run-name", "v2", "--width", "32"])

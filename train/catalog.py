@@ -1,0 +1,34 @@
+"""The named experiments in one line each: what ``python -m train list`` prints, without importing JAX.
+
+``tests/test_cli.py`` holds these names equal to :data:`train.configs.EXPERIMENTS` (and ``baselines``).
+"""
+
+from __future__ import annotations
+
+DESCRIPTIONS = {
+    "bandit-dpt": "the main job: DPT on 5-arm Bernoulli bandits, streamed contexts, against UCB and Thompson",
+    "bandit-dpt-s5": "bandit-dpt with the S5 backbone, from a fixed dataset",
+    "linear-bandit-dpt": "DPT on a 10-arm linear bandit (d = 2), against LinUCB and linear Thompson",
+    "darkroom-dpt": "DPT on Dark Room 7x7, labels drawn as PSRL draws them, streamed",
+    "darkroom-dpt-paper": "DPT on Dark Room 7x7 with the paper's label and its episode-frozen deployment",
+    "darkroom-ad": "Algorithm Distillation of PSRL's learning histories on Dark Room 7x7, 40 episodes in context",
+    "darkroom-ad-qlearning": "AD of optimistic Q-learning's histories on Dark Room 7x7",
+    "darkroom-ad-s5": "darkroom-ad with the S5 backbone (its state spans every episode)",
+    "keydoor-ad": "AD of PSRL's histories on Dark Key-to-Door 5x5",
+    "keydoor-dpt": "DPT on Dark Key-to-Door 5x5, PSRL labels",
+    "bandit-rl2-s5": "meta-RL: PPO with an S5 memory across trials of one bandit task, no dataset",
+    "bandit-rl2-gru": "bandit-rl2-s5 with a GRU policy",
+    "darkroom-rl2-s5": "meta-RL: PPO with an S5 memory across 4 episodes of one Dark Room goal",
+    "darkroom-rl2-gru": "darkroom-rl2-s5 with a GRU policy",
+    "baselines": "the classic algorithms (UCB, Thompson, LinUCB, Q-learning, PSRL, ...) on every environment",
+}
+
+
+def listing() -> str:
+    """Every experiment with its description, and how to run, evaluate and get help."""
+    width = max(map(len, DESCRIPTIONS))
+    lines = ["usage: python -m train NAME [--flags]     run an experiment (python -m train NAME --help: its flags)",
+             "       python -m train eval RUN_DIR [...]   evaluate a saved run again, without training",
+             "       python -m train list                 this list", "", "experiments:"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items()]
+    return "\n".join(lines)
