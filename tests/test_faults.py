@@ -95,9 +95,8 @@ def test_one_run_per_directory(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
-@pytest.mark.parametrize("damage", ["record", "state"])
-def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, damage, capsys):
-    """Through the CLI: the newest checkpoint's record file (or its state) is damaged; the run is not
+def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, capsys):
+    """Through the CLI: the newest checkpoint's record file and its state are damaged; the run is not
     refused (nor told to delete the run directory): it sets the damaged one aside, resumes from the
     one before and finishes with the uninterrupted run's parameters."""
     from icrl.runs import load_model
@@ -109,7 +108,7 @@ def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, d
     main(args + ["--out-dir", str(tmp_path / "a")])
     main(args + ["--out-dir", str(tmp_path / "b")])
     newest = tmp_path / "b" / "bandit-dpt" / "checkpoints" / "6"
-    for root, _, files in os.walk(newest / damage):
+    for root, _, files in [*os.walk(newest / "record"), *os.walk(newest / "state")]:
         for f in files:
             with open(os.path.join(root, f), "wb") as fh:
                 fh.write(b"garbage")
