@@ -21,7 +21,7 @@ import orbax.checkpoint as ocp
 
 #: Training settings that do not shape the parameters: a run may resume with other values.
 PACING_KEYS = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_devices", "nonfinite_guard",
-               "microbatches")
+               "microbatches", "tensorboard")
 #: Names of record fields renamed since checkpoints were first written (old -> new).
 _RENAMED_TRAIN_KEYS = {"num_steps": "train_steps"}
 #: Model fields added since checkpoints were first written, with the value that reproduces the model

@@ -16,6 +16,7 @@ rebuilt for the step a run resumes at, so nothing depends on where a run stopped
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import socket
@@ -67,6 +68,8 @@ class TrainConfig:
     # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (docs/performance.md)
     microbatches: int = _help(1, "gradient accumulation: each device's share of a batch in this many parts, one after "
                                  "another (less memory, the same step; on CPU also faster)")
+    tensorboard: bool = _help(False, "also write the training metrics as TensorBoard events to RUN_DIR/tensorboard "
+                                     "(needs tensorboardX: pip install -e '.[tensorboard]')")
 
     def __post_init__(self):
         for name in ("train_steps", "batch_size", "keep_checkpoints", "microbatches"):
@@ -75,6 +78,9 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         for name in ("warmup_steps", "log_every", "eval_every", "checkpoint_every", "num_devices"):
             check_positive_int(name, getattr(self, name), minimum=0)
+        if self.tensorboard and importlib.util.find_spec("tensorboardX") is None:
+            raise ValueError("tensorboard=True writes events with tensorboardX, which is not installed: "
+                             "pip install -e '.[tensorboard]'")
 
     @property
     def log_interval(self) -> int:
@@ -415,7 +421,7 @@ def train(
     record = {"model": model_record(model), "train": dataclasses.asdict(cfg), **(record or {})}
     lead = jax.process_index() == 0  # the process that writes metrics and shows progress
     with ExitStack() as stack:
-        checkpoints = metrics_file = None
+        checkpoints = metrics_file = events = None
         offset = 0.0  # training seconds spent before a resumed checkpoint: elapsed_s counts the whole run
         if run_dir is not None:
             os.makedirs(run_dir, exist_ok=True)
@@ -427,6 +433,10 @@ def train(
             if lead:
                 _truncate_metrics(run_dir, int(state.step))
                 metrics_file = stack.enter_context(open(os.path.join(run_dir, "metrics.jsonl"), "a"))
+                if cfg.tensorboard:
+                    from tensorboardX import SummaryWriter
+
+                    events = stack.enter_context(SummaryWriter(os.path.join(run_dir, "tensorboard")))
         logs: list[dict] = []
         start = int(state.step)
         end = cfg.train_steps if stop_after is None else min(cfg.train_steps, stop_after)
@@ -453,6 +463,11 @@ def train(
                 if metrics_file:
                     metrics_file.write(json.dumps(entry, allow_nan=False) + "\n")
                     metrics_file.flush()
+                if events is not None:
+                    for name, value in entry.items():
+                        if name != "step" and isinstance(value, (int, float)):
+                            events.add_scalar(name, value, done)
+                    events.flush()
                 bar.update(done, entry)
             if saving:
                 checkpoints.save(state, record)

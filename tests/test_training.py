@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 import chex
@@ -173,6 +174,36 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     metrics = read_metrics(str(tmp_path / "c"))
     assert [e["step"] for e in metrics] == [2, 4, 6, 8, 10, 12]
     assert metrics[2]["elapsed_s"] >= lost["elapsed_s"] and np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
+    # --tensorboard (a pacing setting: it resumes the same run) writes the logged losses as TensorBoard events
+    cfg = dataclasses.replace(cfg, train_steps=14, tensorboard=True)
+    with pytest.raises(CheckpointError):  # train_steps shapes the schedule: refused, and nothing is written
+        train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "c"), progress=False)
+    assert not (tmp_path / "c" / "tensorboard").exists()
+    cfg = dataclasses.replace(cfg, train_steps=12, checkpoint_every=0)
+    train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "d"), progress=False)
+    events = _tensorboard_scalars(tmp_path / "d" / "tensorboard")
+    logged = read_metrics(str(tmp_path / "d"))
+    assert [step for step, _ in events["loss"]] == [e["step"] for e in logged]
+    np.testing.assert_allclose([v for _, v in events["loss"]], [e["loss"] for e in logged], rtol=1e-6)
+
+
+def _tensorboard_scalars(directory) -> dict:
+    """``{tag: [(step, value)]}`` read back from TensorBoard event files (TFRecord framing of Event protos)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        data = open(os.path.join(directory, name), "rb").read()
+        at = 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at: at + 8])
+            event = event_pb2.Event.FromString(data[at + 12: at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                out.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return out
     assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
     chex.assert_trees_all_close(load_params(str(tmp_path / "b"), model), full, atol=1e-7)
     rebuilt, loaded, _ = load_model(str(tmp_path / "b"))
