@@ -15,10 +15,10 @@ each trained on the plain data and with LHF (histories drawn in proportion to
 ``Improvement + λ·Stability``, the lowest ``1 - --keep`` left out; ``icrl.data.lhf_scores``).
 Printed: per seed, the last-episode return on the held-out goals with its 95% interval over
 rollouts, the ratio LHF / plain, whether the intervals overlap, and how LHF weighed
-degraded against clean histories; with several seeds, the means and ratios with Student-t
+degraded against clean histories (``--plot``: the return curves, mean over seeds); with several seeds, the means and ratios with Student-t
 intervals across seeds (the figures to quote: seed-to-seed spread is far larger than the
-spread over one model's rollouts). Runs go to ``runs/bench-ad`` and are reused when
-their config is unchanged. The settings were fixed before any run; nothing here was
+spread over one model's rollouts). Runs go to ``runs/bench-ad`` and their results are reused
+when their config is unchanged. The settings were fixed before any run; nothing here was
 chosen on held-out goals.
 """
 
@@ -37,7 +37,7 @@ import envs  # noqa: E402
 from icrl.data import load_dataset  # noqa: E402
 from icrl.metrics import mean_ci95_t  # noqa: E402
 from train.configs import config_for  # noqa: E402
-from train.experiments import run  # noqa: E402
+from train.experiments import run, saved_results  # noqa: E402
 
 OUT = os.path.join("runs", "bench-ad")  # shared with benchmarks/moe.py: its dense run is clean-plain
 
@@ -71,9 +71,10 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=None, help="default: the darkroom-ad preset's")
     parser.add_argument("--split", choices=("test", "train"), default="test", help="goals to evaluate on")
     parser.add_argument("--sources", nargs="+", choices=("noisy", "clean"), default=["noisy", "clean"])
+    parser.add_argument("--plot", default=None, help="draw the return curves to this file (e.g. docs/lhf_darkroom_ad.png)")
     args = parser.parse_args()
     sources = {"noisy": dict(noisy_fraction=args.noisy_fraction, noise_epsilon=args.noise_epsilon), "clean": {}}
-    rows = {}
+    rows, curves = {}, {}
     for seed in args.seeds:
         for source in args.sources:
             for lhf in (False, True):
@@ -84,7 +85,10 @@ def main() -> None:
                     changes.update(lhf=True, lhf_keep=args.keep, lhf_stability=args.stability)
                 cfg = config_for("darkroom-ad", **changes)
                 name = f"{source}-{'lhf' if lhf else 'plain'}-seed{seed}"
-                results = run(cfg, name, progress=False)
+                results = saved_results(cfg, name) or run(cfg, name, progress=False)
+                curves[(seed, source, lhf)] = (results["methods"][next(m for m in results["methods"] if m.startswith("AD"))]
+                                               ["episode_return"], results["methods"]["psrl"]["episode_return"],
+                                               results["optimal_return"])
                 rows[(seed, source, lhf)] = (last_episode(results), results["methods"]["psrl"]["episode_return"][-1],
                                              results["optimal_return"],
                                              weight_report(os.path.join(OUT, name), cfg) if lhf else "")
@@ -110,6 +114,34 @@ def main() -> None:
                   f"{figures['lhf'][1]:.2f}   LHF/plain {figures['ratio'][0]:.2f}x ± {figures['ratio'][1]:.2f}   per seed: "
                   + ", ".join(f"{r['ratio']:.2f}x" for r in rows_))
     print(json.dumps(summary))
+    if args.plot:
+        plot(args.plot, curves, args.seeds, args.sources, args.split)
+
+
+def plot(path: str, curves: dict, seeds, sources, split: str) -> None:
+    """Per source, AD's return per episode with and without LHF (mean over seeds, Student-t 95% band
+    across seeds) beside PSRL's, in units of the optimal return."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sources), figsize=(4.6 * len(sources), 3.4), dpi=90, squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        for lhf, label in ((False, "AD"), (True, "AD + LHF")):
+            frac = np.array([np.asarray(curves[(s, source, lhf)][0]) / curves[(s, source, lhf)][2] for s in seeds])
+            mean, ci = mean_ci95_t(frac)
+            x = np.arange(1, len(mean) + 1)
+            (line,) = ax.plot(x, mean, label=label)
+            ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.2, lw=0)
+        psrl = np.mean([np.asarray(curves[(s, source, False)][1]) / curves[(s, source, False)][2] for s in seeds], axis=0)
+        ax.plot(np.arange(1, len(psrl) + 1), psrl, "k--", lw=1, label="PSRL (the source)")
+        ax.set(title=f"{source} source, {len(seeds)} seed(s), {'held-out' if split == 'test' else 'training'} goals",
+               xlabel="episode in context", ylabel="return / optimal", ylim=(0, 1.05))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"plot: {path}")
 
 
 if __name__ == "__main__":

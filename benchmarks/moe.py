@@ -32,7 +32,7 @@ from icrl.metrics import mean_ci95_t  # noqa: E402
 from icrl.runs import load_model  # noqa: E402
 from icrl.training import Trainer  # noqa: E402
 from train.configs import config_for, replace  # noqa: E402
-from train.experiments import build, run  # noqa: E402
+from train.experiments import build, run, saved_results  # noqa: E402
 from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 OUT = os.path.join("runs", "bench-ad")  # shared with benchmarks/lhf.py: the dense run is its clean-plain
@@ -141,7 +141,8 @@ def main() -> None:
         last = {}
         for name in setups:
             cfg = replace(cfgs[name], seed=seed)
-            results = run(cfg, f"{'clean-plain' if name == 'dense' else name}-seed{seed}", progress=False)
+            run_name = f"{'clean-plain' if name == 'dense' else name}-seed{seed}"
+            results = saved_results(cfg, run_name) or run(cfg, run_name, progress=False)
             method = next(m for m in results["methods"] if m.startswith("AD"))
             m = results["methods"][method]
             last[name] = (m["episode_return"][-1], m["episode_return_ci95"][-1], results["train_seconds"])
