@@ -135,7 +135,7 @@ def plot(path: str, curves: dict, seeds, sources, split: str) -> None:
             (line,) = ax.plot(x, mean, label=label)
             ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.2, lw=0)
         psrl = np.mean([np.asarray(curves[(s, source, False)][1]) / curves[(s, source, False)][2] for s in seeds], axis=0)
-        ax.plot(np.arange(1, len(psrl) + 1), psrl, "k--", lw=1, label="PSRL (the source)")
+        ax.plot(np.arange(1, len(psrl) + 1), psrl, "k--", lw=1, label="PSRL")
         ax.set(title=f"{source} source, {len(seeds)} seed(s), {'held-out' if split == 'test' else 'training'} goals",
                xlabel="episode in context", ylabel="return / optimal", ylim=(0, 1.05))
         ax.legend(fontsize=7)
