@@ -1,6 +1,5 @@
 """The command line guides: every bad value is refused in one line naming it, before any work."""
 
-import json
 import os
 import subprocess
 import sys
@@ -10,8 +9,6 @@ import pytest
 from train.__main__ import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--train-steps", "6", "--num-train-tasks", "200", "--eval-tasks", "30", "--horizon", "10", "--width", "16",
-        "--num-layers", "1", "--batch-size", "8", "--warmup-steps", "1"]
 
 
 def _bad(tmp_path):
@@ -81,18 +78,15 @@ def test_help_groups_the_flags_gives_each_a_text_and_shows_only_the_methods_own(
     assert "--ppo-epochs" in rl2 and "--collector" not in rl2 and "--microbatches" not in rl2
 
 
-def test_run_name_keeps_a_variant_apart_and_eval_reevaluates_a_saved_run(tmp_path, capsys):
-    """--run-name writes the run where it says; ``eval RUN_DIR`` with the run's own settings gives the
-    run's figures again (same keys), and with other settings writes its own file."""
-    main(["bandit-dpt", *TINY, "--data-source", "fixed", "--baselines", "random", "--out-dir", str(tmp_path), "--run-name", "v2"])
-    run_dir = tmp_path / "v2"
-    saved = json.loads((run_dir / "results.json").read_text())
-    main(["eval", str(run_dir)])
-    again = json.loads((run_dir / "results_eval.json").read_text())
-    assert again["methods"] == saved["methods"]
-    main(["eval", str(run_dir), "--eval-split", "train", "--eval-tasks", "12"])
-    train_split = json.loads((run_dir / "results_eval_train.json").read_text())
-    assert train_split["split"] == "train" and train_split["num_tasks"] == 12
-    with pytest.raises(SystemExit, match="error: .*keep both with --run-name|error: .*Keep both with --run-name"):
-        main(["bandit-dpt", *TINY, "--data-source", "fixed", "--baselines", "random", "--out-dir", str(tmp_path),
-              "--run-name", "v2", "--width", "32"])
+def test_run_name_and_flags_reach_the_run(tmp_path, monkeypatch):
+    """The CLI hands the run its name (--run-name, else the preset's) and the parsed config, with the
+    preset's values where no flag is given. (``eval`` is tested on a real run in test_experiments.)"""
+    import train.experiments
+
+    calls = []
+    monkeypatch.setattr(train.experiments, "run", lambda cfg, name, progress=True: calls.append((cfg, name)))
+    main(["darkroom-ad", "--run-name", "v2", "--width", "32", "--out-dir", str(tmp_path)])
+    main(["darkroom-ad", "--out-dir", str(tmp_path)])
+    (v2, name), (preset, default_name) = calls
+    assert (name, default_name) == ("v2", "darkroom-ad")
+    assert v2.width == 32 and preset.width == 64 and v2.train.train_steps == preset.train.train_steps == 1500

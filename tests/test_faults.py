@@ -105,8 +105,8 @@ def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, c
     args = ["bandit-dpt", "--train-steps", "6", "--checkpoint-every", "3", "--num-train-tasks", "200", "--eval-tasks", "20",
             "--horizon", "10", "--width", "16", "--num-layers", "1", "--batch-size", "8", "--data-source", "fixed",
             "--baselines", "random", "--warmup-steps", "1"]
-    main(args + ["--out-dir", str(tmp_path / "a")])
     main(args + ["--out-dir", str(tmp_path / "b")])
+    _, full, _ = load_model(str(tmp_path / "b" / "bandit-dpt"))  # the uninterrupted run's parameters, read before the damage
     newest = tmp_path / "b" / "bandit-dpt" / "checkpoints" / "6"
     for root, _, files in [*os.walk(newest / "record"), *os.walk(newest / "state")]:
         for f in files:
@@ -116,6 +116,5 @@ def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, c
     with pytest.warns(UserWarning, match=r"checkpoints/6 is (unreadable|corrupt).*moved it to .*6\.unreadable"):
         main(args + ["--out-dir", str(tmp_path / "b")])
     assert (newest.parent / "6.unreadable").is_dir() and (tmp_path / "b" / "bandit-dpt" / "results.json").exists()
-    _, full, _ = load_model(str(tmp_path / "a" / "bandit-dpt"))
     _, resumed, _ = load_model(str(tmp_path / "b" / "bandit-dpt"))
     chex.assert_trees_all_close(resumed, full, atol=1e-7)
