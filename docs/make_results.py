@@ -319,15 +319,13 @@ def render_readme_table(summary: dict) -> tuple[str, list[str]]:
         if cfg["kind"] == REGRET:
             mean, ci = _across(seeds, lambda s: s["test"][model][-1])
             result = f"regret {n(mean)}{_pm(n, seeds, ci)} after {n(len(seeds[0]['test'][model]), 'd')} pulls"
-            get = lambda s, m: s["test"][m][-1]  # noqa: E731
         else:
             mean, ci = _across(seeds, lambda s: s["test"][model][-1] / s["optimal_return"])
             result = (f"{n(100 * mean, '.0f')}%{_pm(n, seeds, 100 * ci, '.0f')} of optimal in episode "
                       f"{n(len(seeds[0]['test'][model]), 'd')}")
-            get = lambda s, m: s["test"][m][-1]  # noqa: E731
         against = "—"
         if ref is not None:
-            r, rci = _across(seeds, lambda s: get(s, model) / get(s, ref))
+            r, rci = _across(seeds, lambda s: s["test"][model][-1] / s["test"][ref][-1])
             against = f"{n(r)}×{_pm(n, seeds, rci)} {ref}"
         minutes = n(_across(seeds, lambda s: s["train_seconds"])[0] / 60, ".0f")
         lines.append(f"| [{name}](docs/RESULTS.md#{name}) | {model}: {result} | {against} | {n(len(seeds), 'd')} | "

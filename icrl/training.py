@@ -41,34 +41,35 @@ from icrl.runs import read_metrics
 from icrl.types import History, Samples
 
 
-def _help(default, text: str):
-    return dataclasses.field(default=default, metadata={"help": text})
+def described(default, help: str):
+    """A dataclass field with ``help`` text in its metadata: what the CLI (``train/cli.py``) shows for it."""
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation, checkpoints and devices. ``help`` texts are what ``python -m train NAME --help`` shows."""
 
-    train_steps: int = _help(500, "gradient steps (not environment steps); meta-RL: PPO updates")
-    batch_size: int = _help(128, "sequences per gradient step, over all devices; meta-RL: trials per update")
-    learning_rate: float = _help(1e-3, "peak of the warm-up / cosine schedule (AdamW)")
-    warmup_steps: int = _help(50, "steps of linear warm-up")
-    weight_decay: float = _help(1e-4, "AdamW weight decay, on weight matrices only")
-    grad_clip: float = _help(1.0, "global gradient norm clip")
-    seed: int = _help(0, "one seed for the data, initialisation, batches, dropout and evaluation keys")
-    log_every: int = _help(0, "steps between metrics lines; 0: min(25, train_steps // 10)")
-    eval_every: int = _help(0, "steps between evaluations during training; 0: only at the end")
-    checkpoint_every: int = _help(0, "steps between checkpoints; 0: five checkpoints per run")
-    keep_checkpoints: int = _help(2, "newest checkpoints kept")
-    num_devices: int = _help(0, "devices to train on, data parallel; 0: every device jax sees")
-    nonfinite_guard: bool = _help(True, "a non-finite loss or gradient freezes the state and stops the run")
+    train_steps: int = described(500, "gradient steps (not environment steps); meta-RL: PPO updates")
+    batch_size: int = described(128, "sequences per gradient step, over all devices; meta-RL: trials per update")
+    learning_rate: float = described(1e-3, "peak of the warm-up / cosine schedule (AdamW)")
+    warmup_steps: int = described(50, "steps of linear warm-up")
+    weight_decay: float = described(1e-4, "AdamW weight decay, on weight matrices only")
+    grad_clip: float = described(1.0, "global gradient norm clip")
+    seed: int = described(0, "one seed for the data, initialisation, batches, dropout and evaluation keys")
+    log_every: int = described(0, "steps between metrics lines; 0: min(25, train_steps // 10)")
+    eval_every: int = described(0, "steps between evaluations during training; 0: only at the end")
+    checkpoint_every: int = described(0, "steps between checkpoints; 0: five checkpoints per run")
+    keep_checkpoints: int = described(2, "newest checkpoints kept")
+    num_devices: int = described(0, "devices to train on, data parallel; 0: every device jax sees")
+    nonfinite_guard: bool = described(True, "a non-finite loss or gradient freezes the state and stops the run")
     # gradient accumulation: each device's share of the batch runs forward and backward in this many equal
     # parts (or the most below it that split the share evenly, with a warning), one after another (lax.scan),
     # their gradients averaged: activation memory / microbatches, the same batch and (no dropout) the same
     # step to float rounding (benchmarks/stream.py --memory); on CPU also faster (docs/performance.md)
-    microbatches: int = _help(1, "gradient accumulation: each device's share of a batch in this many parts, one after "
+    microbatches: int = described(1, "gradient accumulation: each device's share of a batch in this many parts, one after "
                                  "another (less memory, the same step; on CPU also faster)")
-    tensorboard: bool = _help(False, "also write the training metrics as TensorBoard events to RUN_DIR/tensorboard "
+    tensorboard: bool = described(False, "also write the training metrics as TensorBoard events to RUN_DIR/tensorboard "
                                      "(needs tensorboardX: pip install -e '.[tensorboard]')")
 
     def __post_init__(self):
@@ -179,17 +180,18 @@ class Trainer:
                 return False
             return True
 
-        #: parts each device's share of the batch runs in: the most, up to cfg.microbatches, that split it evenly
-        self.microbatches = max((k for k in range(1, cfg.microbatches + 1) if fits(k)), default=1)
-        check(local // self.microbatches)  # raises if even one piece does not suit the objective
-        if has_batch_losses(model) and cfg.microbatches > 1:
+        requested = cfg.microbatches
+        if has_batch_losses(model) and requested > 1:
             # a T2MIR layer's balance and contrastive losses are functions of the whole batch (its experts' load,
             # its pairs' negatives): computed per microbatch they would be another objective, so such a model
             # trains in one piece and microbatches stays a setting of pace alone
-            self.microbatches = 1
+            requested = 1
             warnings.warn(f"microbatches={cfg.microbatches} ignored: this model's auxiliary losses are computed over the "
                           f"whole batch, so it trains in one piece", stacklevel=2)
-        elif self.microbatches < cfg.microbatches:
+        #: parts each device's share of the batch runs in: the most, up to the requested, that split it evenly
+        self.microbatches = max((k for k in range(1, requested + 1) if fits(k)), default=1)
+        check(local // self.microbatches)  # raises if even one piece does not suit the objective
+        if self.microbatches < requested:
             warnings.warn(f"microbatches={cfg.microbatches} does not split each device's share of the batch ({cfg.batch_size} "
                           f"over {self.num_shards} devices: {local}) evenly; using {self.microbatches}", stacklevel=2)
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
@@ -429,9 +431,10 @@ def train(
                 stack.enter_context(RunLock(run_dir))
             checkpoints = stack.enter_context(Checkpoints(os.path.join(run_dir, "checkpoints"), cfg.keep_checkpoints))
             state = _resume(checkpoints, state, record, trainer.replicated)
-            offset = _elapsed_so_far(run_dir)
+            logged = read_metrics(run_dir)
+            offset = _elapsed_so_far(logged)
             if lead:
-                _truncate_metrics(run_dir, int(state.step))
+                _truncate_metrics(run_dir, logged, int(state.step))
                 metrics_file = stack.enter_context(open(os.path.join(run_dir, "metrics.jsonl"), "a"))
                 if cfg.tensorboard:
                     from tensorboardX import SummaryWriter
@@ -504,20 +507,21 @@ def _stop_if_nonfinite(trainer: Trainer, checkpoints, metrics_file, done: int) -
     raise NonFiniteError(message)
 
 
-def _elapsed_so_far(run_dir: str) -> float:
-    """The largest ``elapsed_s`` in the run's metrics (0 without one): the training time spent so
-    far, including steps logged after the checkpoint a run resumes from, which a kill lost and the
+def _elapsed_so_far(logged: list[dict]) -> float:
+    """The largest ``elapsed_s`` of a run's metrics ``logged`` (0 without one): the training time spent
+    so far, including steps logged after the checkpoint a run resumes from, which a kill lost and the
     resumed run trains again (their time was spent all the same)."""
-    return max((float(e["elapsed_s"]) for e in read_metrics(run_dir) if "elapsed_s" in e), default=0.0)
+    return max((float(e["elapsed_s"]) for e in logged if "elapsed_s" in e), default=0.0)
 
 
-def _truncate_metrics(run_dir: str, step: int) -> None:
-    """Drop the metrics of steps after ``step``, the checkpoint a run resumes from: they are logged
-    again as the run redoes them, so the log holds every step once (written atomically)."""
+def _truncate_metrics(run_dir: str, logged: list[dict], step: int) -> None:
+    """Rewrite the run's metrics ``logged`` without the steps after ``step``, the checkpoint a run
+    resumes from: they are logged again as the run redoes them, so the log holds every step once
+    (written atomically)."""
     path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return
-    kept = [e for e in read_metrics(run_dir) if e.get("step", 0) <= step]
+    kept = [e for e in logged if e.get("step", 0) <= step]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.writelines(json.dumps(e, allow_nan=False) + "\n" for e in kept)

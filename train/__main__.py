@@ -73,7 +73,6 @@ def _experiment(name: str, description: str, rest: list[str]) -> None:
     from train import ExperimentConfig, config_for, run_experiment
     from train.cli import Parser, add_config_arguments, config_from_args
     from train.configs import applies
-    from train.experiments import check_run_name
 
     pre = Parser(prog=f"python -m train {name}", add_help=False)
     pre.add_argument("--scale", default="cpu", choices=["cpu", "paper"])
@@ -87,7 +86,7 @@ def _experiment(name: str, description: str, rest: list[str]) -> None:
     add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective))
     args = parser.parse_args(rest)
     cfg = config_from_args(ExperimentConfig, args)
-    run_experiment(cfg, check_run_name(args.run_name))
+    run_experiment(cfg, args.run_name)  # a bad run name is refused there, before any work
 
 
 def _evaluate(rest: list[str]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import numpy as np
@@ -12,22 +12,19 @@ import envs
 from envs.base import check_positive_int
 from icrl import cumulative_regret, episode_returns, make_agent, rollout
 from icrl.metrics import mean_ci95
-
-
-def _help(default, text: str):
-    return field(default=default, metadata={"help": text})
+from icrl.training import described
 
 
 @dataclass(frozen=True)
 class BaselinesConfig:
-    seed: int = _help(0, "key of the tasks and rollouts")
-    num_tasks: int = _help(1000, "bandit tasks per environment")
-    bandit_arms: int = _help(5, "arms of the multi-armed bandits")
-    bandit_horizon: int = _help(500, "pulls per multi-armed bandit task")
-    linear_horizon: int = _help(200, "pulls per linear bandit task")
-    grid_tasks: int = _help(200, "grid-world rollouts (over the held-out goals)")
-    darkroom_episodes: int = _help(50, "Dark Room episodes per rollout")
-    keydoor_episodes: int = _help(300, "Key-to-Door episodes per rollout")
+    seed: int = described(0, "key of the tasks and rollouts")
+    num_tasks: int = described(1000, "bandit tasks per environment")
+    bandit_arms: int = described(5, "arms of the multi-armed bandits")
+    bandit_horizon: int = described(500, "pulls per multi-armed bandit task")
+    linear_horizon: int = described(200, "pulls per linear bandit task")
+    grid_tasks: int = described(200, "grid-world rollouts (over the held-out goals)")
+    darkroom_episodes: int = described(50, "Dark Room episodes per rollout")
+    keydoor_episodes: int = described(300, "Key-to-Door episodes per rollout")
 
     def __post_init__(self):
         check_positive_int("seed", self.seed, minimum=0)

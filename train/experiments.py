@@ -198,9 +198,8 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
     env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     run_dir = os.path.join(cfg.out_dir, check_run_name(name))
     record = setup.record(cfg)
-    check_writable(run_dir)
+    check_writable(run_dir)  # makes the directory
     check_run_dir(run_dir, record)
-    os.makedirs(run_dir, exist_ok=True)
     if jax.process_index() != 0:  # another process of a distributed run: its share of the training, nothing more
         return _run_locked(cfg, name, setup, run_dir, record, False)
     with RunLock(run_dir):  # one writer per run directory, from data to results
@@ -249,13 +248,7 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
         provenance=provenance(record),  # the record the run's checkpoints carry
     )
-    suffix = "" if cfg.eval_split == "test" else f"_{cfg.eval_split}"
-    if cfg.eval_horizon or cfg.eval_mean_range:
-        results["out_of_distribution"] = cfg.eval_env_kwargs()
-        suffix += "_ood"
-    results_path = save_results(results, os.path.join(run_dir, f"results{suffix}.json"))
-    plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(env) else "returns") + suffix + ".png"))
-    print(format_table(results))
+    results_path, plot = _write_results(cfg, env, results, run_dir)
     losses = (f"last PPO loss {final_train_loss:.4f}" if validation_loss is None
               else f"validation loss (fresh training-split contexts) {validation_loss:.4f} (last batch {final_train_loss:.4f})")
     print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); {losses}; results: {results_path}")
@@ -286,20 +279,27 @@ def evaluate_run(run_dir: str, **changes) -> dict:
         raise FileNotFoundError(f"no results.json in {run_dir!r}: it holds the run's config; run the experiment to the end first")
     cfg = replace(config_from_dict(load_results(saved).get("config") or {}), **changes)
     setup = build(cfg)
-    params = load_params(run_dir, setup.model, {k: v for k, v in setup.record(cfg).items() if k not in ("model", "train")})
+    record = setup.record(cfg)
+    params = load_params(run_dir, setup.model, {k: v for k, v in record.items() if k not in ("model", "train")})
     results = evaluate(cfg, setup.eval_env, setup.model, setup.spec, params)
     results.update(experiment=os.path.basename(os.path.normpath(run_dir)), config=dataclasses.asdict(cfg),
-                   checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
-                   provenance=provenance(setup.record(cfg)))
-    suffix = "_eval" + ("" if cfg.eval_split == "test" else f"_{cfg.eval_split}")
+                   checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")), provenance=provenance(record))
+    path, plot = _write_results(cfg, setup.env, results, run_dir, prefix="_eval")
+    print(f"results: {path}\nplot: {plot}")
+    return results
+
+
+def _write_results(cfg: ExperimentConfig, env, results: dict, run_dir: str, prefix: str = "") -> tuple[str, str]:
+    """Save ``results`` as ``results{prefix}[_train][_ood].json`` with its plot, and print its table;
+    returns both paths. Out-of-distribution settings are recorded in the results."""
+    suffix = prefix + ("" if cfg.eval_split == "test" else f"_{cfg.eval_split}")
     if cfg.eval_horizon or cfg.eval_mean_range:
         results["out_of_distribution"] = cfg.eval_env_kwargs()
         suffix += "_ood"
     path = save_results(results, os.path.join(run_dir, f"results{suffix}.json"))
-    plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(setup.env) else "returns") + suffix + ".png"))
+    plot = plot_results(results, os.path.join(run_dir, ("regret" if is_bandit(env) else "returns") + suffix + ".png"))
     print(format_table(results))
-    print(f"results: {path}\nplot: {plot}")
-    return results
+    return path, plot
 
 
 def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | None:

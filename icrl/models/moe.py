@@ -150,10 +150,8 @@ class T2MIRFeedForward(nn.Module):
         if task_probs.ndim == 3:  # a whole sequence (training): one representation per sequence
             router = task_probs.mean(axis=1)
             self.sow("moe", "task_router", router)
-            if not isinstance(paired, bool):
-                self.sow("moe", "contrastive", contrastive_loss(router, bilinear, paired))
-            elif paired:
-                self.sow("moe", "contrastive", contrastive_loss(router, bilinear))
+            if paired is not False:  # True, or every row's task
+                self.sow("moe", "contrastive", contrastive_loss(router, bilinear, None if paired is True else paired))
         self.sow("moe", "token_weights", token_weights)
         self.sow("moe", "task_weights", task_weights)
         return jnp.concatenate([token_out, task_out], axis=-1)
