@@ -155,7 +155,7 @@ def _seed_summary(seed: int, test: dict, train_split: dict) -> dict:
 
 
 def _config_summary(results: dict) -> dict:
-    cfg = results["config"]
+    cfg = {**results["config"], **(results["config"].get("method") or {})}  # the method's settings read as common ones
     keys = ("objective", "env", "backbone", "num_arms", "size", "horizon", "num_train_tasks", "context_episodes",
             "eval_episodes", "eval_tasks")
     return {"kind": kind(results), **{k: cfg[k] for k in keys}, "data_source": cfg.get("data_source", "fixed"),

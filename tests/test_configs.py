@@ -32,24 +32,53 @@ def _other_value(name, value):
 
 
 def test_every_field_has_a_group_and_every_trained_field_is_recorded():
-    """Changing any field of the env, data, objective or model groups changes the record a
-    checkpoint is checked against (env and data ones also the dataset fingerprint); eval and
-    output fields change neither. Derived from the dataclass, so a new field cannot be missed."""
+    """Changing any field of the env, data, objective or model groups, or any setting of a
+    method, changes the record a checkpoint is checked against (env and data ones also the
+    dataset fingerprint); eval and output fields change neither. Derived from the dataclasses
+    and the registry, so a new field or method cannot be missed."""
+    from train import methods
+
     base = ExperimentConfig(context_episodes=2)  # two episodes per context: learning-history filtering can score them
     for field in dataclasses.fields(ExperimentConfig):
         group = field.metadata.get("group")
         assert group in GROUPS, f"field {field.name} has no group"
-        if group == "train":
-            continue  # the training settings are recorded whole by icrl.training.train
-        changed = dataclasses.replace(base, **{field.name: _other_value(field.name, getattr(base, field.name))})
+        if group in ("train", "method"):
+            continue  # the training settings are recorded whole by icrl.training.train; the methods' below
+        changed = replace(base, **{field.name: _other_value(field.name, getattr(base, field.name))})
         if group in TRAINED_GROUPS:
             assert changed.trained_fields() != base.trained_fields(), field.name
         else:
             assert changed.trained_fields() == base.trained_fields(), field.name
         assert (changed.data_fingerprint() != base.data_fingerprint()) == (group in ("env", "data")), field.name
+    for method in methods.METHODS.values():
+        own = replace(base, objective=method.name)
+        for field in method.settings():
+            assert field.metadata.get("group") in TRAINED_GROUPS, f"{method.name}.{field.name} has no trained group"
+            changed = replace(own, **{field.name: _other_value(field.name, getattr(own.method, field.name))})
+            assert changed.trained_fields() != own.trained_fields(), (method.name, field.name)
+            assert (changed.data_fingerprint() != own.data_fingerprint()) == (field.metadata["group"] in ("env", "data")), field.name
     assert replace(base, seed=3).data_fingerprint() != base.data_fingerprint()  # the seed makes other data
     with pytest.raises(ValueError, match="unknown config field"):
         replace(base, num_stepz=3)
+    with pytest.raises(ValueError, match="'source' is a setting of method 'ad'; this experiment's method is 'dpt'"):
+        replace(base, source="psrl")
+
+
+def test_old_flat_configs_and_records_still_read():
+    """A results file's config written while every method's settings were one flat list reads as
+    today's config (the other methods' settings dropped), and a preset's checkpoint record is
+    the flat one those runs wrote (a DPT run's carries AD's settings at their defaults)."""
+    from train.configs import config_from_dict
+
+    cfg = config_for("darkroom-ad")
+    flat = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items() if k != "method"}
+    flat.update(dataclasses.asdict(cfg.method), collector="dirichlet", labels="optimal", ppo_epochs=4, gamma=0.99)
+    assert config_from_dict(flat) == cfg
+    record = config_for("bandit-dpt").trained_fields()
+    assert record["collector"] == "dirichlet:0.5,thompson:0.5" and record["source"] == "q-learning"
+    assert record["history_episodes"] == 100 and "ppo_epochs" not in record  # an added field at its reproducing value
+    with pytest.raises(ValueError, match=r"fields this version does not know: \['frobnicate'\]"):
+        config_from_dict({**flat, "frobnicate": 1})
 
 
 def test_results_saved_before_a_training_field_existed_are_reused(tmp_path):

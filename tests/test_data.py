@@ -163,7 +163,7 @@ def test_lhf_refuses_single_episode_histories_and_breaks_ties_at_random():
         lhf_scores(np.zeros((8, 1)))
     with pytest.raises(ValueError, match="context_episodes >= 2, got 1"):
         config_for("bandit-dpt-s5", lhf_keep=0.75, data_source="fixed")
-    with pytest.raises(ValueError, match="meta-RL has no dataset"):
+    with pytest.raises(ValueError, match="RL2 has no dataset"):
         config_for("bandit-rl2-s5", lhf=True)
     kept = lhf_weights(np.zeros(400), keep_fraction=0.75) > 0
     assert kept.sum() == 300

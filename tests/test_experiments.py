@@ -114,5 +114,5 @@ def test_t2mir_records_a_contrastive_loss_only_where_windows_are_paired():
     for name in ("darkroom-dpt", "bandit-dpt-s5"):
         dpt = build(config_for(name, ffn="t2mir", backbone="transformer"))
         assert not getattr(dpt.objective, "paired", False) and dpt.model.moe_contrastive_weight == 0.0
-    with pytest.raises(ValueError, match="not with PPO"):
+    with pytest.raises(ValueError, match="the supervised methods, not with RL2"):
         build(config_for("darkroom-rl2-s5", ffn="t2mir", backbone="transformer"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 def _distributed(argv: list[str]) -> list[str]:
     """Join JAX's distributed runtime if asked to (before anything touches a device); returns the other arguments."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -83,10 +82,29 @@ def _experiment(name: str, description: str, rest: list[str]) -> None:
                     f"value as its default; options of other kinds of experiment are accepted but not listed.")
     parser.add_argument("--run-name", default=name, help=f"the run's directory under --out-dir (default: {name}); another "
                         "name keeps a variant (other flags) apart from the preset's run")
-    add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective))
-    args = parser.parse_args(rest)
-    cfg = config_from_args(ExperimentConfig, args)
+    method = defaults.method_def
+    # the preset fixes the method (--objective is not an option); its settings form their own section
+    add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective),
+                         skip=("objective", "method"))
+    add_config_arguments(parser, method.Config, defaults=defaults.method, title=f"{method.label} (the method's own settings)")
+    args, unknown = parser.parse_known_args(rest)
+    _refuse_other_methods_flags(name, defaults.objective, unknown)
+    parser.parse_args(rest)  # anything else unrecognised: argparse's one line
+    cfg = config_from_args(ExperimentConfig, args, objective=defaults.objective, method=config_from_args(method.Config, args))
     run_experiment(cfg, args.run_name)  # a bad run name is refused there, before any work
+
+
+def _refuse_other_methods_flags(name: str, objective: str, unknown: list[str]) -> None:
+    from train import methods
+
+    for flag in (a.split("=")[0] for a in unknown if a.startswith("--")):
+        if flag == "--objective":
+            raise SystemExit(f"error: {name} trains method {objective!r}: the method is the preset's, not an option "
+                             f"(python -m train list names a preset for each)")
+        other = methods.owner(flag[2:].replace("-", "_"))
+        if other is not None:
+            raise SystemExit(f"error: {flag} is a setting of method {other.name!r}; {name} trains {objective!r} "
+                             f"(python -m train {name} --help lists its settings)")
 
 
 def _evaluate(rest: list[str]) -> None:

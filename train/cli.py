@@ -44,20 +44,24 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, defaults: Any = None,
-                         shown: Callable[[str], bool] | None = None) -> None:
+                         shown: Callable[[str], bool] | None = None, skip: tuple[str, ...] = (),
+                         title: str | None = None) -> None:
     """One ``--field-name`` option per leaf field, typed like the field; defaults from the
     instance ``defaults`` when given, else from the class. Leaf names must be unique. Options
     are grouped by their field's ``group`` metadata (a nested config's fields by the nested
-    field's); a field for which ``shown(name)`` is false still parses but is left out of ``--help``."""
+    field's), or all under ``title`` when given; a field for which ``shown(name)`` is false
+    still parses but is left out of ``--help``; top-level fields named in ``skip`` get no option."""
     defaults = config_cls() if defaults is None else defaults
     seen: dict[str, tuple] = {}
     groups: dict[str, Any] = {}
     top = {f.name: f for f in dataclasses.fields(config_cls)}
     for path, field, kind in flat_fields(config_cls):
+        if path[0] in skip:
+            continue
         if field.name in seen:
             raise TypeError(f"{config_cls.__name__}: field {field.name!r} appears at {seen[field.name]} and {path}")
         seen[field.name] = path
-        group_name = top[path[0]].metadata.get("group") or field.metadata.get("group") or "options"
+        group_name = title or top[path[0]].metadata.get("group") or field.metadata.get("group") or "options"
         if group_name not in groups:
             groups[group_name] = parser.add_argument_group(GROUP_TITLES.get(group_name, group_name))
         group = groups[group_name]
@@ -77,11 +81,14 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, defa
             group.add_argument(flag, type=kind, default=default, help=shown_help)
 
 
-def config_from_args(config_cls: type, args: argparse.Namespace) -> Any:
-    """The config (nested configs included) that parsed ``args`` describe."""
+def config_from_args(config_cls: type, args: argparse.Namespace, **given) -> Any:
+    """The config (nested configs included) that parsed ``args`` describe; fields in ``given``
+    (those :func:`add_config_arguments` skipped) take the values given."""
     hints = typing.get_type_hints(config_cls)
-    values = {}
+    values = dict(given)
     for field in dataclasses.fields(config_cls):
+        if field.name in given:
+            continue
         kind = hints[field.name]
         if _is_config(kind):
             values[field.name] = config_from_args(kind, args)

@@ -1,48 +1,34 @@
 """Experiment configurations: :class:`ExperimentConfig` and the named presets (CPU defaults, paper scale).
 
-Every field belongs to a group that says what changing it changes:
+An experiment's settings are the common ones (environment, data size, model, training,
+evaluation: fields of :class:`ExperimentConfig`) and its method's own section
+(``cfg.method``, the method's ``Config``: :mod:`train.methods`), which ``cfg.objective``
+names. Every field belongs to a group that says what changing it changes (:mod:`train.fields`).
 
-- ``env``, ``data``: the training data (the dataset fingerprint covers them, and the seed);
-- ``objective``, ``model``: how batches are drawn and what is trained;
-- ``train``: the nested :class:`icrl.training.TrainConfig` (optimisation);
-- ``eval``, ``output``: only what is measured and where it is written.
-
-A checkpoint's record holds every field of the first two groups and the
-training settings, derived from the config itself, so no change to data or
-model can reuse a stale model (``train.experiments`` refuses it).
+A checkpoint's record holds every field of the env, data, objective and model groups, the
+method's section and the training settings, derived from the config itself, so no change
+to data or model can reuse a stale model (``train.experiments`` refuses it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from envs.base import check_positive_int
 from icrl.data import MIN_LHF_EPISODES
-from icrl.metarl import PPOConfig
 from icrl.training import TrainConfig
+from train import methods
+from train.fields import GROUPS, TRAINED_GROUPS, setting as _field
 
-GROUPS = ("env", "data", "objective", "model", "train", "eval", "output")
+__all__ = ["GROUPS", "TRAINED_GROUPS", "ExperimentConfig", "EXPERIMENTS", "config_for", "config_from_dict", "replace"]
 BACKBONES = ("transformer", "s5", "gru")
-#: Groups whose fields shape the data or the trained parameters.
-TRAINED_GROUPS = ("env", "data", "objective", "model")
-
-
-def _field(default, group: str, help: str = ""):
-    if group not in GROUPS:
-        raise ValueError(f"unknown config group {group!r}")
-    factory = isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default)
-    if factory:
-        return field(default_factory=lambda: default, metadata={"group": group, "help": help})
-    return field(default=default, metadata={"group": group, "help": help})
-
-
-_PPO = PPOConfig()  # the meta-RL fields' defaults
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    objective: str = _field("dpt", "data", "dpt | ad | rl2 (meta-RL: PPO on trials of context_episodes episodes of one task, no dataset)")
+    objective: str = _field("dpt", "data", "the method (train.methods): dpt | ad | rl2 …; its own settings are cfg.method")
     env: str = _field("bernoulli-bandit", "env", "environment name (envs.make)")
     backbone: str = _field("transformer", "model", "transformer | s5 | gru")
     # environment
@@ -52,30 +38,12 @@ class ExperimentConfig:
     dim: int = _field(2, "env", "linear bandit: feature dimension")
     # data
     num_train_tasks: int = _field(20_000, "data", "tasks in the pretraining dataset")
-    collector: str = _field("dirichlet", "data", "DPT: context collector, or a mixture 'dirichlet:0.5,thompson:0.5'")
-    labels: str = _field("optimal", "data", "DPT: optimal (the task's optimal action for uniform query states) | collector (the states the collector visited, its actions: with psrl, posterior-sampled optimal actions coherent within an episode)")
-    source: str = _field("q-learning", "data", "AD: the learning algorithm whose histories are distilled")
-    context_episodes: int = _field(1, "data", "DPT: episodes per context; AD: episodes per training window; RL2: episodes per trial")
-    history_episodes: int = _field(100, "data", "AD: episodes in each source learning history")
-    data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (DPT: fresh training-split tasks and contexts made inside every training step; AD: a pool of learning histories on device, refreshed in chunks)")
-    pool_size: int = _field(4096, "data", "AD stream: learning histories resident on device")
-    pool_chunk: int = _field(64, "data", "AD stream: histories replaced by fresh ones at each refresh (the oldest chunk)")
-    pool_every: int = _field(2, "data", "AD stream: training steps between refreshes")
+    context_episodes: int = _field(1, "data", "episodes per context (DPT), per training window (AD), per trial (meta-RL)")
+    data_source: str = _field("fixed", "data", "fixed (a dataset made once, sampled from) | stream (made on device: DPT fresh "
+                              "training-split tasks and contexts inside every step; AD a pool of learning histories, refreshed in chunks)")
     lhf: bool = _field(False, "data", "learning-history filtering: draw histories in proportion to improvement + lhf_stability x stability")
     lhf_keep: float = _field(1.0, "data", "learning-history filtering: fraction of histories kept (the rest weigh 0)")
     lhf_stability: float = _field(1.0, "data", "learning-history filtering: the weight lambda of stability")
-    noisy_fraction: float = _field(0.0, "data", "AD: share of histories from a degraded source (random actions)")
-    noise_epsilon: float = _field(0.5, "data", "AD: a degraded history acts at random with a probability drawn from [0, this]")
-    # objective
-    episode_stride: int = _field(1, "objective", "AD: the window takes every k-th episode of a history")
-    window_starts: str = _field("episode", "objective", "AD: windows begin at episode starts, or at any step (stride 1: as a sliding context does)")
-    ppo_epochs: int = _field(_PPO.num_epochs, "objective", "RL2: PPO epochs over each update's trials")
-    ppo_minibatches: int = _field(_PPO.num_minibatches, "objective", "RL2: minibatches of whole trials per epoch (batch_size trials per update)")
-    gamma: float = _field(_PPO.gamma, "objective", "RL2: discount across the whole trial")
-    gae_lambda: float = _field(_PPO.gae_lambda, "objective", "RL2: GAE lambda")
-    clip_eps: float = _field(_PPO.clip_eps, "objective", "RL2: PPO ratio clip")
-    entropy_coef: float = _field(_PPO.entropy_coef, "objective", "RL2: entropy bonus")
-    value_coef: float = _field(_PPO.value_coef, "objective", "RL2: value-loss weight")
     # model
     num_layers: int = _field(3, "model", "blocks (transformer) or layers (S5, GRU)")
     num_heads: int = _field(2, "model", "transformer heads (2: 1.19x the steps/s of 4 on CPU at width 64)")
@@ -99,58 +67,56 @@ class ExperimentConfig:
     eval_mean_range: tuple[float, ...] = _field((), "eval", "out of distribution: bandit arm means from [low, high]")
     out_dir: str = _field("runs", "output", "runs are written to OUT_DIR/NAME")
     scale: str = _field("cpu", "output", "cpu | paper: which preset the other defaults came from")
+    # the method's own settings (its Config; None: its defaults)
+    method: Any = _field(None, "method", "the settings of the method cfg.objective names (train.methods)")
 
     def __post_init__(self):
-        if self.objective not in ("dpt", "ad", "rl2"):
-            raise ValueError(f"objective must be 'dpt', 'ad' or 'rl2', got {self.objective!r}")
-        for name in ("num_arms", "horizon", "size", "dim", "num_train_tasks", "context_episodes", "history_episodes",
-                     "episode_stride", "num_layers", "num_heads", "width", "state_size", "expert_hidden", "eval_tasks",
-                     "eval_episodes"):
+        method = methods.get(self.objective)  # an unknown name is refused, naming the registered ones
+        if self.method is None:
+            object.__setattr__(self, "method", method.Config())
+        elif not isinstance(self.method, method.Config):
+            raise ValueError(f"objective={self.objective!r} takes its settings as {method.Config.__name__}, got "
+                             f"{type(self.method).__name__} (train.configs.replace changes both together)")
+        for name in ("num_arms", "horizon", "size", "dim", "num_train_tasks", "context_episodes", "num_layers", "num_heads",
+                     "width", "state_size", "expert_hidden", "eval_tasks", "eval_episodes"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("eval_horizon", self.eval_horizon, minimum=0)
-        for name, allowed in (("backbone", BACKBONES), ("ffn", ("dense", "t2mir")),
-                              ("position_encoding", ("alibi", "rotary", "learned")), ("window_starts", ("episode", "step"))):
+        for name, allowed in (("backbone", BACKBONES), ("ffn", ("dense", "t2mir")), ("position_encoding", ("alibi", "rotary", "learned")),
+                              ("scale", ("cpu", "paper")), ("eval_split", ("train", "test")), ("data_source", ("fixed", "stream"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.objective == "rl2" and self.deploy_context != ("step",):
-            raise ValueError(f"a meta-RL policy acts on its whole trial so far: deploy_context must be ('step',), got {self.deploy_context!r}")
-        self.ppo_config()  # PPO settings out of range fail here
-        if self.scale not in ("cpu", "paper"):
-            raise ValueError(f"scale must be 'cpu' or 'paper', got {self.scale!r}")
         if not self.deploy_context or not set(self.deploy_context) <= {"step", "episode"}:
             raise ValueError(f"deploy_context takes 'step' and/or 'episode', got {self.deploy_context!r}")
-        if self.eval_split not in ("train", "test"):
-            raise ValueError(f"eval_split must be 'train' or 'test', got {self.eval_split!r}")
-        if not 0 <= self.noisy_fraction <= 1:
-            raise ValueError(f"noisy_fraction must be in [0, 1], got {self.noisy_fraction!r}")
         if not 0 < self.lhf_keep <= 1:
             raise ValueError(f"lhf_keep must be in (0, 1], got {self.lhf_keep!r}")
-        if self.data_source not in ("fixed", "stream"):
-            raise ValueError(f"data_source must be 'fixed' or 'stream', got {self.data_source!r}")
-        if self.data_source == "stream" and self.objective == "rl2":
-            raise ValueError("meta-RL makes its own trials: data_source='stream' is for DPT and AD")
-        for name in ("pool_size", "pool_chunk", "pool_every"):
-            check_positive_int(name, getattr(self, name))
-        if self.pool_size % self.pool_chunk:
-            raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
         if self.data_source == "stream" and (self.lhf or self.lhf_keep < 1):
             raise ValueError("learning-history filtering weighs a fixed set of histories; use data_source='fixed' with lhf")
         if self.lhf or self.lhf_keep < 1:
-            if self.objective == "rl2":
-                raise ValueError("learning-history filtering weighs a dataset's histories; meta-RL has no dataset")
-            episodes, flag = ((self.context_episodes, "context_episodes") if self.objective == "dpt"
-                              else (self.history_episodes, "history_episodes"))
-            if episodes < MIN_LHF_EPISODES:
+            episodes = method.lhf_episodes(self)
+            if episodes is None:
+                raise ValueError(f"learning-history filtering weighs a dataset's histories; {method.label} has no dataset")
+            if episodes[0] < MIN_LHF_EPISODES:
                 raise ValueError(f"learning-history filtering scores improvement across episodes: it needs "
-                                 f"{flag} >= {MIN_LHF_EPISODES}, got {episodes} (with one episode every history "
+                                 f"{episodes[1]} >= {MIN_LHF_EPISODES}, got {episodes[0]} (with one episode every history "
                                  f"scores the same)")
+        if self.ffn == "t2mir" and not method.supervised:
+            raise ValueError(f"ffn='t2mir' trains its auxiliary losses with the supervised methods, not with {method.label}")
+        method.check(self)
 
-    def ppo_config(self):
-        """The meta-RL objective's :class:`icrl.metarl.PPOConfig`."""
-        return PPOConfig(self.ppo_epochs, self.ppo_minibatches, self.gamma, self.gae_lambda, self.clip_eps, self.entropy_coef,
-                         self.value_coef)
+    def __getattr__(self, name: str):
+        """A setting of the method's section read as if it were common (``cfg.source`` is ``cfg.method.source``)."""
+        section = self.__dict__.get("method")
+        if section is not None and name in {f.name for f in dataclasses.fields(section)}:
+            return getattr(section, name)
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}"
+                             + (f" (its method {self.objective!r} has no such setting)" if section is not None else ""))
+
+    @property
+    def method_def(self) -> methods.Method:
+        """The registered :class:`train.methods.Method` that ``objective`` names."""
+        return methods.get(self.objective)
 
     @property
     def seed(self) -> int:
@@ -166,16 +132,26 @@ class ExperimentConfig:
                 out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
         return out
 
+    def method_fields(self, *groups: str) -> dict:
+        """The method's settings (those of ``groups`` only, when given)."""
+        return {f.name: getattr(self.method, f.name) for f in dataclasses.fields(self.method)
+                if not groups or f.metadata.get("group") in groups}
+
     def data_fingerprint(self) -> dict:
         """Everything the pretraining dataset depends on: a saved dataset is reused only if this matches."""
-        return without_added_defaults({**self.fields_of("env", "data"), "seed": self.seed})
+        extras = {k: v for k, v in self.method_def.record_extras(self).items() if methods.group_of(k) in ("env", "data")}
+        return without_added_defaults({**extras, **self.fields_of("env", "data"), **self.method_fields("env", "data"),
+                                       "seed": self.seed})
 
     def trained_fields(self) -> dict:
-        """Every field that shapes the data or the trained parameters (the training settings
-        are recorded on their own, by :func:`icrl.training.train`). A field added after runs
-        were recorded is left out while it holds the value that reproduces them
-        (:data:`ADDED_FIELDS`), so those runs still resume."""
-        return without_added_defaults({**self.fields_of(*TRAINED_GROUPS), "seed": self.seed})
+        """Every field that shapes the data or the trained parameters, the method's settings
+        included, as one flat dict (the training settings are recorded on their own, by
+        :func:`icrl.training.train`). A field added after runs were recorded is left out while
+        it holds the value that reproduces them (:data:`ADDED_FIELDS`), and the method adds
+        what older records carry (:meth:`train.methods.Method.record_extras`), so those runs
+        still resume."""
+        return without_added_defaults({**self.method_def.record_extras(self), **self.fields_of(*TRAINED_GROUPS),
+                                       **self.method_fields(), "seed": self.seed})
 
     def env_kwargs(self) -> dict:
         if self.env in ("bernoulli-bandit", "gaussian-bandit"):
@@ -203,22 +179,11 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2}
 
 
-#: Fields that concern some objectives only: ``--help`` of a preset shows a field only where its objective is
-#: listed (every field still parses). Fields not named here concern every objective.
-FIELD_OBJECTIVES = {
-    "num_train_tasks": ("dpt", "ad"), "collector": ("dpt",), "labels": ("dpt",), "source": ("ad",),
-    "history_episodes": ("ad",), "data_source": ("dpt", "ad"), "pool_size": ("ad",), "pool_chunk": ("ad",),
-    "pool_every": ("ad",), "lhf": ("dpt", "ad"), "lhf_keep": ("dpt", "ad"), "lhf_stability": ("dpt", "ad"),
-    "noisy_fraction": ("ad",), "noise_epsilon": ("ad",), "episode_stride": ("ad",), "window_starts": ("ad",),
-    "ppo_epochs": ("rl2",), "ppo_minibatches": ("rl2",), "gamma": ("rl2",), "gae_lambda": ("rl2",), "clip_eps": ("rl2",),
-    "entropy_coef": ("rl2",), "value_coef": ("rl2",), "ffn": ("dpt", "ad"), "expert_hidden": ("dpt", "ad"),
-    "deploy_context": ("dpt", "ad"), "microbatches": ("dpt", "ad"),
-}
-
-
 def applies(field_name: str, objective: str) -> bool:
-    """Whether the field concerns an experiment of ``objective`` (:data:`FIELD_OBJECTIVES`)."""
-    return objective in FIELD_OBJECTIVES.get(field_name, (objective,))
+    """Whether the field concerns an experiment of method ``objective``: its own settings, and
+    every common one it does not declare unused (``--help`` lists only these; every field parses)."""
+    method = methods.get(objective)
+    return field_name not in method.unused_common and (methods.owner(field_name) in (None, method))
 
 
 def without_added_defaults(fields: dict) -> dict:
@@ -227,14 +192,44 @@ def without_added_defaults(fields: dict) -> dict:
 
 
 def replace(cfg: ExperimentConfig, **changes) -> ExperimentConfig:
-    """``cfg`` with ``changes``; a name of a :class:`TrainConfig` field goes to ``cfg.train``."""
+    """``cfg`` with ``changes``: a name of a :class:`TrainConfig` field goes to ``cfg.train``, a
+    setting of the method to ``cfg.method``. A new ``objective`` starts from its method's default
+    settings; a setting of another method is refused, naming it."""
     train = {k: changes.pop(k) for k in list(changes) if k in _TRAIN_FIELDS}
     if train:
         changes["train"] = dataclasses.replace(changes.get("train", cfg.train), **train)
-    unknown = set(changes) - {f.name for f in dataclasses.fields(ExperimentConfig)}
+    objective = changes.get("objective", cfg.objective)
+    method = methods.get(objective)
+    own = {f.name for f in method.settings()}
+    section = {k: changes.pop(k) for k in list(changes) if k in own}
+    common = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    for name in sorted(set(changes) - common):
+        other = methods.owner(name)
+        if other is not None:
+            raise ValueError(f"{name!r} is a setting of method {other.name!r}; this experiment's method is {objective!r}")
+    unknown = set(changes) - common
     if unknown:
         raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+    base = changes.pop("method", None) or (cfg.method if objective == cfg.objective else method.Config())
+    changes["method"] = dataclasses.replace(base, **section) if section else base
     return dataclasses.replace(cfg, **changes)
+
+
+def config_from_dict(saved: dict) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a results file's ``config`` describes: the method's settings
+    in ``method``, or (as written before methods had sections) among the common fields, where
+    other methods' settings are dropped. Fields unknown to this version are refused by name."""
+    values = {k: v for k, v in saved.items() if k not in ("train", "method")}
+    method = methods.get(values.get("objective", ExperimentConfig.objective))
+    own = {f.name for f in method.settings()}
+    section = {**{k: values.pop(k) for k in list(values) if k in own}, **(saved.get("method") or {})}
+    common = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    values = {k: v for k, v in values.items() if k in common or methods.owner(k) is None}
+    unknown = sorted(set(values) - common) + sorted(set(section) - own)
+    if unknown:
+        raise ValueError(f"the saved config has fields this version does not know: {unknown}")
+    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731  (JSON lists)
+    return ExperimentConfig(**tuples(values), method=method.Config(**tuples(section)), train=TrainConfig(**saved.get("train", {})))
 
 
 # Half the contexts Dirichlet-random, half Thompson sampling: the model then also sees contexts like the

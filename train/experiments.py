@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tempfile
 import time
@@ -14,19 +13,16 @@ import jax.numpy as jnp
 
 import envs
 from envs.base import is_bandit, signature
-from icrl.agents import ModelAgent, make_agent
+from icrl.agents import make_agent
 from icrl.checkpoints import PACING_KEYS, CheckpointError, UnreadableCheckpointError, check_record, model_record
-from icrl.data import apply_lhf, load_dataset, make_ad_dataset, make_dpt_dataset, parse_collectors, save_dataset
-from icrl.evaluate import evaluate_online, offline_bandit
-from icrl.metarl import MetaRL
+from icrl.data import apply_lhf, load_dataset, save_dataset
+from icrl.evaluate import evaluate_online
 from icrl.models import TokenSpec, make_model
-from icrl.objectives import ADObjective, DPTObjective
 from icrl.plot import plot_results
 from icrl.results import format_table, load_results, provenance, save_results
 from icrl.runs import load_params, open_checkpoints, read_metrics
-from icrl.streams import DPTStream, HistoryPool, Pooled, Streamed
-from icrl.training import RunLock, TrainConfig, Trainer, train
-from train.configs import ExperimentConfig, replace, without_added_defaults
+from icrl.training import RunLock, Trainer, train
+from train.configs import ExperimentConfig, config_from_dict, replace
 
 
 def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
@@ -37,12 +33,7 @@ def _make_data(cfg: ExperimentConfig, env, key, num_tasks: int):
 
 
 def _make_raw_data(cfg: ExperimentConfig, env, key, num_tasks: int):
-    if cfg.objective == "dpt":
-        return make_dpt_dataset(env, key, num_tasks, cfg.context_episodes * cfg.horizon, split="train",
-                                collector=cfg.collector, labels=cfg.labels)
-    data = make_ad_dataset(env, key, num_tasks, cfg.history_episodes, split="train", source=cfg.source,
-                           noisy_fraction=cfg.noisy_fraction, noise_epsilon=cfg.noise_epsilon)
-    return data
+    return cfg.method_def.make_data(cfg, env, key, num_tasks)
 
 
 def validation_data(cfg: ExperimentConfig, env):
@@ -59,14 +50,14 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
     path = os.path.join(run_dir, "dataset.npz")
     if os.path.exists(path):
         try:
-            data = load_dataset(path, env, cfg.objective)
+            data = load_dataset(path, env)  # its fingerprint names the method that made it
         except ValueError as err:  # made for another environment or objective: make a new one
             print(f"regenerating {path}: {err}")
         else:
             if data.meta.get("fingerprint") != cfg.data_fingerprint():
                 print(f"regenerating {path}: it was made from another data config")
-            elif cfg.objective == "ad" and "task" not in data.extras:
-                print(f"regenerating {path}: it predates each history's task (extras['task'])")
+            elif cfg.method_def.stale_data(cfg, data):
+                print(f"regenerating {path}: {cfg.method_def.stale_data(cfg, data)}")
             else:
                 return data
     data = _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11), cfg.num_train_tasks)
@@ -96,26 +87,12 @@ def build(cfg: ExperimentConfig) -> Setup:
     """Build and check an experiment's pieces (cheap: no data, no training). Raises
     ``ValueError`` for a config that could not run to the end, e.g. an evaluation
     longer than the transformer's context or an AD window longer than the histories."""
+    method = cfg.method_def
     env, _ = envs.make(cfg.env, **cfg.env_kwargs())
     eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
     spec = TokenSpec.for_env(env)
     eval_steps = cfg.eval_episodes * eval_env.horizon
-    context_len = cfg.context_episodes * env.horizon  # DPT context or AD window, in steps
-    if cfg.objective == "dpt":
-        objective, seq_len = DPTObjective(spec), context_len + 1  # DPT also queries after the whole context
-        if cfg.data_source == "stream":  # every batch made inside the training step from fresh training tasks
-            objective = Streamed(objective, DPTStream(env, context_len, cfg.collector, cfg.labels))
-    elif cfg.objective == "rl2":  # PPO on trials of context_episodes episodes of one task
-        objective, seq_len = MetaRL(env, spec, context_len, cfg.ppo_config()), context_len
-    else:
-        objective = ADObjective(spec, env.horizon, cfg.context_episodes, cfg.episode_stride, window_starts=cfg.window_starts,
-                                paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
-        seq_len = context_len
-        objective.check({"num_episodes": cfg.history_episodes})
-        if cfg.data_source == "stream":  # learning histories on device, a chunk refreshed every pool_every steps
-            objective = Pooled(objective, HistoryPool(env, cfg.history_episodes, cfg.pool_size, cfg.pool_chunk, cfg.pool_every,
-                                                      cfg.source, noisy_fraction=cfg.noisy_fraction,
-                                                      noise_epsilon=cfg.noise_epsilon))
+    objective, seq_len = method.objective(cfg, env, spec)
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
@@ -124,13 +101,7 @@ def build(cfg: ExperimentConfig) -> Setup:
         model_kwargs.update(state_size=cfg.state_size)
     if cfg.backbone != "transformer" and cfg.ffn != "dense":
         raise ValueError(f"ffn={cfg.ffn!r} is a transformer option; the {cfg.backbone} backbone has none")
-    if cfg.ffn == "t2mir":
-        if cfg.objective == "rl2":
-            raise ValueError("ffn='t2mir' trains its auxiliary losses with the supervised objectives (dpt, ad), not with PPO")
-        if not getattr(objective, "paired", False):
-            # a DPT context is one task's, never two windows of one: no pairs for the contrastive loss, so the
-            # model records a weight of 0 for it rather than one that trains nothing
-            model_kwargs["moe_contrastive_weight"] = 0.0
+    model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
     if limit is not None and eval_steps > limit:
@@ -143,13 +114,7 @@ def build(cfg: ExperimentConfig) -> Setup:
         print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps {window}")
     for name in cfg.baselines:  # unknown names, or a baseline this environment cannot run, fail here
         make_agent(name, eval_env)
-    if cfg.objective == "dpt":
-        for name in parse_collectors(cfg.collector):
-            make_agent(name, env)
-        if cfg.labels == "optimal":
-            env.optimal_action_for_obs(env.sample_query_obs(jax.random.PRNGKey(0)), env.default_params)  # Key-to-Door: raises
-    elif cfg.objective == "ad":
-        make_agent(cfg.source, env)
+    method.check_env(cfg, env)
     return Setup(env, eval_env, spec, objective, model)
 
 
@@ -209,21 +174,14 @@ def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) 
 def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, record: dict, progress: bool) -> dict:
     env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     t0 = time.perf_counter()
-    if cfg.objective == "rl2":
-        data, samples = None, None
-        print(f"[{name}] meta-RL: PPO on {cfg.train.batch_size} fresh trials of {objective.trial_len} steps per update")
-    elif cfg.data_source == "stream":
-        data, samples = None, None
-        if cfg.objective == "ad":
-            print(f"[{name}] data: a pool of {cfg.pool_size} {cfg.source} learning histories on device, {cfg.pool_chunk} "
-                  f"replaced by fresh ones every {cfg.pool_every} steps")
-        else:
-            print(f"[{name}] data: streamed, {cfg.train.batch_size} fresh DPT tasks from {cfg.collector} per step")
-    else:
+    data = samples = None
+    if cfg.data_source == "fixed" and cfg.method_def.supervised:
         data = _dataset(cfg, env, run_dir)
         samples = data.samples
         print(f"[{name}] data: {data.num_tasks} {cfg.objective.upper()} tasks from {data.meta['source']['name']} "
               f"({time.perf_counter() - t0:.1f}s)")
+    else:
+        print(f"[{name}] data: {cfg.method_def.describe_data(cfg)}")
     gen_s = time.perf_counter() - t0
     extra = {k: v for k, v in record.items() if k not in ("model", "train")}
     t0 = time.perf_counter()
@@ -237,8 +195,8 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
     else:
         final_train_loss = logs[-1]["loss"] if logs else None
     fixed_objective = getattr(objective, "objective", objective)  # validation contexts are a fixed set, streamed or not
-    validation_loss = None  # meta-RL has no labels to score held-out data against: its held-out figure is the evaluation
-    if cfg.objective != "rl2":
+    validation_loss = None  # without labels (meta-RL) nothing scores held-out data: the held-out figure is the evaluation
+    if cfg.method_def.supervised:
         validation_loss = Trainer(model, fixed_objective, cfg.train).mean_loss(params, validation_data(cfg, env).samples)
     results = evaluate(cfg, eval_env, model, spec, params)
     results.update(
@@ -254,17 +212,6 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
     print(f"training: {train_s:.0f}s on {jax.device_count()} {jax.default_backend()} device(s); {losses}; results: {results_path}")
     print(f"plot: {plot}")
     return results
-
-
-def config_from_dict(saved: dict) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` a results file's ``config`` describes (fields unknown to this
-    version are refused by name)."""
-    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    unknown = sorted(set(saved) - fields)
-    if unknown:
-        raise ValueError(f"the saved config has fields this version does not know: {unknown}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k != "train"}
-    return ExperimentConfig(**values, train=TrainConfig(**saved.get("train", {})))
 
 
 def evaluate_run(run_dir: str, **changes) -> dict:
@@ -312,13 +259,16 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
         return None
     saved = load_results(path)
 
-    def same(c: dict) -> dict:  # tuples as saved (lists); training settings that do not shape the model left out
-        c = without_added_defaults(json.loads(json.dumps(c)))
-        if isinstance(c.get("train"), dict):
-            c["train"] = {k: v for k, v in c["train"].items() if k not in PACING_KEYS}
+    def same(c: ExperimentConfig) -> dict:  # training settings that do not shape the model left out
+        c = dataclasses.asdict(c)
+        c["train"] = {k: v for k, v in c["train"].items() if k not in PACING_KEYS}
         return c
 
-    return saved if same(saved.get("config", {})) == same(dataclasses.asdict(cfg)) else None
+    try:
+        made_with = config_from_dict(saved.get("config") or {})
+    except (ValueError, TypeError):  # made by another version, with fields this one does not know
+        return None
+    return saved if same(made_with) == same(cfg) else None
 
 
 def evaluation_tasks(cfg: ExperimentConfig, env, key):
@@ -337,14 +287,10 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     keys; for DPT on bandits also the offline (greedy, fixed-context) comparison."""
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
     tasks = evaluation_tasks(cfg, env, jax.random.fold_in(key, 0))
-    model_name = cfg.objective.upper() + ("" if cfg.backbone == "transformer" else f"-{cfg.backbone}")
-    models = {model_name + ("" if context == "step" else f" ({context} context)"): ModelAgent(params, model, spec, context=context)
-              for context in cfg.deploy_context}
-    agents = {**models, **{name: name for name in cfg.baselines}}
+    agents = {**cfg.method_def.agents(cfg, params, model, spec), **{name: name for name in cfg.baselines}}
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
                               split=cfg.eval_split)
     if not is_bandit(env):
         results["num_goals"] = env.num_tasks_in(cfg.eval_split)
-    if cfg.objective == "dpt" and is_bandit(env) and not cfg.eval_horizon:
-        results["offline"] = offline_bandit(env, model, spec, params, tasks, jax.random.fold_in(key, 2), cfg.context_episodes * env.horizon)
+    results.update(cfg.method_def.extra_results(cfg, env, model, spec, params, tasks, jax.random.fold_in(key, 2)))
     return results

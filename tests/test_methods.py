@@ -1,0 +1,88 @@
+"""The method interface: a method registered from outside the package runs end to end, with its own
+settings as flags and in the checkpoint's record, and train.experiments names no method."""
+
+import ast
+import dataclasses
+import json
+import os
+
+import pytest
+
+from train import methods
+from train.configs import ExperimentConfig, replace
+from train.fields import setting
+from train.methods import Method
+
+
+@dataclasses.dataclass(frozen=True)
+class ImitationConfig:
+    teacher: str = setting("thompson", "data", "the agent whose actions are imitated")
+    imitation_tasks: int = setting(64, "data", "tasks in the dataset")
+
+
+class Imitation(Method):
+    """A toy method: imitate a teacher's actions along its own contexts (behaviour cloning)."""
+
+    name, label, Config = "toy-imitation", "IMITATION", ImitationConfig
+
+    def make_data(self, cfg, env, key, num_tasks):
+        from icrl.data import make_dpt_dataset
+
+        return make_dpt_dataset(env, key, cfg.method.imitation_tasks, env.horizon, split="train", collector=cfg.method.teacher,
+                                labels="collector")
+
+    def objective(self, cfg, env, spec):
+        from icrl.objectives import DPTObjective
+
+        return DPTObjective(spec), env.horizon + 1
+
+
+@pytest.fixture
+def toy():
+    method = methods.register(Imitation())
+    yield method
+    del methods.METHODS[method.name]
+
+
+def test_a_method_registered_from_outside_runs_end_to_end(tmp_path, toy):
+    from train.__main__ import main
+    from train.experiments import run
+
+    cfg = replace(ExperimentConfig(), objective="toy-imitation", teacher="ucb", horizon=10, train_steps=3, batch_size=8, width=16,
+                  num_layers=1, eval_tasks=16, baselines=("random",), out_dir=str(tmp_path))
+    assert cfg.method == ImitationConfig(teacher="ucb") and cfg.teacher == "ucb"
+    results = run(cfg, "toy", progress=False)
+    assert set(results["methods"]) == {"IMITATION", "random"} and results["config"]["method"]["teacher"] == "ucb"
+    from icrl.runs import read_record
+
+    record = read_record(str(tmp_path / "toy"))
+    assert record["experiment"]["teacher"] == "ucb" and record["experiment"]["objective"] == "toy-imitation"
+    with pytest.raises(Exception, match="teacher='ucb', but this run has experiment.teacher='thompson'"):
+        run(replace(cfg, teacher="thompson"), "toy", progress=False)  # another setting of the method: another model
+    main(["eval", str(tmp_path / "toy"), "--eval-tasks", "8"])  # the saved config reads back with the method's section
+    assert json.loads((tmp_path / "toy" / "results_eval.json").read_text())["num_tasks"] == 8
+
+
+def test_settings_belong_to_one_method_and_unknown_methods_are_named(toy):
+    with pytest.raises(ValueError, match="unknown method 'dqn'; registered methods: .*'toy-imitation'"):
+        ExperimentConfig(objective="dqn")
+    with pytest.raises(ValueError, match="'teacher' is a setting of method 'toy-imitation'; this experiment's method is 'dpt'"):
+        replace(ExperimentConfig(), teacher="ucb")
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register(type("Other", (Imitation,), {})())
+    assert methods.owner("collector").name == "dpt" and methods.owner("teacher") is toy
+
+
+def test_experiments_module_names_no_method():
+    """train/experiments.py runs every method through the interface: no method's name or setting appears in it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train", "experiments.py")
+    tree = ast.parse(open(path).read())
+    names = set(methods.METHODS)
+    settings = {f.name for m in methods.METHODS.values() for f in m.settings()}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert node.value not in names, f"train/experiments.py names method {node.value!r} (line {node.lineno})"
+        if isinstance(node, ast.Attribute):
+            assert node.attr not in settings, f"train/experiments.py reads setting {node.attr!r} (line {node.lineno})"
+        if isinstance(node, ast.ImportFrom):
+            assert not (node.module or "").startswith(("icrl.objectives", "icrl.streams", "icrl.metarl")), node.module

@@ -1,0 +1,136 @@
+"""In-context RL methods, one module each, registered by name.
+
+A :class:`Method` says everything an experiment needs to know about one way of training
+an in-context learner, so that :mod:`train.experiments` runs generate → train → evaluate
+without naming any method:
+
+- its own settings, a frozen dataclass (:attr:`Method.Config`) that checks its values; an
+  experiment holds it as ``cfg.method`` and every field is also a ``--flag``;
+- :meth:`Method.check`: checks across its settings and the experiment's common ones;
+- :meth:`Method.make_data`: the training data it samples from (``None``: it makes its own,
+  streamed inside the step or as fresh trials);
+- :meth:`Method.objective`: how a batch and its loss are made, and the sequence length the
+  model trains on;
+- :meth:`Method.agents`: how the trained model is deployed (which agent acts, with what);
+- :meth:`Method.record_extras`: what a checkpoint's record carries besides its settings.
+
+Plug-ins that work across methods (learning-history filtering, T2MIR layers, backbones)
+stay common settings. Adding a method: one module with a :class:`Method` subclass, its
+presets, its tests, and one line below (or :func:`register` from outside the package).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+class Method:
+    """One in-context RL method. Subclasses set :attr:`name`, :attr:`label`, :attr:`Config` and
+    override what differs from these defaults."""
+
+    #: the experiment's ``objective``: the method's registered name
+    name: str = ""
+    #: what results call the deployed model (``DPT``, ``AD``…; a backbone other than the transformer is appended)
+    label: str = ""
+    #: its settings: a frozen dataclass whose fields carry ``help`` metadata (:func:`icrl.training.described`)
+    Config: type = None
+    #: supervised on labelled sequences: a validation loss, learning-history filtering and T2MIR's losses apply
+    supervised: bool = True
+    #: common settings that mean nothing to this method (left out of its ``--help``)
+    unused_common: tuple[str, ...] = ()
+
+    def check(self, cfg) -> None:
+        """Raise ``ValueError`` for settings that cannot run together (called when a config is made)."""
+
+    def check_env(self, cfg, env) -> None:
+        """Raise ``ValueError`` before any work if the method cannot run on ``env`` (e.g. an unknown collector)."""
+
+    def make_data(self, cfg, env, key, num_tasks: int):
+        """The training data (:class:`icrl.data.Dataset`) of ``num_tasks`` training-split tasks, or
+        ``None`` where the method makes its own inside the training step."""
+        return None
+
+    def stale_data(self, cfg, data) -> str | None:
+        """Why a saved dataset cannot be reused (``None``: it can); its fingerprint is checked apart."""
+        return None
+
+    def describe_data(self, cfg) -> str:
+        """One line saying what the method trains on when it makes its own data."""
+        return "data made inside every training step"
+
+    def objective(self, cfg, env, spec) -> tuple[Any, int]:
+        """``(objective, sequence length)``: the objective samples batches and gives the loss
+        (:class:`icrl.training.Trainer`); the model is built for sequences of that length."""
+        raise NotImplementedError
+
+    def model_settings(self, cfg, objective) -> dict:
+        """Extra keyword arguments of the model (:func:`icrl.models.make_model`)."""
+        return {}
+
+    def model_label(self, cfg) -> str:
+        return self.label + ("" if cfg.backbone == "transformer" else f"-{cfg.backbone}")
+
+    def agents(self, cfg, params, model, spec) -> dict[str, Any]:
+        """The deployed model as agents, by the name results give them."""
+        from icrl.agents import ModelAgent
+
+        base = self.model_label(cfg)
+        return {base + ("" if context == "step" else f" ({context} context)"): ModelAgent(params, model, spec, context=context)
+                for context in cfg.deploy_context}
+
+    def extra_results(self, cfg, env, model, spec, params, tasks, key) -> dict:
+        """Figures beside the online evaluation (e.g. DPT's offline bandit choice)."""
+        return {}
+
+    def record_extras(self, cfg) -> dict:
+        """Settings a checkpoint's record carries besides the method's own and the common ones (old
+        records: see :class:`train.methods.dpt.DPT`)."""
+        return {}
+
+    def lhf_episodes(self, cfg) -> tuple[int, str] | None:
+        """``(episodes, flag)`` learning-history filtering scores improvement across, or ``None``
+        where the method has no dataset to filter."""
+        return None
+
+    def settings(self) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(self.Config))
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` under ``method.name`` (a name taken by another method is refused)."""
+    if not method.name or method.Config is None:
+        raise ValueError(f"a method needs a name and a Config dataclass, got {method!r}")
+    if method.name in METHODS and METHODS[method.name] is not method:
+        raise ValueError(f"a method named {method.name!r} is already registered")
+    METHODS[method.name] = method
+    return method
+
+
+def get(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; registered methods: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def owner(field_name: str) -> Method | None:
+    """The registered method whose settings include ``field_name``."""
+    return next((m for m in METHODS.values() if field_name in {f.name for f in m.settings()}), None)
+
+
+def group_of(field_name: str) -> str | None:
+    """The config group of a registered method's setting ``field_name`` (None: no method's)."""
+    method = owner(field_name)
+    return None if method is None else next(f.metadata.get("group") for f in method.settings() if f.name == field_name)
+
+
+# The registry: one line per method.
+from train.methods.dpt import DPT  # noqa: E402
+from train.methods.ad import AD  # noqa: E402
+from train.methods.rl2 import RL2  # noqa: E402
+
+for _method in (DPT(), AD(), RL2()):
+    register(_method)

@@ -1,0 +1,61 @@
+"""Meta-RL (RL², as in the S5 paper's in-context experiments): PPO on trials of several episodes of
+one task with a recurrent policy whose state spans the trial; no dataset, no labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from icrl.metarl import PPOConfig
+from train.fields import setting
+from train.methods import Method
+
+_PPO = PPOConfig()  # the defaults
+
+
+@dataclass(frozen=True)
+class RL2Config:
+    ppo_epochs: int = setting(_PPO.num_epochs, "objective", "PPO epochs over each update's trials")
+    ppo_minibatches: int = setting(_PPO.num_minibatches, "objective", "minibatches of whole trials per epoch (batch_size trials "
+                                   "per update)")
+    gamma: float = setting(_PPO.gamma, "objective", "discount across the whole trial")
+    gae_lambda: float = setting(_PPO.gae_lambda, "objective", "GAE lambda")
+    clip_eps: float = setting(_PPO.clip_eps, "objective", "PPO ratio clip")
+    entropy_coef: float = setting(_PPO.entropy_coef, "objective", "entropy bonus")
+    value_coef: float = setting(_PPO.value_coef, "objective", "value-loss weight")
+
+    def __post_init__(self):
+        self.ppo()  # PPO settings out of range fail here
+
+    def ppo(self) -> PPOConfig:
+        return PPOConfig(self.ppo_epochs, self.ppo_minibatches, self.gamma, self.gae_lambda, self.clip_eps, self.entropy_coef,
+                         self.value_coef)
+
+
+class RL2(Method):
+    name, label, Config = "rl2", "RL2", RL2Config
+    supervised = False
+    unused_common = ("num_train_tasks", "data_source", "lhf", "lhf_keep", "lhf_stability", "ffn", "expert_hidden",
+                     "deploy_context", "microbatches")
+
+    def check(self, cfg) -> None:
+        if cfg.deploy_context != ("step",):
+            raise ValueError(f"a meta-RL policy acts on its whole trial so far: deploy_context must be ('step',), got "
+                             f"{cfg.deploy_context!r}")
+        if cfg.data_source == "stream":
+            raise ValueError("meta-RL makes its own trials: data_source='stream' is for the methods that train on data")
+
+    def describe_data(self, cfg) -> str:
+        return (f"meta-RL: PPO on {cfg.train.batch_size} fresh trials of {cfg.context_episodes * cfg.horizon} steps per update "
+                f"(no dataset)")
+
+    def objective(self, cfg, env, spec):
+        from icrl.metarl import MetaRL
+
+        context_len = cfg.context_episodes * env.horizon
+        return MetaRL(env, spec, context_len, cfg.method.ppo()), context_len
+
+    def record_extras(self, cfg) -> dict:
+        # records made while every method's settings were one flat list carry DPT's and AD's at their defaults; kept, so
+        # those runs resume
+        return {"collector": "dirichlet", "labels": "optimal", "source": "q-learning", "history_episodes": 100,
+                "episode_stride": 1, "window_starts": "episode"}
