@@ -277,16 +277,12 @@ def _preset(**kw) -> ExperimentConfig:
 
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
-    # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md)
-    # 2,000 steps (in 4 microbatches: 498-523 s of training on 2 idle cores): seed 0's held-out regret went 8.86 / 8.65 / 8.48 at
-    # 600 / 1,500 / 2,000 steps (Thompson 8.18), so the step count was raised with held-out figures visible (docs/streams.md)
-    "bandit-dpt": (_preset(**{**_BANDIT, "train_steps": 2000}, data_source="stream", microbatches=_CPU_MICROBATCHES),
-                   dict(_PAPER_BANDIT, microbatches=1)),
-    # An S5 step costs less than the transformer's on CPU, so more steps in the same time: 5,400 in 8 microbatches (80 ms a
-    # step against 122 in one piece, measured interleaved) take about 500 s. A fixed dataset, not the stream: making the
-    # contexts inside the step costs a third more at this step's size (107 ms), and with the same 9 minutes seed 0 reached
-    # held-out regret 8.54 fixed (5,400 steps) against 9.11 streamed (4,000 steps), validation loss 0.839 against 0.848; on
-    # training-split tasks 8.42 against 8.92, the same ranking (docs/streams.md)
+    # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md).
+    # 600 steps at learning rate 2e-3, chosen on training-split tasks by benchmarks/main_job.py (seed 0, side by side):
+    # regret 8.49 in 80 s of training against 8.32 in 287 s for the earlier 2,000 steps at 1e-3 on one device (Thompson
+    # 8.32); 2 layers, batch 64 or fewer steps did no better for their time.
+    "bandit-dpt": (_preset(**_BANDIT, learning_rate=2e-3, data_source="stream", microbatches=_CPU_MICROBATCHES),
+                   dict(_PAPER_BANDIT, learning_rate=1e-3, microbatches=1)),
     "bandit-dpt-s5": (_preset(**{**_BANDIT, "backbone": "s5", "train_steps": 5400}, microbatches=8),
                       dict(_PAPER_BANDIT, microbatches=1)),
     "linear-bandit-dpt": (

@@ -1,0 +1,98 @@
+"""Candidate settings of the main job (bandit-dpt): training-split regret against training wall time.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python benchmarks/main_job.py \
+        [--candidates base short ...] [--eval-tasks 1000] [--chunk 25] [--seed 0]
+
+Every candidate is bandit-dpt with some settings changed (:data:`CANDIDATES`). All are
+trained in one process, in turns of ``--chunk`` steps (a candidate of fewer steps takes
+proportionally shorter turns, so all finish together), so that load on a shared machine
+falls on each alike; each candidate's own training seconds are summed, compilation
+excluded (it is timed on its own and printed beside). Each is then evaluated on
+``--eval-tasks`` tasks of the **training** split, with Thompson sampling on the same
+tasks and keys: the settings of the main job are chosen on this table, never on held-out
+tasks. ``num_devices`` of a candidate needs that many host devices (the ``XLA_FLAGS`` above).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from icrl.results import format_table  # noqa: E402
+from icrl.training import Trainer  # noqa: E402
+from train.configs import config_for, replace  # noqa: E402
+from train.experiments import build, evaluate  # noqa: E402
+
+#: name -> settings changed from the bandit-dpt preset (3 layers of width 64, batch 128 in 4 microbatches, streamed)
+CANDIDATES = {
+    "preset-1dev": dict(train_steps=2000, learning_rate=1e-3, num_devices=1),  # the preset before: the CLI used one device
+    "s600-lr2e-3": dict(train_steps=600, learning_rate=2e-3),
+    "s800-lr2e-3-l2": dict(train_steps=800, learning_rate=2e-3, num_layers=2),
+    "s1200-lr2e-3-l2": dict(train_steps=1200, learning_rate=2e-3, num_layers=2),
+    "s1200-lr2e-3-b64": dict(train_steps=1200, learning_rate=2e-3, batch_size=64, microbatches=2),
+    "s1500-lr2e-3-l2-b64": dict(train_steps=1500, learning_rate=2e-3, num_layers=2, batch_size=64, microbatches=2),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--eval-tasks", type=int, default=1000)
+    parser.add_argument("--chunk", type=int, default=25, help="steps of the longest candidate per turn")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    runs = {}
+    for name in args.candidates:
+        cfg = config_for("bandit-dpt", seed=args.seed, eval_split="train", eval_tasks=args.eval_tasks, **CANDIDATES[name])
+        setup = build(cfg)
+        trainer = Trainer(setup.model, setup.objective, cfg.train)
+        t0 = time.perf_counter()
+        state, data = trainer.init_state(), trainer.put_data(None)
+        state, loss = trainer.step(state, data)  # compiles
+        jax.block_until_ready(loss)
+        runs[name] = dict(cfg=cfg, setup=setup, trainer=trainer, state=state, data=data, done=1, seconds=0.0,
+                          compile_s=time.perf_counter() - t0)
+    longest = max(r["cfg"].train.train_steps for r in runs.values())
+    while any(r["done"] < r["cfg"].train.train_steps for r in runs.values()):
+        for r in runs.values():
+            total = r["cfg"].train.train_steps
+            target = min(total, r["done"] + max(1, round(args.chunk * total / longest)))
+            t0 = time.perf_counter()
+            while r["done"] < target:
+                r["state"], loss = r["trainer"].step(r["state"], r["data"])
+                r["done"] += 1
+            if r["done"] > 1:
+                jax.block_until_ready(loss)
+            r["seconds"] += time.perf_counter() - t0
+        print(".", end="", flush=True)
+    print()
+
+    rows = []
+    for name, r in runs.items():
+        if r["trainer"].first_nonfinite_step() is not None:
+            raise SystemExit(f"{name}: non-finite loss at step {r['trainer'].first_nonfinite_step()}")
+        cfg = replace(r["cfg"], baselines=("thompson",))
+        results = evaluate(cfg, r["setup"].eval_env, r["setup"].model, r["setup"].spec, jax.device_get(r["state"].params))
+        regret = {m: v["cumulative_regret"][-1] for m, v in results["methods"].items()}
+        model = next(m for m in regret if m != "thompson")
+        rows.append((name, cfg.train.train_steps, r["seconds"], r["compile_s"], regret[model], regret["thompson"]))
+        if name == args.candidates[0]:
+            print(format_table(results))
+    print(f"\nbandit-dpt candidates, seed {args.seed}, {jax.device_count()} host device(s); training split, "
+          f"{args.eval_tasks} tasks; training seconds measured in turns (compilation apart)")
+    print(f"{'candidate':<20} {'steps':>6} {'train s':>8} {'compile s':>9} {'regret':>7} {'thompson':>8} {'ratio':>6}")
+    for name, steps, seconds, compile_s, regret, thompson in rows:
+        print(f"{name:<20} {steps:>6} {seconds:>8.1f} {compile_s:>9.1f} {regret:>7.2f} {thompson:>8.2f} {regret / thompson:>6.3f}")
+    base = rows[0][2]
+    print("time relative to the first: " + ", ".join(f"{n} {s / base:.2f}" for n, _, s, *_ in rows))
+
+
+if __name__ == "__main__":
+    main()
