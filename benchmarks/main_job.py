@@ -1,7 +1,7 @@
 """Candidate settings of the main job (bandit-dpt): training-split regret against training wall time.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python benchmarks/main_job.py \
-        [--candidates base short ...] [--eval-tasks 1000] [--chunk 25] [--seed 0]
+        [--candidates NAME ...] [--eval-tasks 1000] [--chunk 25] [--seeds 0 1 2]
 
 Every candidate is bandit-dpt with some settings changed (:data:`CANDIDATES`). All are
 trained in one process, in turns of ``--chunk`` steps (a candidate of fewer steps takes
@@ -37,6 +37,8 @@ CANDIDATES = {
     "s1200-lr2e-3-l2": dict(train_steps=1200, learning_rate=2e-3, num_layers=2),
     "s1200-lr2e-3-b64": dict(train_steps=1200, learning_rate=2e-3, batch_size=64, microbatches=2),
     "s1500-lr2e-3-l2-b64": dict(train_steps=1500, learning_rate=2e-3, num_layers=2, batch_size=64, microbatches=2),
+    "s1000-lr2e-3": dict(train_steps=1000, learning_rate=2e-3),
+    "s1600-lr2e-3-l2": dict(train_steps=1600, learning_rate=2e-3, num_layers=2),
 }
 
 
@@ -45,12 +47,16 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--eval-tasks", type=int, default=1000)
     parser.add_argument("--chunk", type=int, default=25, help="steps of the longest candidate per turn")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, one after another")
     args = parser.parse_args()
+    for seed in args.seeds:
+        compare(args, seed)
 
+
+def compare(args, seed: int) -> None:
     runs = {}
     for name in args.candidates:
-        cfg = config_for("bandit-dpt", seed=args.seed, eval_split="train", eval_tasks=args.eval_tasks, **CANDIDATES[name])
+        cfg = config_for("bandit-dpt", seed=seed, eval_split="train", eval_tasks=args.eval_tasks, **CANDIDATES[name])
         setup = build(cfg)
         trainer = Trainer(setup.model, setup.objective, cfg.train)
         t0 = time.perf_counter()
@@ -85,7 +91,7 @@ def main() -> None:
         rows.append((name, cfg.train.train_steps, r["seconds"], r["compile_s"], regret[model], regret["thompson"]))
         if name == args.candidates[0]:
             print(format_table(results))
-    print(f"\nbandit-dpt candidates, seed {args.seed}, {jax.device_count()} host device(s); training split, "
+    print(f"\nbandit-dpt candidates, seed {seed}, {jax.device_count()} host device(s); training split, "
           f"{args.eval_tasks} tasks; training seconds measured in turns (compilation apart)")
     print(f"{'candidate':<20} {'steps':>6} {'train s':>8} {'compile s':>9} {'regret':>7} {'thompson':>8} {'ratio':>6}")
     for name, steps, seconds, compile_s, regret, thompson in rows:

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         print(listing())
         return
     name, rest = argv[0], argv[1:]
-    if name not in DESCRIPTIONS and name != "eval":
+    if name not in DESCRIPTIONS and name not in ("eval", "compare"):
         raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(DESCRIPTIONS)} (python -m train list)")
     rest = _distributed(rest)
     from icrl.checkpoints import NonFiniteError
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if name == "eval":
             _evaluate(rest)
+        elif name == "compare":
+            _compare(rest)
         elif name == "baselines":
             _baselines(rest)
         else:
@@ -129,6 +131,22 @@ def _refuse_other_methods_flags(name: str, objective: str, unknown: list[str]) -
         if other is not None:
             raise SystemExit(f"error: {flag} is a setting of method {other.name!r}; {name} trains {objective!r} "
                              f"(python -m train {name} --help lists its settings)")
+
+
+def _compare(rest: list[str]) -> None:
+    from train.cli import Parser
+    from train.compare import compare
+
+    parser = Parser(prog="python -m train compare", description="Every method of a common benchmark (its presets "
+                    "BENCHMARK-METHOD) over training seeds: one table of return as a fraction of optimal and one figure.")
+    parser.add_argument("benchmark", metavar="BENCHMARK", help="darkroom9 | keydoor9")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
+    parser.add_argument("--out-dir", default="runs/compare", help="where the runs are (NAME-seedK) and the table goes")
+    parser.add_argument("--presets", nargs="+", default=None, help="only these presets (default: all of the benchmark)")
+    parser.add_argument("--train", action="store_true", help="train the runs that are missing (each preset x seed)")
+    args = parser.parse_args(rest)
+    md, png = compare(args.benchmark, tuple(args.seeds), args.out_dir, args.train, args.presets)
+    print(f"table: {md}\nfigure: {png}")
 
 
 def _evaluate(rest: list[str]) -> None:

@@ -20,6 +20,13 @@ DESCRIPTIONS = {
     "bandit-rl2-gru": "bandit-rl2-s5 with a GRU policy",
     "darkroom-rl2-s5": "meta-RL: PPO with an S5 memory across 4 episodes of one Dark Room goal",
     "darkroom-rl2-gru": "darkroom-rl2-s5 with a GRU policy",
+    **{f"{room}-{method}": f"{text} on {name} (the common benchmark; python -m train compare {room})"
+       for room, name in (("darkroom9", "Dark Room 9x9, 20-step episodes"), ("keydoor9", "Key-to-Door 9x9, 50-step episodes"))
+       for method, text in (("ad", "AD of PSRL's histories"), ("ad-qlearning", "AD of Q-learning's histories"),
+                            ("ad-s5", "AD with the S5 backbone"), ("ad-t2mir", "AD with T2MIR mixture-of-experts layers"),
+                            ("ad-noisy", "AD on a noisy source (half the histories degraded)"),
+                            ("ad-lhf", "AD + learning-history filtering on the noisy source"),
+                            ("dpt", "DPT with PSRL labels, streamed"), ("rl2-s5", "meta-RL with an S5 memory"))},
     "baselines": "the classic algorithms (UCB, Thompson, LinUCB, Q-learning, PSRL, ...) on every environment",
 }
 
@@ -29,6 +36,7 @@ def listing() -> str:
     width = max(map(len, DESCRIPTIONS))
     lines = ["usage: python -m train NAME [--flags]     run an experiment (python -m train NAME --help: its flags)",
              "       python -m train eval RUN_DIR [...]   evaluate a saved run again, without training",
+             "       python -m train compare BENCHMARK    every method of darkroom9 or keydoor9 in one table and figure",
              "       python -m train list                 this list", "", "experiments:"]
     lines += [f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items()]
     return "\n".join(lines)

@@ -275,6 +275,43 @@ def _preset(**kw) -> ExperimentConfig:
     return replace(ExperimentConfig(), **kw)
 
 
+# The common grid-world benchmark of the AD, ICEE and DICP papers: Dark Room 9x9, 20-step episodes from the centre, reward 1
+# per step on the goal (81 goals: 65 train, 16 held out); Dark Key-to-Door 9x9, 50-step episodes. Every method is evaluated
+# for 40 episodes in context on every held-out task (10 copies of each, own keys), beside the same baselines on the same
+# tasks and keys; python -m train compare darkroom9 puts them in one table. Sizes are first settings, to be measured.
+_ROOM9 = dict(env="darkroom", size=9, horizon=20, eval_tasks=160, eval_episodes=40,
+              baselines=("random", "q-learning", "psrl", "oracle"))
+_KEYDOOR9 = dict(env="keydoor", size=9, horizon=50, eval_tasks=160, eval_episodes=40,
+                 baselines=("random", "q-learning", "psrl", "oracle"))
+# AD on PSRL's histories: windows of 10 episodes (200 steps, as darkroom-ad's 4 x 49) from any step of 20-episode histories
+_AD9 = dict(objective="ad", source="psrl", num_train_tasks=20_000, history_episodes=20, context_episodes=10, window_starts="step",
+            train_steps=1500, batch_size=32, microbatches=_CPU_MICROBATCHES)
+_KEYDOOR9_AD = dict(_AD9, context_episodes=4, history_episodes=12)  # 4 x 50 steps a window
+# DPT: contexts of PSRL episodes, labels drawn as PSRL draws them (as darkroom-dpt), streamed
+_DPT9 = dict(objective="dpt", collector="psrl", labels="collector", num_train_tasks=20_000, train_steps=1200,
+             batch_size=32, data_source="stream", microbatches=_CPU_MICROBATCHES)
+_RL29 = dict(_RL2, train_steps=400)
+# AD + LHF on a noisy source (half the histories from a degraded PSRL acting at random with a probability up to 1), as
+# docs/plugins.md's 7x7 comparison
+_LHF9 = dict(noisy_fraction=0.5, noise_epsilon=1.0, lhf=True, lhf_keep=0.75)
+
+
+def _benchmark(room: dict, ad: dict, key: str) -> dict:
+    """The presets of one room of the benchmark: every method, named ``KEY-METHOD``; DPT's contexts and meta-RL's trials
+    span as many episodes as AD's windows."""
+    return {
+        f"{key}-ad": (_preset(**room, **ad), {}),
+        f"{key}-ad-qlearning": (_preset(**room, **{**ad, "source": "q-learning", "history_episodes": 60, "episode_stride": 4,
+                                                   "context_episodes": 4, "window_starts": "episode", "num_train_tasks": 2000}), {}),
+        f"{key}-ad-s5": (_preset(**room, **{**ad, "backbone": "s5", "train_steps": 4500}), {}),
+        f"{key}-ad-t2mir": (_preset(**room, **ad, ffn="t2mir"), {}),
+        f"{key}-ad-noisy": (_preset(**room, **ad, noisy_fraction=_LHF9["noisy_fraction"], noise_epsilon=_LHF9["noise_epsilon"]), {}),
+        f"{key}-ad-lhf": (_preset(**room, **ad, **_LHF9), {}),
+        f"{key}-dpt": (_preset(**room, **{**_DPT9, "context_episodes": ad["context_episodes"]}), {}),
+        f"{key}-rl2-s5": (_preset(**{**room, **_RL29, "context_episodes": ad["context_episodes"]}), {}),
+    }
+
+
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
     # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md).
@@ -330,7 +367,12 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     "bandit-rl2-gru": (_preset(**{**_BANDIT_RL2, "backbone": "gru"}), dict(_PAPER_RL2, horizon=500, train_steps=2400)),
     "darkroom-rl2-s5": (_preset(**_ROOM_RL2), dict(_PAPER_RL2, size=10, horizon=100, train_steps=2400)),
     "darkroom-rl2-gru": (_preset(**{**_ROOM_RL2, "backbone": "gru"}), dict(_PAPER_RL2, size=10, horizon=100, train_steps=2400)),
+    **_benchmark(_ROOM9, _AD9, "darkroom9"),
+    **_benchmark(_KEYDOOR9, _KEYDOOR9_AD, "keydoor9"),
 }
+
+#: The presets of each common benchmark (``python -m train compare NAME``).
+BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-")) for key in ("darkroom9", "keydoor9")}
 
 
 def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:

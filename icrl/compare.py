@@ -1,0 +1,131 @@
+"""Methods side by side on one grid-world benchmark: a table of return as a fraction of optimal and one figure.
+
+Input: for each row (an in-context method's preset, or a classic baseline), one results
+dict per training seed (:mod:`icrl.results`' format, grid world: ``episode_return`` per
+episode and ``optimal_return``). Each seed's curve is divided by its optimal return; the
+table gives, at chosen episodes, the mean over seeds with a Student-t 95% interval across
+seeds, and the first episode at which the mean curve reaches a fraction (90%) of optimal.
+Baselines are read from the same runs: every preset of a benchmark evaluates them on the
+same goals with the same keys, so their curves agree across presets of one seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from icrl.metrics import CI_LEVEL, mean_ci95_t
+from icrl.results import kind
+
+#: The episodes the table reports (those beyond a row's evaluation are left blank).
+EPISODES = (1, 5, 10, 20, 40)
+#: The fraction of optimal whose first episode the table reports.
+REACH = 0.9
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method over seeds: ``fractions (seeds, episodes)`` of optimal return."""
+
+    name: str
+    fractions: np.ndarray
+    minutes: float | None = None  # mean training minutes per seed (None: a classic baseline)
+
+    @property
+    def seeds(self) -> int:
+        return self.fractions.shape[0]
+
+    def at(self, episode: int) -> tuple[float, float] | None:
+        """Mean and interval across seeds of the fraction of optimal in ``episode`` (1-based)."""
+        if episode > self.fractions.shape[1]:
+            return None
+        mean, ci = mean_ci95_t(self.fractions[:, episode - 1])
+        return float(mean), float(ci)
+
+    def first_reaching(self, fraction: float = REACH) -> int | None:
+        """The first episode whose mean over seeds is at least ``fraction`` of optimal."""
+        hits = np.nonzero(self.fractions.mean(0) >= fraction)[0]
+        return int(hits[0]) + 1 if hits.size else None
+
+
+def fraction_curve(results: dict, method: str) -> np.ndarray:
+    """``method``'s return per episode as a fraction of the optimal return, from one results dict."""
+    if kind(results) != "return":
+        raise ValueError(f"the comparison is of grid-world returns; {results.get('experiment', 'a run')!r} reports regret")
+    if method not in results["methods"]:
+        raise ValueError(f"{method!r} is not in the results of {results.get('experiment')!r} (it has {sorted(results['methods'])})")
+    m = results["methods"][method]
+    return np.asarray(m["episode_return"], np.float64) / float(m.get("optimal_return") or results["optimal_return"])
+
+
+def model_method(results: dict, baselines) -> str:
+    """The deployed model's name in a results dict: the method that is not a baseline (step context)."""
+    models = [m for m in results["methods"] if m not in baselines and "context)" not in m]
+    if len(models) != 1:
+        raise ValueError(f"expected one model among {sorted(results['methods'])}, found {models}")
+    return models[0]
+
+
+def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
+    """One row per preset (its model, over its seeds' results) then one per baseline (from the
+    runs that evaluated it, the longest evaluation's seeds)."""
+    out = []
+    for name, seeds in runs.items():
+        if not seeds:
+            continue
+        curves = [fraction_curve(r, model_method(r, baselines)) for r in seeds]
+        length = min(len(c) for c in curves)
+        minutes = float(np.mean([r.get("train_seconds", 0.0) for r in seeds])) / 60
+        out.append(Row(name, np.stack([c[:length] for c in curves]), minutes))
+    for baseline in baselines:
+        having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
+        if not having:
+            continue
+        seeds = max(having, key=lambda s: (len(s), len(s[0]["methods"][baseline]["episode_return"])))
+        out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds])))
+    return out
+
+
+def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH) -> str:
+    """A markdown table: one row per method, the fraction of optimal at ``episodes`` (mean ±
+    interval across seeds), the first episode reaching ``reach``, seeds and training minutes."""
+    head = (["method"] + [f"episode {e}" for e in episodes]
+            + [f"first episode ≥ {reach:.0%}", "seeds", "training (min per seed)"])
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in rows:
+        cells = [row.name]
+        for e in episodes:
+            value = row.at(e)
+            cells.append("" if value is None else (f"{value[0]:.2f}" + (f" ± {value[1]:.2f}" if row.seeds > 1 else "")))
+        first = row.first_reaching(reach)
+        cells += ["—" if first is None else str(first), str(row.seeds), "—" if row.minutes is None else f"{row.minutes:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"\nFraction of the optimal return per episode, mean over training seeds ± Student-t {CI_LEVEL}% "
+                 f"interval across seeds (none for one seed).")
+    return "\n".join(lines)
+
+
+def plot(rows: list[Row], path: str, title: str = "") -> str:
+    """Every row's mean curve with its band across seeds, on one set of axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for row in rows:
+        mean, ci = mean_ci95_t(row.fractions)
+        x = np.arange(1, len(mean) + 1)
+        style = "-" if row.minutes is not None else "--"
+        (line,) = ax.plot(x, mean, style, label=row.name)
+        ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.15)
+    ax.axhline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_xlabel("episode in context")
+    ax.set_ylabel("return / optimal")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

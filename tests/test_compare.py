@@ -1,0 +1,50 @@
+"""The comparison table: fractions of optimal across seeds by hand, and the command end to end on tiny runs."""
+
+import numpy as np
+import pytest
+
+from icrl.compare import Row, rows, table
+
+
+def _results(name, curves, optimal=10.0):
+    methods = {m: {"episode_return": list(c), "episode_return_ci95": [0.0] * len(c), "optimal_return": optimal}
+               for m, c in curves.items()}
+    return {"schema": "icrl-results/1", "experiment": name, "methods": methods, "optimal_return": optimal, "num_goals": 16,
+            "env": {"name": "darkroom"}, "train_seconds": 120.0}
+
+
+def test_table_by_hand():
+    seeds = [_results("room-ad", {"AD": [5, 9, 10], "psrl": [7, 10, 10]}), _results("room-ad", {"AD": [7, 8, 10], "psrl": [7, 10, 10]})]
+    found = rows({"room-ad": seeds}, ("psrl",))
+    assert [r.name for r in found] == ["room-ad", "psrl"]
+    ad, psrl = found
+    np.testing.assert_allclose(ad.fractions, [[0.5, 0.9, 1.0], [0.7, 0.8, 1.0]])
+    mean, ci = ad.at(1)
+    assert mean == pytest.approx(0.6) and ci == pytest.approx(12.706 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2), rel=1e-3)  # t(1)
+    assert ad.first_reaching(0.9) == 3 and psrl.first_reaching(0.9) == 2 and ad.at(5) is None  # episode 2 mean is 0.85
+    assert ad.minutes == 2.0 and psrl.minutes is None
+    text = table(found, episodes=(1, 2, 5))
+    assert "| room-ad | 0.60 ± 1.27 | 0.85 ± 0.64 |  | 3 | 2 | 2.0 |" in text
+    assert "| psrl | 0.70 ± 0.00 | 1.00 ± 0.00 |  | 2 | 2 | — |" in text
+    one = Row("x", np.array([[0.2, 0.4]]))
+    assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one], episodes=(1, 2, 5))
+
+
+def test_compare_command_on_tiny_runs(tmp_path):
+    from train.configs import config_for
+    from train.compare import compare
+
+    tiny = dict(horizon=6, train_steps=2, num_train_tasks=16, context_episodes=2, eval_tasks=16, eval_episodes=3, width=16,
+                num_layers=1, batch_size=4, microbatches=1, baselines=("random", "oracle"), out_dir=str(tmp_path))
+    own = {"darkroom9-ad": dict(history_episodes=4), "darkroom9-dpt": {}}
+    configure = lambda preset, seed: config_for(preset, seed=seed, **tiny, **own[preset])  # noqa: E731
+    with pytest.raises(ValueError, match="no runs of darkroom9"):
+        compare("darkroom9", (0,), str(tmp_path), presets=tuple(own), configure=configure)
+    md, png = compare("darkroom9", (0, 1), str(tmp_path), train=True, presets=tuple(own), configure=configure)
+    text = open(md).read()
+    for name in ("darkroom9-ad", "darkroom9-dpt", "random", "oracle"):
+        assert f"| {name} |" in text
+    assert "| oracle | 1.00 ± 0.00 |" in text  # the oracle's return is the optimal one, on every seed
+    assert (tmp_path / "darkroom9-ad-seed1" / "results.json").exists() and png.endswith(".png")
+    with pytest.raises(ValueError, match="unknown benchmark 'room'"):
+        compare("room")
