@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from icrl.training import train
 from train import config_for
@@ -20,6 +21,7 @@ def _losses(run_dir):
         return [json.loads(line)["loss"] for line in f]
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_process_with_two_devices(tmp_path):
     """python -m train.launch -n 2 (one CPU device per process) gives the loss curve of one
     process with two devices, to float tolerance; process 0 alone writes the results."""

@@ -95,6 +95,7 @@ def test_one_run_per_directory(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_cli_resumes_from_the_checkpoint_before_a_damaged_newest_one(tmp_path, capsys):
     """Through the CLI: the newest checkpoint's record file and its state are damaged; the run is not
     refused (nor told to delete the run directory): it sets the damaged one aside, resumes from the

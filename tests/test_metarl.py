@@ -98,7 +98,6 @@ def test_state_resets_at_task_boundaries_only(backbone):
     assert float(jnp.abs(without[:, 24:] - with_reset[:, 24:]).max()) > 1e-3
 
 
-@pytest.mark.slow
 def test_tiny_bandit_policy_beats_random_on_held_out_tasks():
     """100 updates of a tiny GRU policy on 3-arm bandits of 30 pulls: held-out regret well under
     random's; after 2 updates (the same run, evaluated on the way) it is still at random's."""
