@@ -39,6 +39,9 @@ CANDIDATES = {
     "s1500-lr2e-3-l2-b64": dict(train_steps=1500, learning_rate=2e-3, num_layers=2, batch_size=64, microbatches=2),
     "s1000-lr2e-3": dict(train_steps=1000, learning_rate=2e-3),
     "s1600-lr2e-3-l2": dict(train_steps=1600, learning_rate=2e-3, num_layers=2),
+    "s800-lr2e-3": dict(train_steps=800, learning_rate=2e-3),
+    "s1000-lr1e-3": dict(train_steps=1000, learning_rate=1e-3),
+    "s1400-lr1e-3": dict(train_steps=1400, learning_rate=1e-3),
 }
 
 
