@@ -97,3 +97,9 @@ def test_every_relative_link_in_readme_and_docs_resolves():
             if not os.path.exists(path):
                 broken.append(f"{os.path.relpath(page, ROOT)}: {target}")
     assert not broken, broken
+
+
+def test_readme_is_read_in_five_minutes():
+    """The front door stays short (about 1,200 words); measurements and notes live on docs/ pages."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        assert len(f.read().split()) <= 1200

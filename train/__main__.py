@@ -19,7 +19,7 @@ MAX_HOST_DEVICES = 8
 def _use_every_core() -> None:
     """On CPU, XLA runs each element-wise fusion of a program on one thread; as many host devices as
     cores (a power of two, at most :data:`MAX_HOST_DEVICES`, so that batches split evenly) let the
-    data-parallel training step keep every core busy (1.12x the bandit-dpt step on 2 cores,
+    data-parallel training step keep every core busy (1.07x the bandit-dpt step on 2 cores,
     ``benchmarks/main_job.py``). Only when the user has not chosen a device count in ``XLA_FLAGS``;
     it changes nothing on a GPU or TPU, whose devices JAX uses instead. Must run before JAX
     starts its backends."""
