@@ -40,11 +40,11 @@ def test_compare_command_on_tiny_runs(tmp_path):
     configure = lambda preset, seed: config_for(preset, seed=seed, **tiny, **own[preset])  # noqa: E731
     with pytest.raises(ValueError, match="no runs of darkroom9"):
         compare("darkroom9", (0,), str(tmp_path), presets=tuple(own), configure=configure)
-    md, png = compare("darkroom9", (0, 1), str(tmp_path), train=True, presets=tuple(own), configure=configure)
+    md, png = compare("darkroom9", (0,), str(tmp_path), train=True, presets=tuple(own), configure=configure)
     text = open(md).read()
     for name in ("darkroom9-ad", "darkroom9-dpt", "random", "oracle"):
         assert f"| {name} |" in text
-    assert "| oracle | 1.00 ± 0.00 |" in text  # the oracle's return is the optimal one, on every seed
-    assert (tmp_path / "darkroom9-ad-seed1" / "results.json").exists() and png.endswith(".png")
+    assert "| oracle | 1.00 |  |" in text  # the oracle's return is the optimal one (one seed: no interval; 3 episodes)
+    assert (tmp_path / "darkroom9-ad-seed0" / "results.json").exists() and png.endswith(".png")
     with pytest.raises(ValueError, match="unknown benchmark 'room'"):
         compare("room")

@@ -51,6 +51,7 @@ def test_divergence_stops_naming_the_step_and_saves_nothing_non_finite(setup, tm
     assert _strict(lines[-1])["error"] == "non-finite loss or gradient"
 
 
+@pytest.mark.slow
 def test_cli_exits_non_zero_on_divergence(tmp_path):
     from train.__main__ import main
 

@@ -86,7 +86,7 @@ def test_state_resets_at_task_boundaries_only(backbone):
     def stepwise(tokens):
         def body(carry, token):
             return model.apply(params, carry, token, None, method="step")
-        return jax.lax.scan(body, model.init_carry(tokens.shape[0]), tokens.swapaxes(0, 1))[1].swapaxes(0, 1)
+        return jax.jit(lambda c, x: jax.lax.scan(body, c, x))(model.init_carry(tokens.shape[0]), tokens.swapaxes(0, 1))[1].swapaxes(0, 1)
 
     logp = jnp.take_along_axis(jax.nn.log_softmax(stepwise(trials.tokens)[..., :-1]), trials.actions[..., None], -1)[..., 0]
     np.testing.assert_allclose(trials.log_probs, logp, atol=1e-4)

@@ -59,8 +59,9 @@ def test_a_method_registered_from_outside_runs_end_to_end(tmp_path, toy):
     assert record["experiment"]["teacher"] == "ucb" and record["experiment"]["objective"] == "toy-imitation"
     with pytest.raises(Exception, match="teacher='ucb', but this run has experiment.teacher='thompson'"):
         run(replace(cfg, teacher="thompson"), "toy", progress=False)  # another setting of the method: another model
-    main(["eval", str(tmp_path / "toy"), "--eval-tasks", "8"])  # the saved config reads back with the method's section
-    assert json.loads((tmp_path / "toy" / "results_eval.json").read_text())["num_tasks"] == 8
+    main(["eval", str(tmp_path / "toy"), "--eval-split", "train", "--eval-tasks", "8"])  # the config reads back, section and all
+    again = json.loads((tmp_path / "toy" / "results_eval_train.json").read_text())
+    assert again["split"] == "train" and again["num_tasks"] == 8 and set(again["methods"]) == {"IMITATION", "random"}
 
 
 def test_settings_belong_to_one_method_and_unknown_methods_are_named(toy):

@@ -78,8 +78,8 @@ def test_s5_associative_scan_equals_sequential_recurrence():
     ssm = S5SSM(width=8, state_size=16)
     u = jax.random.normal(jax.random.PRNGKey(0), (3, 50, 8))
     resets = jax.random.bernoulli(jax.random.PRNGKey(1), 0.1, (3, 50))
-    params = ssm.init(jax.random.PRNGKey(2), u, resets)
-    lam_bar, b_bar = ssm.apply(params, method="discretized")
+    params = jax.jit(ssm.init)(jax.random.PRNGKey(2), u, resets)
+    lam_bar, b_bar = jax.jit(lambda p: ssm.apply(p, method="discretized"))(params)
     lam_bar, b_bar = np.asarray(lam_bar, np.complex128), np.asarray(b_bar, np.complex128)
     c = np.asarray(params["params"]["c"], np.float64)
     c = c[..., 0] + 1j * c[..., 1]
@@ -108,7 +108,7 @@ def test_hippo_initialisation_diagonalises_normal_legs():
 def test_s5_gradients_finite_on_long_sequence():
     model = S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16)
     tokens, resets = _inputs(batch=1, time=1500, p_reset=0.002)
-    params = model.init(jax.random.PRNGKey(1), tokens[:, :4], resets[:, :4])
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), tokens[:, :4], resets[:, :4])
     grads = jax.jit(jax.grad(lambda p: jnp.mean(model.apply(p, tokens, resets) ** 2)))(params)
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.isfinite(g).all()) for g in leaves)
@@ -198,8 +198,8 @@ def test_gradients_at_init_stay_moderate_on_all_zero_tokens(name):
     LayerNorm divides by sqrt(eps) and gave gradients of 1e11 at initialisation."""
     model = BACKBONES[name]()
     tokens = jnp.zeros((2, 8, TOKEN_DIM)).at[:, 1:].set(jax.random.normal(jax.random.PRNGKey(0), (2, 7, TOKEN_DIM)))
-    params = model.init(jax.random.PRNGKey(1), tokens)
-    grads = jax.grad(lambda p: jnp.mean(jax.nn.log_softmax(model.apply(p, tokens))[..., 0]))(params)
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), tokens)
+    grads = jax.jit(jax.grad(lambda p: jnp.mean(jax.nn.log_softmax(model.apply(p, tokens))[..., 0])))(params)
     assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads)) < 100
 
 
@@ -212,10 +212,10 @@ def test_einsum_attention_with_alibi_equals_jax_dot_product_attention():
     resets = jax.random.uniform(keys[1], (3, 30)) < 0.1
     ours = Transformer(6, 3, max_len=32, num_layers=2, num_heads=2, width=16, position_encoding="alibi")
     reference = Transformer(6, 3, max_len=32, num_layers=2, num_heads=2, width=16, position_encoding="alibi", attention="jax")
-    params = ours.init(keys[2], tokens, resets)
+    params = jax.jit(ours.init)(keys[2], tokens, resets)  # compiled whole: op by op, every operation compiles on its own
 
     def value_and_grad(model):
-        return jax.value_and_grad(lambda p: (model.apply(p, tokens, resets) ** 2).sum())(params)
+        return jax.jit(jax.value_and_grad(lambda p: (model.apply(p, tokens, resets) ** 2).sum()))(params)
 
     (loss, grads), (ref_loss, ref_grads) = value_and_grad(ours), value_and_grad(reference)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
@@ -233,10 +233,13 @@ def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
     keys = jax.random.split(jax.random.PRNGKey(3), 3)
     tokens = jax.random.normal(keys[0], (2, 45, 6))
     resets = jax.random.uniform(keys[1], (2, 45)) < 0.05
-    params = model.init(keys[2], tokens, resets)
-    loss = lambda p: (model.apply(p, tokens, resets) ** 2).sum()  # noqa: E731
-    whole = model.apply(params, tokens, resets), jax.grad(loss)(params)
+    params = jax.jit(model.init)(keys[2], tokens, resets)
+
+    def outputs_and_grads(p):  # traced afresh by each jit below, so each sees the QUERY_CHUNK of its time
+        return model.apply(p, tokens, resets), jax.grad(lambda q: (model.apply(q, tokens, resets) ** 2).sum())(p)
+
+    whole = jax.jit(lambda p: outputs_and_grads(p))(params)
     monkeypatch.setattr(transformer, "QUERY_CHUNK", 8)  # 45 steps > 2 x 8: six blocks, the last padded by 3
-    chex.assert_trees_all_close((model.apply(params, tokens, resets), jax.grad(loss)(params)), whole, atol=1e-4, rtol=1e-4)
+    chex.assert_trees_all_close(jax.jit(lambda p: outputs_and_grads(p))(params), whole, atol=1e-4, rtol=1e-4)
     blocked = str(jax.make_jaxpr(lambda p: model.apply(p, tokens, resets))(params))
     assert "scan" in blocked and "f32[2,2,45,45]" not in blocked  # no whole (time x time) scores

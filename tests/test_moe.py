@@ -57,15 +57,16 @@ def test_contrastive_loss_rewards_routing_that_tells_tasks_apart():
 def test_t2mir_transformer_parallel_equals_step_and_sows_its_losses():
     model = Transformer(6, 4, max_len=40, num_layers=2, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
     tokens = jax.random.normal(jax.random.PRNGKey(0), (2, 30, 6))
-    params = model.init(jax.random.PRNGKey(1), tokens[:, :3])
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), tokens[:, :3])
     parallel = jax.jit(model.apply)(params, tokens)
 
     def body(carry, x):
         return model.apply(params, carry, x, None, method="step")
 
-    _, steps = jax.lax.scan(body, model.init_carry(2), tokens.swapaxes(0, 1))
+    _, steps = jax.jit(lambda c, x: jax.lax.scan(body, c, x))(model.init_carry(2), tokens.swapaxes(0, 1))
     np.testing.assert_allclose(parallel, steps.swapaxes(0, 1), atol=1e-5)
-    _, sown = model.apply(params, tokens, None, deterministic=False, paired=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["moe"])
+    _, sown = jax.jit(lambda p: model.apply(p, tokens, None, deterministic=False, paired=True, rngs={"dropout": jax.random.PRNGKey(2)},
+                                            mutable=["moe"]))(params)
     ffn = sown["moe"]["blocks_1"]["ffn"]
     assert ffn["task_router"][0].shape == (2, 12) and float(ffn["balance"][0]) >= 0 and np.isfinite(float(ffn["contrastive"][0]))
     assert "blocks_0" not in sown["moe"]  # T2MIR's layer replaces the last block's feed-forward only

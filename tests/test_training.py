@@ -60,6 +60,7 @@ def test_dpt_end_to_end_beats_random_on_held_out_tasks(bandit, dpt_data):
     _beats_random(env, ModelAgent(params, model, spec, greedy=True))
 
 
+@pytest.mark.slow  # grid-world DPT learning is shown by the posterior-sampled labels' test (the darkroom-dpt preset's)
 def test_dpt_on_dark_room_learns_in_context_on_held_out_goals():
     """Grid-world DPT: contexts of 3 random-walk episodes in a 5x5 room; in one growing
     context on held-out goals, the last episode beats the first and beats random."""
