@@ -36,13 +36,13 @@ def test_compare_command_on_tiny_runs(tmp_path):
 
     tiny = dict(horizon=6, train_steps=2, num_train_tasks=16, context_episodes=2, eval_tasks=16, eval_episodes=3, width=16,
                 num_layers=1, batch_size=4, microbatches=1, baselines=("random", "oracle"), out_dir=str(tmp_path))
-    own = {"darkroom9-ad": dict(history_episodes=4), "darkroom9-dpt": {}}
+    own = {"darkroom9-ad": dict(history_episodes=4)}  # one method and the baselines: rows of both kinds
     configure = lambda preset, seed: config_for(preset, seed=seed, **tiny, **own[preset])  # noqa: E731
     with pytest.raises(ValueError, match="no runs of darkroom9"):
         compare("darkroom9", (0,), str(tmp_path), presets=tuple(own), configure=configure)
     md, png = compare("darkroom9", (0,), str(tmp_path), train=True, presets=tuple(own), configure=configure)
     text = open(md).read()
-    for name in ("darkroom9-ad", "darkroom9-dpt", "random", "oracle"):
+    for name in ("darkroom9-ad", "random", "oracle"):
         assert f"| {name} |" in text
     assert "| oracle | 1.00 |  |" in text  # the oracle's return is the optimal one (one seed: no interval; 3 episodes)
     assert (tmp_path / "darkroom9-ad-seed0" / "results.json").exists() and png.endswith(".png")
