@@ -72,13 +72,14 @@ def compare(args, seed: int) -> None:
     while any(r["done"] < r["cfg"].train.train_steps for r in runs.values()):
         for r in runs.values():
             total = r["cfg"].train.train_steps
+            if r["done"] >= total:
+                continue
             target = min(total, r["done"] + max(1, round(args.chunk * total / longest)))
             t0 = time.perf_counter()
             while r["done"] < target:
                 r["state"], loss = r["trainer"].step(r["state"], r["data"])
                 r["done"] += 1
-            if r["done"] > 1:
-                jax.block_until_ready(loss)
+            jax.block_until_ready(loss)  # this candidate's own steps, done before the next one's begin
             r["seconds"] += time.perf_counter() - t0
         print(".", end="", flush=True)
     print()

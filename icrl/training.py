@@ -41,9 +41,13 @@ from icrl.runs import read_metrics
 from icrl.types import History, Samples
 
 
-def described(default, help: str):
-    """A dataclass field with ``help`` text in its metadata: what the CLI (``train/cli.py``) shows for it."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def described(default, help: str, **metadata):
+    """A dataclass field with ``help`` text (and any other ``metadata``) in its metadata: what the CLI
+    (``train/cli.py``) shows for it. A mutable or dataclass default is given by a factory."""
+    metadata = {"help": help, **metadata}
+    if isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=lambda: default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)

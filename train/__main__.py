@@ -115,7 +115,8 @@ def _experiment(name: str, description: str, rest: list[str]) -> None:
     add_config_arguments(parser, method.Config, defaults=defaults.method, title=f"{method.label} (the method's own settings)")
     args, unknown = parser.parse_known_args(rest)
     _refuse_other_methods_flags(name, defaults.objective, unknown)
-    parser.parse_args(rest)  # anything else unrecognised: argparse's one line
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     cfg = config_from_args(ExperimentConfig, args, objective=defaults.objective, method=config_from_args(method.Config, args))
     run_experiment(cfg, args.run_name)  # a bad run name is refused there, before any work
 

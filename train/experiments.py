@@ -56,8 +56,8 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
         else:
             if data.meta.get("fingerprint") != cfg.data_fingerprint():
                 print(f"regenerating {path}: it was made from another data config")
-            elif cfg.method_def.stale_data(cfg, data):
-                print(f"regenerating {path}: {cfg.method_def.stale_data(cfg, data)}")
+            elif stale := cfg.method_def.stale_data(cfg, data):
+                print(f"regenerating {path}: {stale}")
             else:
                 return data
     data = _make_data(cfg, env, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 11), cfg.num_train_tasks)

@@ -10,8 +10,7 @@ Every field belongs to a group that says what changing it changes:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import field
+from icrl.training import described
 
 GROUPS = ("env", "data", "objective", "model", "train", "eval", "output", "method")
 #: Groups whose fields shape the data or the trained parameters.
@@ -22,7 +21,4 @@ def setting(default, group: str, help: str = ""):
     """A dataclass field in ``group`` with ``help`` (shown by ``--help``)."""
     if group not in GROUPS:
         raise ValueError(f"unknown config group {group!r}")
-    factory = isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default)
-    if factory:
-        return field(default_factory=lambda: default, metadata={"group": group, "help": help})
-    return field(default=default, metadata={"group": group, "help": help})
+    return described(default, help, group=group)

@@ -39,6 +39,9 @@ class Method:
     supervised: bool = True
     #: common settings that mean nothing to this method (left out of its ``--help``)
     unused_common: tuple[str, ...] = ()
+    #: recorded checkpoints while every method's settings were one flat list (dpt, ad, rl2): its records carry
+    #: the other such methods' settings at their defaults (:data:`FLAT_RECORD_DEFAULTS`)
+    flat_records: bool = False
 
     def check(self, cfg) -> None:
         """Raise ``ValueError`` for settings that cannot run together (called when a config is made)."""
@@ -84,9 +87,13 @@ class Method:
         return {}
 
     def record_extras(self, cfg) -> dict:
-        """Settings a checkpoint's record carries besides the method's own and the common ones (old
-        records: see :class:`train.methods.dpt.DPT`)."""
-        return {}
+        """Settings a checkpoint's record carries besides the method's own and the common ones: for a
+        method of :attr:`flat_records`, the other methods' settings at the defaults its old records hold,
+        so those runs resume."""
+        if not self.flat_records:
+            return {}
+        own = {f.name for f in self.settings()}
+        return {k: v for k, v in FLAT_RECORD_DEFAULTS.items() if k not in own}
 
     def lhf_episodes(self, cfg) -> tuple[int, str] | None:
         """``(episodes, flag)`` learning-history filtering scores improvement across, or ``None``
@@ -98,6 +105,11 @@ class Method:
 
 
 METHODS: dict[str, Method] = {}
+#: DPT's and AD's settings at the defaults that records written while every method's settings were one flat list
+#: hold (those of meta-RL and AD's pool are added fields at their reproducing values: train.configs.ADDED_FIELDS).
+#: Never change a value here: it says what those records meant.
+FLAT_RECORD_DEFAULTS = {"collector": "dirichlet", "labels": "optimal", "source": "q-learning", "history_episodes": 100,
+                        "episode_stride": 1, "window_starts": "episode"}
 
 
 def register(method: Method) -> Method:

@@ -38,6 +38,7 @@ class ADConfig:
 
 class AD(Method):
     name, label, Config = "ad", "AD", ADConfig
+    flat_records = True
 
     def check_env(self, cfg, env) -> None:
         make_agent(cfg.method.source, env)
@@ -70,7 +71,3 @@ class AD(Method):
 
     def lhf_episodes(self, cfg):
         return cfg.method.history_episodes, "history_episodes"
-
-    def record_extras(self, cfg) -> dict:
-        # records made while every method's settings were one flat list carry DPT's at their defaults; kept, so those runs resume
-        return {"collector": "dirichlet", "labels": "optimal"}

@@ -29,6 +29,7 @@ class DPTConfig:
 
 class DPT(Method):
     name, label, Config = "dpt", "DPT", DPTConfig
+    flat_records = True
 
     def check_env(self, cfg, env) -> None:
         for name in parse_collectors(cfg.method.collector):
@@ -67,7 +68,3 @@ class DPT(Method):
 
     def lhf_episodes(self, cfg):
         return cfg.context_episodes, "context_episodes"
-
-    def record_extras(self, cfg) -> dict:
-        # records made while every method's settings were one flat list carry AD's at their defaults; kept, so those runs resume
-        return {"source": "q-learning", "history_episodes": 100, "episode_stride": 1, "window_starts": "episode"}

@@ -33,6 +33,7 @@ class RL2Config:
 
 class RL2(Method):
     name, label, Config = "rl2", "RL2", RL2Config
+    flat_records = True
     supervised = False
     unused_common = ("num_train_tasks", "data_source", "lhf", "lhf_keep", "lhf_stability", "ffn", "expert_hidden",
                      "deploy_context", "microbatches")
@@ -53,9 +54,3 @@ class RL2(Method):
 
         context_len = cfg.context_episodes * env.horizon
         return MetaRL(env, spec, context_len, cfg.method.ppo()), context_len
-
-    def record_extras(self, cfg) -> dict:
-        # records made while every method's settings were one flat list carry DPT's and AD's at their defaults; kept, so
-        # those runs resume
-        return {"collector": "dirichlet", "labels": "optimal", "source": "q-learning", "history_episodes": 100,
-                "episode_stride": 1, "window_starts": "episode"}
