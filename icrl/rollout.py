@@ -34,21 +34,29 @@ def _run(env, agent: Agent, num_steps: int, env_params, key):
     agent_state = agent.init(k_init, env_params)
     expected = env.expected_rewards(env_params) if is_bandit(env) else None
 
-    def env_step(carry, key):
+    # an agent's episode-level work (``end_episode``) runs after the last step of every episode of an environment
+    # with fixed-length episodes; the step count is the same for every task, so under vmap it stays a real branch
+    end_episode = getattr(agent, "end_episode", None) if hasattr(env, "horizon") else None
+
+    def env_step(carry, xs):
         env_state, obs, agent_state = carry
+        key, step = xs
         k_act, k_env = jax.random.split(key)
         action, agent_state = agent.act(k_act, agent_state, obs)
         action = jnp.asarray(action, jnp.int32)
+        report = agent.record(agent_state) if hasattr(agent, "record") else None  # what the agent says of this step
         next_obs, env_state, reward, terminated, truncated, info = env.step(k_env, env_state, action, env_params)
         done = jnp.logical_or(terminated, truncated)
         transition = Transition(obs, action, jnp.asarray(reward, jnp.float32), info["final_observation"], done)
         agent_state = agent.update(agent_state, transition)
+        if end_episode is not None:
+            agent_state = jax.lax.cond((step + 1) % env.horizon == 0, end_episode, lambda s: s, agent_state)
         regret = None if expected is None else jnp.max(expected) - expected[action]
-        record = History(*transition, regret=regret)
+        record = History(*transition, regret=regret, info=report)
         return (env_state, next_obs, agent_state), record
 
     (_, _, agent_state), history = jax.lax.scan(
-        env_step, (env_state, obs, agent_state), jax.random.split(k_steps, num_steps)
+        env_step, (env_state, obs, agent_state), (jax.random.split(k_steps, num_steps), jnp.arange(num_steps))
     )
     return history, agent_state
 

@@ -33,7 +33,10 @@ class History(NamedTuple):
     - ``done: (num_tasks, num_steps) bool``: last step of an episode;
     - ``regret: (num_tasks, num_steps) float32``: best expected reward minus the
       chosen action's, where the environment has ``expected_rewards``
-      (bandits); ``None`` otherwise (grid worlds, and pretraining datasets).
+      (bandits); ``None`` otherwise (grid worlds, and pretraining datasets);
+    - ``info``: what the agent reports about each step it took (its ``record(state)``
+      after acting, e.g. the probability of the action it chose), or ``None`` for an
+      agent without ``record``.
     """
 
     obs: jax.Array
@@ -42,6 +45,7 @@ class History(NamedTuple):
     next_obs: jax.Array
     done: jax.Array
     regret: jax.Array | None = None
+    info: Any = None
 
 
 class Samples(NamedTuple):
@@ -55,6 +59,10 @@ class Samples(NamedTuple):
     for uniform. ``task: (num_tasks, P) float32``: each task's parameters flattened
     (:func:`task_vectors`; equal rows are the same task), or ``None`` where nothing needs it
     (T2MIR's contrastive loss does: windows of one goal are not negatives of each other).
+    ``conditions: (num_tasks, T, C) float32``: per-step inputs a method adds to each token
+    (ICEE's return-to-go and cross-episode flag), or ``None``. ``behaviour: (num_tasks, T)
+    float32``: the data policy's probability of each recorded action (ICEE's unbiasing
+    weights), or ``None``.
     """
 
     history: History
@@ -62,6 +70,8 @@ class Samples(NamedTuple):
     labels: Any = None
     weights: Any = None
     task: Any = None
+    conditions: Any = None
+    behaviour: Any = None
 
     @property
     def num_tasks(self) -> int:

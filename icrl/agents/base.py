@@ -18,6 +18,13 @@ class Agent(Protocol):
     the oracle does, LinUCB reads the arm features); ``act`` picks an action
     for ``obs``; ``update`` learns from one transition. An agent instance is
     static configuration (hashable, no arrays that change), its state is data.
+
+    Optional: ``record(state) -> pytree``, what the agent reports about the step
+    it just took (called after ``act``); ``rollout`` keeps it as ``History.info``
+    (the ε-greedy oracle reports the probability of its action, ICEE's weights);
+    ``end_episode(state) -> state``, episode-level work that ``rollout`` runs after the
+    last step of every episode of a fixed-length environment (an ICEE model relabels the
+    episode it finished).
     """
 
     num_actions: int
