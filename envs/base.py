@@ -129,5 +129,10 @@ class TaskEnvironment(environment.Environment):
     def oracle_update(self, memory, transition, params) -> Any:
         return memory
 
+    def best_return_to_go(self, obs, memory, steps_left, params) -> jax.Array:
+        """The most reward ``steps_left`` more steps can collect from ``obs`` (with the oracle's
+        ``memory``): the ε-greedy oracle's data record it (ICEE's in-episode condition)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give the best return to go of a state")
+
     def is_terminated(self, state, params) -> jax.Array:
         return jnp.array(False)

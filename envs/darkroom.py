@@ -86,6 +86,12 @@ class DarkRoom(GridWorld):
     def oracle_act(self, memory, obs, params):
         return greedy_step_towards(obs, params.goal)
 
+    def best_return_to_go(self, obs, memory, steps_left, params) -> jax.Array:
+        """The most reward ``steps_left`` more steps can collect from ``obs``: on the goal, every step;
+        ``d`` moves away, the step that arrives and every one after it."""
+        d = jnp.abs(obs - params.goal).sum()
+        return jnp.where(d == 0, steps_left, jnp.maximum(steps_left - d + 1, 0)).astype(jnp.float32)
+
     def _planning_tables(self, params):
         cells = jnp.asarray(all_cells(self.size))
         nxt = jnp.clip(cells[:, None, :] + MOVES[None], 0, self.size - 1)

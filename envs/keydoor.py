@@ -107,6 +107,18 @@ class DarkKeyToDoor(GridWorld):
     def oracle_act(self, memory, obs, params):
         return self._act(obs, memory, params)
 
+    def best_return_to_go(self, obs, memory, steps_left, params) -> jax.Array:
+        """The most reward ``steps_left`` more steps can collect from ``obs`` in phase ``memory``
+        (the oracle's): the key if it is reachable in time, then the door. A target the agent
+        stands on without its reward (the key at the start) takes one step: staying collects it."""
+        def steps_to(a, b):
+            return jnp.maximum(jnp.abs(a - b).sum(), 1)
+
+        to_key, to_door = steps_to(obs, params.key_pos), steps_to(obs, params.door_pos)
+        no_key = (to_key <= steps_left).astype(jnp.float32) + (to_key + steps_to(params.key_pos, params.door_pos) <= steps_left)
+        has_key = (to_door <= steps_left).astype(jnp.float32)
+        return jnp.select([memory == NO_KEY, memory == HAS_KEY], [no_key, has_key], 0.0)
+
     def transition_reward(self, obs, action, next_obs, params, memory):
         """The reward task ``params`` gives for ``obs --action--> next_obs`` in phase ``memory``."""
         got_key = (memory == NO_KEY) & jnp.all(next_obs == params.key_pos)

@@ -65,7 +65,8 @@ class Dataset:
     def samples(self) -> Samples:
         """What a training step samples batches from (see :class:`icrl.types.Samples`); an
         ``lhf_weight`` extra (:func:`lhf_weights`) sets how often each task is drawn."""
-        return Samples(self.history, self.queries, self.labels, self.extras.get("lhf_weight"), self.extras.get("task"))
+        return Samples(self.history, self.queries, self.labels, self.extras.get("lhf_weight"), self.extras.get("task"),
+                       self.extras.get("conditions"), self.extras.get("behaviour"))
 
     def take(self, idx) -> "Dataset":
         """The tasks ``idx`` (indices or boolean mask)."""
@@ -242,6 +243,75 @@ def make_ad_dataset(
         meta["noise"] = {"noisy_fraction": noisy_fraction, "noise_epsilon": noise_epsilon}
         extras["noisy"] = np.arange(num_tasks) < num_noisy
     return _as_dataset(history, meta, **extras)
+
+
+def icee_conditions(reward, horizon: int, best_to_go) -> jax.Array:
+    """ICEE's per-step conditions of sequences of whole episodes: ``reward (..., E * horizon)`` and
+    ``best_to_go (..., E * horizon)`` -> ``(..., E * horizon, 3)``: [no shortfall (1 or 0),
+    shortfall / horizon, cross-episode flag].
+
+    The in-episode return to go at step ``t`` sums the episode's rewards from ``t`` on (step
+    ``t``'s own included); the condition is how far it falls short of the best the step's state
+    allows (``best_to_go``): 0 when the rest of the episode is as good as it can be, also given
+    as its own 0/1 feature (whether the step's action lies on a best path). A deployed model asks
+    for 0, a value its data hold at every state; a raw return to go would need a target that
+    depends on the goal it does not know.
+
+    The flag of episode ``k`` is 1 when its return is above 0 and at least every earlier
+    episode's: the first is measured against an empty episode (return 0), and a tie counts as
+    better, so an optimal episode repeated (nothing can beat it) keeps the flag on, as every
+    step asks at deployment. The flag is read from rewards alone, so a deployed agent gives its
+    finished episodes theirs exactly so (:class:`icrl.agents.model.ICEEAgent`)."""
+    reward = jnp.asarray(reward, jnp.float32)
+    per_episode = reward.reshape(reward.shape[:-1] + (-1, horizon))  # (..., E, H)
+    to_go = jnp.flip(jnp.cumsum(jnp.flip(per_episode, -1), -1), -1).reshape(reward.shape)
+    returns = per_episode.sum(-1)  # (..., E)
+    best_before = jax.lax.cummax(returns, axis=returns.ndim - 1)
+    best_before = jnp.concatenate([jnp.zeros_like(returns[..., :1]), best_before[..., :-1]], -1)  # an empty episode first
+    flag = ((returns > 0) & (returns >= best_before)).astype(jnp.float32)
+    flag = jnp.broadcast_to(flag[..., None], per_episode.shape).reshape(reward.shape)
+    shortfall = jnp.asarray(best_to_go, jnp.float32) - to_go
+    return jnp.stack([(shortfall < 0.5).astype(jnp.float32), shortfall / horizon, flag], -1)
+
+
+def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, split: str = "train", max_epsilon: float = 1.0,
+                      skew: float = 1.0, sort_by_epsilon: bool = False) -> Dataset:
+    """ICEE data (Dai et al. 2024): ``num_episodes`` episodes of the ε-greedy oracle on each task
+    (:class:`icrl.agents.epsilon.EpsilonOracleAgent`, ε drawn per episode from ``[0, max_epsilon]``,
+    random actions leaning by ``skew``), not learning histories. Arrays ``(N, num_episodes * horizon)``.
+
+    Extras: ``conditions`` (:func:`icee_conditions`), ``behaviour`` (the probability of each
+    recorded action under the data policy), ``epsilon (N, num_episodes)``, ``optimal_return``
+    and ``task``. ``sort_by_epsilon``: each task's episodes in order of decreasing ε (the
+    paper's AD-sorted baseline: a history that seems to improve). ``meta['weights']``: the
+    spread of the unbiasing weights ``uniform(a) / π(a | o)``."""
+    if not hasattr(env, "horizon"):
+        raise ValueError(f"ICEE needs an environment with fixed-length episodes, got {env.name!r}")
+    agent = make_agent("epsilon-oracle", env, max_epsilon=max_epsilon, skew=skew)
+    k_tasks, k_roll = jax.random.split(key)
+    tasks = env.sample_tasks(k_tasks, num_tasks, split)
+    history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
+    behaviour, epsilon, best_to_go = history.info
+    history = history._replace(info=None)
+    epsilon = epsilon.reshape(num_tasks, num_episodes, env.horizon)[:, :, 0]
+    if sort_by_epsilon:
+        order = jnp.argsort(-epsilon, axis=1)
+
+        def sort(x):
+            per = x.reshape((num_tasks, num_episodes, env.horizon) + x.shape[2:])
+            per = jnp.take_along_axis(per, order.reshape(order.shape + (1,) * (per.ndim - 2)), axis=1)
+            return per.reshape(x.shape)
+
+        history, behaviour, best_to_go = jax.tree.map(sort, history), sort(behaviour), sort(best_to_go)
+        epsilon = jnp.take_along_axis(epsilon, order, axis=1)
+    optimal = jax.vmap(env.optimal_return)(tasks)
+    conditions = icee_conditions(history.reward, env.horizon, best_to_go)
+    weights = np.asarray((1.0 / env.num_actions) / behaviour).ravel()
+    meta = _meta("icee", env, split, "epsilon-oracle", {"max_epsilon": max_epsilon, "skew": skew}, key, num_tasks=num_tasks,
+                 num_episodes=num_episodes, horizon=env.horizon, sorted_by_epsilon=sort_by_epsilon)
+    meta["weights"] = {f"p{q}": float(np.percentile(weights, q)) for q in (50, 90, 99)} | {"max": float(weights.max())}
+    return _as_dataset(history, meta, optimal_return=optimal, task=task_vectors(tasks, num_tasks), conditions=conditions,
+                       behaviour=behaviour, epsilon=epsilon)
 
 
 def episode_returns_normalised(dataset: Dataset) -> np.ndarray:

@@ -9,6 +9,7 @@ it) and a key, and return ``(tokens, resets, labels)`` with a leading batch axis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +27,22 @@ def sample_tasks(data: Samples, key, count: int) -> jax.Array:
     return jax.random.categorical(key, jnp.log(data.weights), shape=(count,))
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean cross-entropy over every position: ``logits (B, T, A)``, ``labels (B, T)``."""
+class Weighted(NamedTuple):
+    """Labels with a weight per position: ``labels (B, T) int32``, ``weights (B, T) float32 >= 0``.
+    An objective whose positions count unequally (ICEE's unbiasing weights) returns these
+    in place of plain labels; :func:`cross_entropy` then takes the weighted mean."""
+
+    labels: jax.Array
+    weights: jax.Array
+
+
+def cross_entropy(logits: jax.Array, labels) -> jax.Array:
+    """Mean cross-entropy over every position: ``logits (B, T, A)``, ``labels (B, T)``; for
+    :class:`Weighted` labels the weighted mean, self-normalised over the batch (divided by the
+    weights' sum, so its scale does not depend on how large the weights run)."""
+    if isinstance(labels, Weighted):
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels.labels)
+        return jnp.sum(losses * labels.weights) / jnp.maximum(jnp.sum(labels.weights), 1e-8)
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
@@ -137,3 +152,78 @@ class ADObjective:
     def _with_task(self, data: Samples, idx, batch: tuple) -> tuple:
         """``batch``, and each row's task where windows are paired."""
         return (*batch, data.task[idx]) if self.paired else batch
+
+
+#: ICEE's token conditions: [in the current episode, no shortfall, shortfall / horizon, flag] (:func:`icee_token_conditions`)
+ICEE_CONDITIONS = 4
+
+
+def icee_token_conditions(conditions: jax.Array, current: jax.Array) -> jax.Array:
+    """The conditions a token carries: ``conditions (..., 3)`` of the data
+    (:func:`icrl.data.icee_conditions`) and ``current (...)`` whether the token lies in the episode
+    being acted in. A finished episode's tokens keep only the flag: its in-episode return to go
+    depends on the goal and could not be given to a deployed agent's earlier episodes."""
+    current = jnp.asarray(current, jnp.float32)[..., None]
+    return jnp.concatenate([current, conditions[..., :2] * current, conditions[..., 2:]], axis=-1)
+
+
+@dataclass(frozen=True)
+class ICEEObjective:
+    """In-context exploration-exploitation (Dai et al. 2024): predict the data policy's action
+    from the observation, the context and each token's conditions, over windows of
+    ``context_episodes`` episodes that begin at any step of a sequence of one task's episodes
+    (as a sliding context does). The tokens of the window's last episode, the one being acted
+    in, carry the in-episode conditions and the flag; earlier episodes' tokens the flag alone
+    (:func:`icee_token_conditions`), as a deployed agent's context holds them.
+
+    ``unbiased``: each position's log-likelihood is weighted by ``uniform(a) / π(a | o)``
+    (``π`` the data policy's probability of the recorded action, ``Samples.behaviour``), so the
+    model's action prior is uniform rather than the data policy's; weights are clipped at
+    ``weight_clip`` (they grow as 1/ε for a random action of a nearly greedy episode) and
+    self-normalised over the batch (:func:`cross_entropy`). A spec without conditions trains
+    on the bare episodes (AD on the same data)."""
+
+    spec: TokenSpec
+    horizon: int
+    context_episodes: int
+    unbiased: bool = True
+    weight_clip: float = 20.0
+    kind = "icee"
+
+    def __post_init__(self):
+        if not self.weight_clip >= 1:
+            raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
+        if self.spec.num_conditions not in (0, ICEE_CONDITIONS):
+            raise ValueError(f"ICEE's tokens carry {ICEE_CONDITIONS} conditions (or none), got a spec with {self.spec.num_conditions}")
+
+    def check(self, meta: dict) -> None:
+        if self.context_episodes > meta["num_episodes"]:
+            raise ValueError(f"a window of {self.context_episodes} episodes is longer than the data's sequences of "
+                             f"{meta['num_episodes']} episodes")
+
+    def weights(self, behaviour: jax.Array) -> jax.Array:
+        """``min(weight_clip, (1 / num_actions) / behaviour)``: each position's weight."""
+        return jnp.minimum(self.weight_clip, (1.0 / self.spec.num_actions) / jnp.maximum(behaviour, 1e-8))
+
+    def sample_batch(self, data: Samples, key, batch_size: int):
+        if self.unbiased and data.behaviour is None:
+            raise ValueError("the unbiased objective needs the data policy's probabilities (Samples.behaviour)")
+        if self.spec.num_conditions and data.conditions is None:
+            raise ValueError("these tokens carry conditions; the data holds none (Samples.conditions)")
+        k_task, k_start, k_back = jax.random.split(key, 3)
+        length = data.history.action.shape[1]
+        num_episodes = length // self.horizon
+        idx = sample_tasks(data, k_task, batch_size)
+        start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - self.context_episodes + 1)
+        back = jax.random.randint(k_back, (batch_size,), 0, self.horizon)
+        first = start * self.horizon - jnp.where(start > 0, back, 0)
+        steps = first[:, None] + jnp.arange(self.context_episodes * self.horizon)  # (B, W * H)
+        pick = lambda x: x[idx[:, None], steps]  # noqa: E731
+        h = jax.tree.map(pick, data.history._replace(regret=None, info=None))
+        conditions = None
+        if self.spec.num_conditions:
+            episode = steps // self.horizon
+            conditions = icee_token_conditions(pick(data.conditions), episode == episode[:, -1:])
+        tokens = self.spec.tokens(h, conditions=conditions)
+        labels = Weighted(h.action, self.weights(pick(data.behaviour))) if self.unbiased else h.action
+        return tokens, None, labels

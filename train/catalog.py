@@ -26,7 +26,11 @@ DESCRIPTIONS = {
                             ("ad-s5", "AD with the S5 backbone"), ("ad-t2mir", "AD with T2MIR mixture-of-experts layers"),
                             ("ad-noisy", "AD on a noisy source (half the histories degraded)"),
                             ("ad-lhf", "AD + learning-history filtering on the noisy source"),
-                            ("dpt", "DPT with PSRL labels, streamed"), ("rl2-s5", "meta-RL with an S5 memory"))},
+                            ("dpt", "DPT with PSRL labels, streamed"), ("rl2-s5", "meta-RL with an S5 memory"),
+                            ("icee", "ICEE on epsilon-greedy oracle episodes"),
+                            ("ad-sorted", "AD on ICEE's data, episodes sorted by decreasing epsilon"))},
+    "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
+    "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",
     "baselines": "the classic algorithms (UCB, Thompson, LinUCB, Q-learning, PSRL, ...) on every environment",
 }
 
@@ -36,7 +40,7 @@ def listing() -> str:
     width = max(map(len, DESCRIPTIONS))
     lines = ["usage: python -m train NAME [--flags]     run an experiment (python -m train NAME --help: its flags)",
              "       python -m train eval RUN_DIR [...]   evaluate a saved run again, without training",
-             "       python -m train compare BENCHMARK    every method of darkroom9 or keydoor9 in one table and figure",
+             "       python -m train compare BENCHMARK    every method of darkroom9, keydoor9 or biasedroom9 in one table",
              "       python -m train list                 this list", "", "experiments:"]
     lines += [f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items()]
     return "\n".join(lines)

@@ -294,6 +294,11 @@ _RL29 = dict(_RL2, train_steps=400)
 # AD + LHF on a noisy source (half the histories from a degraded PSRL acting at random with a probability up to 1), as
 # docs/plugins.md's 7x7 comparison
 _LHF9 = dict(noisy_fraction=0.5, noise_epsilon=1.0, lhf=True, lhf_keep=0.75)
+# ICEE: 12 episodes of the epsilon-greedy oracle per task (epsilon per episode from [0, 1]), windows of 10 as AD's
+_ICEE9 = dict(objective="icee", num_train_tasks=20_000, icee_episodes=12, context_episodes=10, train_steps=1500, batch_size=32,
+              microbatches=_CPU_MICROBATCHES)
+# the paper's baselines on the same data and steps: AD on the episodes sorted by decreasing epsilon, ICEE without weights
+_AD_SORTED9 = dict(_ICEE9, conditioned=False, unbiased=False, sort_by_epsilon=True)
 
 
 def _benchmark(room: dict, ad: dict, key: str) -> dict:
@@ -309,6 +314,17 @@ def _benchmark(room: dict, ad: dict, key: str) -> dict:
         f"{key}-ad-lhf": (_preset(**room, **ad, **_LHF9), {}),
         f"{key}-dpt": (_preset(**room, **{**_DPT9, "context_episodes": ad["context_episodes"]}), {}),
         f"{key}-rl2-s5": (_preset(**{**room, **_RL29, "context_episodes": ad["context_episodes"]}), {}),
+        f"{key}-icee": (_preset(**room, **{**_ICEE9, "context_episodes": ad["context_episodes"]}), {}),
+        f"{key}-ad-sorted": (_preset(**room, **{**_AD_SORTED9, "context_episodes": ad["context_episodes"]}), {}),
+    }
+
+
+def _biased(room: dict) -> dict:
+    """ICEE's biased Dark Room: the data policy's random actions lean toward the low-numbered ones (q(a) ∝ 0.5**a),
+    with and without the unbiasing weights."""
+    return {
+        "biasedroom9-icee": (_preset(**room, **_ICEE9, random_skew=0.5), {}),
+        "biasedroom9-icee-noweights": (_preset(**room, **_ICEE9, random_skew=0.5, unbiased=False), {}),
     }
 
 
@@ -369,10 +385,11 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     "darkroom-rl2-gru": (_preset(**{**_ROOM_RL2, "backbone": "gru"}), dict(_PAPER_RL2, size=10, horizon=100, train_steps=2400)),
     **_benchmark(_ROOM9, _AD9, "darkroom9"),
     **_benchmark(_KEYDOOR9, _KEYDOOR9_AD, "keydoor9"),
+    **_biased(_ROOM9),
 }
 
 #: The presets of each common benchmark (``python -m train compare NAME``).
-BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-")) for key in ("darkroom9", "keydoor9")}
+BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-")) for key in ("darkroom9", "keydoor9", "biasedroom9")}
 
 
 def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:

@@ -90,7 +90,7 @@ def build(cfg: ExperimentConfig) -> Setup:
     method = cfg.method_def
     env, _ = envs.make(cfg.env, **cfg.env_kwargs())
     eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
-    spec = TokenSpec.for_env(env)
+    spec = method.token_spec(cfg, env)
     eval_steps = cfg.eval_episodes * eval_env.horizon
     objective, seq_len = method.objective(cfg, env, spec)
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)

@@ -18,6 +18,7 @@ from icrl.types import Transition
 from icrl.agents.linear import LinearThompsonAgent, LinUCBAgent
 from icrl.agents.model import ModelAgent
 from icrl.agents.oracle import OracleAgent
+from icrl.agents.epsilon import EpsilonOracleAgent
 from icrl.agents.posterior import TaskPosteriorAgent
 from icrl.agents.tabular import QLearningAgent
 
@@ -62,6 +63,7 @@ AGENTS: dict[str, Callable[[Any], tuple[type, dict]]] = {
     "lin-thompson": _linear(LinearThompsonAgent),
     "q-learning": lambda env: (QLearningAgent, QLearningAgent.env_arguments(env)),
     "oracle": _for_env(OracleAgent),
+    "epsilon-oracle": _for_env(EpsilonOracleAgent),  # ICEE's data: the oracle, random with a probability drawn per episode
     # exact Bayes over a finite task pool: DPT's pretraining target, and PSRL
     "posterior": _for_env(TaskPosteriorAgent, mode="action"),
     "psrl": _for_env(TaskPosteriorAgent, mode="episode"),
@@ -85,5 +87,5 @@ def make_agent(name: str, env, **kwargs) -> Agent:
 __all__ = [
     "AGENTS", "Agent", "AgentState", "Transition", "make_agent", "RandomAgent",
     "DirichletRandomAgent", "EpsilonGreedyAgent", "UCBAgent", "BernoulliThompsonAgent",
-    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "TaskPosteriorAgent", "ModelAgent",
+    "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "EpsilonOracleAgent", "TaskPosteriorAgent", "ModelAgent",
 ]

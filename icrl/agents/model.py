@@ -23,6 +23,7 @@ class ModelState:
     prev: jax.Array  # features of the previous transition, (transition_dim,)
     frozen_carry: Any = None  # context="episode": the carry as the current episode began
     frozen_prev: Any = None  # ... and the last transition before it
+    extra: Any = None  # what a subclass tracks besides the context (ICEE: the step within the episode)
 
 
 @struct.dataclass
@@ -77,15 +78,20 @@ class ModelAgent:
             return ModelState(carry, prev, carry, prev)
         return ModelState(carry, prev)
 
-    def _step(self, carry, obs, prev):
-        token = self.spec.token(obs, prev)[None]
+    def _conditions(self, state: ModelState):
+        """The condition features of the next token (``None``: a spec without them)."""
+        return None
+
+    def _step(self, carry, obs, prev, conditions=None):
+        token = self.spec.token(obs, prev, conditions)[None]
         carry, outputs = self.model.apply(self.params, carry, token, None, method="step")
         return carry, outputs[0, : self.spec.num_actions]  # a meta-RL policy's last output is its value
 
     def _advance(self, state: ModelState, obs):
-        carry, logits = self._step(state.carry, obs, state.prev)
+        conditions = self._conditions(state)
+        carry, logits = self._step(state.carry, obs, state.prev, conditions)
         if self.context == "episode":  # act on the context as the episode began; discard that query's carry
-            _, logits = self._step(state.frozen_carry, obs, state.frozen_prev)
+            _, logits = self._step(state.frozen_carry, obs, state.frozen_prev, conditions)
         return carry, logits
 
     def action_logits(self, state: ModelState, obs) -> jax.Array:
@@ -109,3 +115,61 @@ class ModelAgent:
             pick = lambda new, old: jax.tree.map(lambda n, o: jnp.where(done, n, o), new, old)  # noqa: E731
             state = state.replace(frozen_carry=pick(state.carry, state.frozen_carry), frozen_prev=pick(prev, state.frozen_prev))
         return state
+
+
+@struct.dataclass
+class ICEEState:
+    """What an ICEE agent keeps of the episode it is in, beside its model's context."""
+
+    start_carry: Any  # the model's carry as the episode began
+    base: jax.Array  # (horizon, token_dim - 4) the episode's tokens without their conditions
+    rewards: jax.Array  # (horizon,)
+    step: jax.Array  # () steps taken in the episode
+    best: jax.Array  # () the best return of a finished episode (0 before any)
+
+
+@struct.dataclass
+class ICEEAgent(ModelAgent):
+    """An ICEE model acting in context (Dai et al. 2024). While an episode runs, every token asks
+    for the best (:func:`icrl.objectives.icee_token_conditions`): no shortfall of the in-episode
+    return to go from the best the state allows, and the cross-episode flag on ("at least as
+    good as every earlier episode"). When the episode ends (:meth:`end_episode`, which
+    ``rollout`` calls) its tokens are relabelled as its data would carry them as a finished
+    episode: the flag it really earned and no in-episode conditions. The context goes back to
+    the episode's start and takes the episode in again, so earlier episodes never claim a
+    success they did not have."""
+
+    horizon: int = struct.field(pytree_node=False, default=1)
+
+    def init(self, key, env_params=None) -> ModelState:
+        state = super().init(key, env_params)
+        base = jnp.zeros((self.horizon, self.spec.token_dim - self.spec.num_conditions), jnp.float32)
+        zero = jnp.zeros((), jnp.float32)
+        return state.replace(extra=ICEEState(state.carry, base, jnp.zeros(self.horizon), jnp.zeros((), jnp.int32), zero))
+
+    def _conditions(self, state: ModelState):
+        return jnp.array([1.0, 1.0, 0.0, 1.0], jnp.float32)  # current episode, no shortfall, shortfall 0, flag on
+
+    def update(self, state: ModelState, transition) -> ModelState:
+        extra = state.extra
+        base = jnp.concatenate([self.spec.encode_obs(transition.obs), state.prev], axis=-1)  # this step's token, unconditioned
+        i = jnp.minimum(extra.step, self.horizon - 1)
+        extra = extra.replace(base=extra.base.at[i].set(base), rewards=extra.rewards.at[i].set(transition.reward),
+                              step=extra.step + 1)
+        return super().update(state, transition).replace(extra=extra)
+
+    def end_episode(self, state: ModelState) -> ModelState:
+        extra = state.extra
+        ret = extra.rewards.sum()
+        flag = ((ret > 0) & (ret >= extra.best)).astype(jnp.float32)  # as icrl.data.icee_conditions
+        conditions = jnp.broadcast_to(jnp.stack([0.0, 0.0, 0.0, flag]), (self.horizon, 4))
+        tokens = jnp.concatenate([extra.base, conditions], axis=-1)
+
+        def step(carry, token):
+            carry, _ = self.model.apply(self.params, carry, token[None], None, method="step")
+            return carry, None
+
+        carry, _ = jax.lax.scan(step, extra.start_carry, tokens)
+        extra = ICEEState(carry, jnp.zeros_like(extra.base), jnp.zeros_like(extra.rewards), jnp.zeros((), jnp.int32),
+                          jnp.maximum(extra.best, ret))
+        return state.replace(carry=carry, extra=extra)

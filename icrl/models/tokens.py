@@ -27,11 +27,14 @@ def _flatten_float(obs):
 @dataclass(frozen=True)
 class TokenSpec:
     """How observations become features. ``for_env`` picks the environment's
-    ``obs_features`` (grid worlds: one-hot x and y, and scaled coordinates) or the raw observation."""
+    ``obs_features`` (grid worlds: one-hot x and y, and scaled coordinates) or the raw observation.
+    ``num_conditions`` features a method adds at the end of every token (ICEE: the return to
+    go and the cross-episode flag); every token then needs them."""
 
     obs_dim: int
     num_actions: int
     encode_obs: Callable[[jax.Array], jax.Array] = _flatten_float
+    num_conditions: int = 0
 
     @classmethod
     def for_env(cls, env, params=None) -> "TokenSpec":
@@ -46,7 +49,7 @@ class TokenSpec:
 
     @property
     def token_dim(self) -> int:
-        return self.obs_dim + self.transition_dim
+        return self.obs_dim + self.transition_dim + self.num_conditions
 
     def transition(self, obs, action, reward, next_obs, done=None) -> jax.Array:
         """Features of transitions with leading dims ``(...)``: ``(..., transition_dim)``."""
@@ -66,18 +69,28 @@ class TokenSpec:
     def empty_transition(self, leading_shape=()) -> jax.Array:
         return jnp.zeros(tuple(leading_shape) + (self.transition_dim,), jnp.float32)
 
-    def token(self, query_obs, prev_transition) -> jax.Array:
-        """One token from a query observation and previous transition features."""
-        return jnp.concatenate([self.encode_obs(query_obs), prev_transition], axis=-1)
+    def token(self, query_obs, prev_transition, conditions=None) -> jax.Array:
+        """One token from a query observation, previous transition features and, where the spec
+        has them, ``conditions (..., num_conditions)``."""
+        parts = [self.encode_obs(query_obs), prev_transition]
+        if self.num_conditions:
+            if conditions is None or jnp.shape(conditions)[-1] != self.num_conditions:
+                raise ValueError(f"tokens of this spec end with {self.num_conditions} condition features, got "
+                                 f"{None if conditions is None else jnp.shape(conditions)}")
+            parts.append(jnp.asarray(conditions, jnp.float32))
+        elif conditions is not None:
+            raise ValueError("this token spec has no condition features (num_conditions=0), but conditions were given")
+        return jnp.concatenate(parts, axis=-1)
 
-    def tokens(self, history, queries=None) -> jax.Array:
+    def tokens(self, history, queries=None, conditions=None) -> jax.Array:
         """Tokens for a :class:`icrl.types.History` of ``T`` steps (leading dims ``(..., T)``):
         token ``t`` holds the query for step ``t`` and transition ``t - 1``.
 
         ``queries: (..., T, *obs_shape)`` gives ``T`` tokens, the last one before
         transition ``T - 1``; ``(..., T + 1, *obs_shape)`` gives ``T + 1``, the last one
         after the whole history (DPT labels every prefix, the full one included).
-        Default: the observations, as for AD and online rollouts."""
+        Default: the observations, as for AD and online rollouts. ``conditions (..., T, C)``: the
+        per-step condition features of a spec with ``num_conditions = C``."""
         queries = history.obs if queries is None else queries
         num_queries, num_steps = queries.shape[history.action.ndim - 1], history.action.shape[-1]
         if num_queries not in (num_steps, num_steps + 1):
@@ -86,4 +99,4 @@ class TokenSpec:
         if num_queries == num_steps:
             trans = trans[..., :-1, :]
         shifted = jnp.concatenate([self.empty_transition(trans.shape[:-2] + (1,)), trans], axis=-2)
-        return self.token(queries, shifted)
+        return self.token(queries, shifted, conditions)

@@ -62,6 +62,13 @@ class Method:
         """One line saying what the method trains on when it makes its own data."""
         return "data made inside every training step"
 
+    def token_spec(self, cfg, env):
+        """How the method's tokens are made (:class:`icrl.models.TokenSpec`): the environment's,
+        with any condition features the method adds."""
+        from icrl.models import TokenSpec
+
+        return TokenSpec.for_env(env)
+
     def objective(self, cfg, env, spec) -> tuple[Any, int]:
         """``(objective, sequence length)``: the objective samples batches and gives the loss
         (:class:`icrl.training.Trainer`); the model is built for sequences of that length."""
@@ -143,6 +150,7 @@ def group_of(field_name: str) -> str | None:
 from train.methods.dpt import DPT  # noqa: E402
 from train.methods.ad import AD  # noqa: E402
 from train.methods.rl2 import RL2  # noqa: E402
+from train.methods.icee import ICEE  # noqa: E402
 
-for _method in (DPT(), AD(), RL2()):
+for _method in (DPT(), AD(), RL2(), ICEE()):
     register(_method)

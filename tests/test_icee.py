@@ -1,0 +1,168 @@
+"""ICEE: the ε-greedy oracle's behaviour probabilities, the unbiasing weights, the conditions
+(return to go and the cross-episode flag), the weighted loss, and a tiny run that learns in context."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.grid import all_cells
+from icrl.agents import make_agent
+from icrl.agents.epsilon import EpsilonOracleAgent
+from icrl.agents.model import ICEEAgent
+from icrl.data import icee_conditions, make_icee_dataset
+from icrl.models import TokenSpec, Transformer
+from icrl.objectives import ICEEObjective, Weighted, cross_entropy, icee_token_conditions
+from icrl.rollout import episode_returns, rollout
+from icrl.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def room():
+    return envs.make("darkroom", size=5, horizon=10)[0]
+
+
+def test_behaviour_probabilities_and_weights_by_hand(room):
+    """With ε = 0.4 and 5 actions: the oracle's action has π = 0.6 + 0.4/5 = 0.68, any other 0.08;
+    the weights uniform/π are 0.2/0.68 and 2.5, the latter clipped to 2 at weight_clip=2."""
+    agent = EpsilonOracleAgent(room)
+    params = room.sample_tasks(jax.random.PRNGKey(0), 1)
+    params = jax.tree.map(lambda x: x[0], params)
+    state = agent.init(jax.random.PRNGKey(1), params).replace(epsilon=jnp.float32(0.4))
+    obs, _ = room.reset(jax.random.PRNGKey(2), params)
+    best = room.oracle_act(room.oracle_init(params), obs, params)
+    seen = set()
+    for i in range(200):
+        action, new = agent.act(jax.random.PRNGKey(100 + i), state, obs)
+        expected = 0.68 if int(action) == int(best) else 0.08
+        np.testing.assert_allclose(float(agent.record(new)[0]), expected, rtol=1e-6)
+        seen.add(int(action) == int(best))
+    assert seen == {True, False}
+    objective = ICEEObjective(TokenSpec.for_env(room), room.horizon, 1, weight_clip=2.0)
+    np.testing.assert_allclose(objective.weights(jnp.array([0.68, 0.08])), [0.2 / 0.68, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(ICEEObjective(TokenSpec.for_env(room), room.horizon, 1).weights(jnp.array([0.08])), [2.5], rtol=1e-6)
+
+
+def test_recorded_probabilities_match_the_oracle_and_epsilon_changes_per_episode(room):
+    """In a rollout the data record, at every step, π(a) = (1 - ε)[a = a*] + ε/5 with a* the optimal
+    action and ε constant within an episode and drawn again for the next."""
+    tasks = room.sample_tasks(jax.random.PRNGKey(0), 8)
+    data = make_icee_dataset(room, jax.random.PRNGKey(3), 8, 6)
+    assert data.history.action.shape == (8, 60)
+    eps = np.asarray(data.extras["epsilon"])  # (8, 6)
+    assert len(np.unique(eps.round(6))) > 40  # a fresh epsilon per episode
+    tasks = room.sample_tasks(jax.random.split(jax.random.PRNGKey(3))[0], 8, "train")
+    best = jax.vmap(jax.vmap(room.optimal_action_for_obs, in_axes=(0, None)))(jnp.asarray(data.history.obs), tasks)
+    per_step_eps = np.repeat(eps, room.horizon, axis=1)
+    expected = (1 - per_step_eps) * (np.asarray(data.history.action) == np.asarray(best)) + per_step_eps / 5
+    np.testing.assert_allclose(data.extras["behaviour"], expected, rtol=1e-5)
+
+
+def test_sorted_episodes_have_decreasing_epsilon(room):
+    data = make_icee_dataset(room, jax.random.PRNGKey(3), 8, 6, sort_by_epsilon=True)
+    assert (np.diff(data.extras["epsilon"], axis=1) <= 0).all()
+    unsorted = make_icee_dataset(room, jax.random.PRNGKey(3), 8, 6)
+    np.testing.assert_allclose(np.sort(unsorted.extras["epsilon"], 1)[:, ::-1], data.extras["epsilon"])
+
+
+def test_conditions_on_a_hand_made_history():
+    """Horizon 4. Returns 0, 2, 1, 2, 3: flags 0 (no better than an empty episode), 1 (beats 0),
+    0 (1 < 2), 1 (a tie with the best counts), 1 (beats 2). Episode 2's rewards [0, 0, 1, 1] have
+    returns to go 2, 2, 2, 1; with best returns to go 3, 3, 2, 1 its shortfalls are 1, 1, 0, 0
+    (over 4). As tokens, a finished episode keeps only its flag."""
+    rewards = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0], [0, 1, 1, 1]], np.float32).reshape(-1)
+    best = np.tile([3, 3, 2, 1], 5).astype(np.float32)
+    c = np.asarray(icee_conditions(rewards, 4, best)).reshape(5, 4, 3)
+    np.testing.assert_array_equal(c[:, :, 2], np.repeat([[0], [1], [0], [1], [1]], 4, axis=1))
+    np.testing.assert_allclose(c[1, :, 1], np.array([1, 1, 0, 0]) / 4)
+    np.testing.assert_array_equal(c[1, :, 0], [0, 0, 1, 1])
+    np.testing.assert_allclose(c[0, :, 1], np.array([3, 3, 2, 1]) / 4)
+    tokens = np.asarray(icee_token_conditions(jnp.asarray(c[1]), jnp.array([0, 0, 1, 1])))
+    np.testing.assert_allclose(tokens, [[0, 0, 0, 1], [0, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]])
+
+
+@pytest.mark.parametrize("name, kw", [("darkroom", dict(size=5, horizon=10)), ("keydoor", dict(size=5, horizon=20))])
+def test_greedy_oracle_episodes_fall_short_of_nothing(name, kw):
+    """With epsilon 0 the oracle's episodes are optimal: every step's shortfall is 0 and every
+    flag is on (a repeated optimal episode ties)."""
+    env = envs.make(name, **kw)[0]
+    data = make_icee_dataset(env, jax.random.PRNGKey(5), 16, 3, max_epsilon=0.0)
+    c = data.extras["conditions"]
+    np.testing.assert_allclose(c[..., 1], 0, atol=1e-6)
+    np.testing.assert_array_equal(c[..., 0], 1)
+    np.testing.assert_array_equal(c[..., 2], 1)
+    returns = np.asarray(data.history.reward).reshape(16, 3, -1).sum(-1)
+    np.testing.assert_allclose(returns, np.repeat(data.extras["optimal_return"][:, None], 3, 1))
+
+
+@pytest.mark.parametrize("name, kw", [("darkroom", dict(size=9, horizon=20)), ("keydoor", dict(size=9, horizon=50))])
+def test_best_return_to_go_equals_backward_induction(name, kw):
+    """The closed form of each state's best return to go equals value iteration over the room's
+    exact planning tables, for every cell, phase and number of steps left."""
+    env = envs.make(name, **kw)[0]
+    cells = jnp.asarray(all_cells(env.size))
+    for i in range(4):
+        params = jax.tree.map(lambda x: x[i], env.sample_tasks(jax.random.PRNGKey(i), 4))
+        next_state, reward, _ = env._planning_tables(params)
+        value = jnp.zeros(next_state.shape[0])
+        phases = 3 if name == "keydoor" else 1
+        for k in range(env.horizon + 1):
+            for phase in range(phases):
+                got = jax.vmap(lambda o: env.best_return_to_go(o, phase, k, params))(cells)
+                np.testing.assert_array_equal(got, value[phase * len(cells):(phase + 1) * len(cells)], err_msg=f"{k} {phase}")
+            value = jnp.max(reward + value[next_state], axis=-1)
+
+
+def test_relabelled_context_equals_the_whole_sequence_with_hindsight_conditions(room):
+    """After two episodes, the deployed agent's next output equals the parallel model's on the
+    whole history whose finished episodes carry the flag they earned (and no in-episode
+    conditions), then the current token's request: relabelling at episode ends is exact."""
+    spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=40, num_layers=2, num_heads=2, width=16)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    agent = ICEEAgent(params, model, spec, horizon=room.horizon)
+    tasks = room.sample_tasks(jax.random.PRNGKey(1), 4, "test")
+    tasks = tasks.replace(goal=tasks.goal.at[:2].set(room.start_pos() + jnp.array([0, 1])))  # a goal found at random
+    history, state = rollout(room, agent, tasks, jax.random.PRNGKey(2), num_episodes=2, return_agent_state=True)
+    obs, _ = room.reset(jax.random.PRNGKey(3), jax.tree.map(lambda x: x[0], tasks))
+    flags = []
+    for i in range(4):
+        s = jax.tree.map(lambda x: x[i], state)
+        h = jax.tree.map(lambda x: x[i], history)
+        logits = agent.action_logits(s, obs)
+        finished = icee_token_conditions(icee_conditions(h.reward, room.horizon, jnp.zeros_like(h.reward)), jnp.zeros_like(h.reward))
+        flags += list(np.asarray(finished[:: room.horizon, 3]))
+        conditions = jnp.concatenate([finished, jnp.array([[1.0, 1.0, 0.0, 1.0]])])
+        tokens = spec.tokens(h._replace(regret=None, info=None), jnp.concatenate([h.obs, obs[None]]), conditions)
+        np.testing.assert_allclose(logits, model.apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-4)
+    assert 0 in flags and 1 in flags  # relabelling changed some flags, kept others
+
+
+def test_weighted_cross_entropy_by_hand():
+    logits = jnp.log(jnp.array([[[0.5, 0.5], [0.9, 0.1]]]))
+    labels = jnp.array([[0, 1]])
+    ce = -np.log([0.5, 0.1])
+    np.testing.assert_allclose(cross_entropy(logits, Weighted(labels, jnp.array([[1.0, 3.0]]))), (ce[0] + 3 * ce[1]) / 4, rtol=1e-6)
+    np.testing.assert_allclose(cross_entropy(logits, Weighted(labels, jnp.ones((1, 2)))), cross_entropy(logits, labels), rtol=1e-6)
+
+
+def test_tiny_icee_beats_random_on_held_out_goals_and_two_steps_do_not(room):
+    """5x5 room, 10-step episodes, windows of 3 episodes from sequences of 4: trained, ICEE's third
+    episode on held-out goals beats random's by a clear margin (paired, 95%); after 2 steps it does not."""
+    spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
+    data = make_icee_dataset(room, jax.random.PRNGKey(0), 3000, 4)
+    objective = ICEEObjective(spec, room.horizon, 3)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=30, num_layers=2, num_heads=2, width=32)
+    tasks = room.sample_tasks(jax.random.PRNGKey(123), 200, "test")
+    rand = np.asarray(episode_returns(rollout(room, make_agent("random", room), tasks, jax.random.PRNGKey(7), num_episodes=3),
+                                      room.horizon))
+    for steps, learns in ((2, False), (300, True)):
+        cfg = TrainConfig(train_steps=steps, batch_size=64, learning_rate=3e-3, warmup_steps=min(10, steps), log_every=100,
+                          num_devices=1)
+        params, _ = train(model, objective, data.samples, cfg, progress=False)
+        agent = ICEEAgent(params, model, spec, horizon=room.horizon)
+        icee = np.asarray(episode_returns(rollout(room, agent, tasks, jax.random.PRNGKey(7), num_episodes=3), room.horizon))
+        diff = icee[:, -1] - rand[:, -1]
+        low = diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+        assert (low > 1.0) == learns, (steps, icee.mean(0), rand.mean(0))

@@ -1,0 +1,97 @@
+"""In-context exploration-exploitation (ICEE, Dai, Tomasi & Ghiassian 2024): a sequence model over
+several episodes of one task, trained on episodes of an ε-greedy oracle (not learning histories),
+conditioned on each step's in-episode return to go and a cross-episode "better than every earlier
+episode" flag, with each action's log-likelihood weighted by uniform(a) / π(a | o) so that the
+model's action prior is uniform rather than the data policy's. Deployed with the flag always on.
+
+The same data make the paper's two baselines: AD on each task's episodes sorted by decreasing ε
+(``conditioned=False, unbiased=False, sort_by_epsilon=True``) and ICEE without the weights
+(``unbiased=False``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.base import check_positive_int
+from icrl.agents import make_agent
+from icrl.data import make_icee_dataset
+from icrl.objectives import ICEE_CONDITIONS
+from train.fields import setting
+from train.methods import Method
+
+
+@dataclass(frozen=True)
+class ICEEConfig:
+    icee_episodes: int = setting(12, "data", "episodes of one task in each training sequence")
+    max_epsilon: float = setting(1.0, "data", "each episode's probability of a random action is drawn from [0, this]")
+    random_skew: float = setting(1.0, "data", "a random action a is drawn with probability proportional to skew**a (1: uniform; "
+                                 "below 1: a biased data policy)")
+    sort_by_epsilon: bool = setting(False, "data", "each task's episodes in order of decreasing epsilon (the AD-sorted baseline)")
+    conditioned: bool = setting(True, "objective", "tokens carry the return to go and the cross-episode flag (off: AD on the episodes)")
+    unbiased: bool = setting(True, "objective", "weight each action's log-likelihood by uniform(a) / pi(a | o)")
+    weight_clip: float = setting(20.0, "objective", "the unbiasing weights are clipped at this (they grow as 1 / epsilon)")
+
+    def __post_init__(self):
+        check_positive_int("icee_episodes", self.icee_episodes)
+        if not 0 <= self.max_epsilon <= 1:
+            raise ValueError(f"max_epsilon must be in [0, 1], got {self.max_epsilon!r}")
+        if not 0 < self.random_skew <= 1:
+            raise ValueError(f"random_skew must be in (0, 1], got {self.random_skew!r}")
+        if not self.weight_clip >= 1:
+            raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
+
+
+class ICEE(Method):
+    name, label, Config = "icee", "ICEE", ICEEConfig
+    unused_common = ("lhf", "lhf_keep", "lhf_stability", "deploy_context")
+
+    def check(self, cfg) -> None:
+        if cfg.data_source != "fixed":
+            raise ValueError("ICEE trains on a fixed dataset of epsilon-oracle episodes: data_source must be 'fixed'")
+        if cfg.context_episodes > cfg.method.icee_episodes:
+            raise ValueError(f"context_episodes={cfg.context_episodes} is longer than the training sequences "
+                             f"(icee_episodes={cfg.method.icee_episodes})")
+        if cfg.deploy_context != ("step",):
+            raise ValueError(f"ICEE acts on every step so far: deploy_context must be ('step',), got {cfg.deploy_context!r}")
+
+    def check_env(self, cfg, env) -> None:
+        make_agent("epsilon-oracle", env)  # an environment without an oracle is refused here
+
+    def model_label(self, cfg) -> str:
+        m = cfg.method
+        label = "ICEE" if m.conditioned else ("AD-sorted" if m.sort_by_epsilon else "AD (epsilon-oracle)")
+        if m.conditioned and not m.unbiased:
+            label += " (no weights)"
+        return label + ("" if cfg.backbone == "transformer" else f"-{cfg.backbone}")
+
+    def make_data(self, cfg, env, key, num_tasks: int):
+        m = cfg.method
+        data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon,
+                                 skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon)
+        w = data.meta["weights"]
+        clipped = float(np.mean((1.0 / env.num_actions) / np.asarray(data.extras["behaviour"]) > m.weight_clip))
+        data.meta["weights"]["clipped_fraction"] = clipped
+        print(f"unbiasing weights uniform/pi: median {w['p50']:.2f}, 99th percentile {w['p99']:.1f}, max {w['max']:.0f}; "
+              f"{100 * clipped:.2f}% clipped at {m.weight_clip:g}")
+        return data
+
+    def token_spec(self, cfg, env):
+        spec = super().token_spec(cfg, env)
+        return dataclasses.replace(spec, num_conditions=ICEE_CONDITIONS) if cfg.method.conditioned else spec
+
+    def objective(self, cfg, env, spec):
+        from icrl.objectives import ICEEObjective
+
+        m = cfg.method
+        objective = ICEEObjective(spec, env.horizon, cfg.context_episodes, unbiased=m.unbiased, weight_clip=m.weight_clip)
+        objective.check({"num_episodes": m.icee_episodes})
+        return objective, cfg.context_episodes * env.horizon
+
+    def agents(self, cfg, params, model, spec):
+        from icrl.agents.model import ICEEAgent, ModelAgent
+
+        agent = ICEEAgent(params, model, spec, horizon=cfg.eval_horizon or cfg.horizon) if cfg.method.conditioned else ModelAgent(params, model, spec)
+        return {self.model_label(cfg): agent}
