@@ -28,6 +28,7 @@ DESCRIPTIONS = {
                             ("ad-lhf", "AD + learning-history filtering on the noisy source"),
                             ("dpt", "DPT with PSRL labels, streamed"), ("rl2-s5", "meta-RL with an S5 memory"),
                             ("icee", "ICEE on epsilon-greedy oracle episodes"),
+                            ("icee-noweights", "ICEE without the unbiasing weights"),
                             ("ad-sorted", "AD on ICEE's data, episodes sorted by decreasing epsilon"))},
     "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
     "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",

@@ -315,6 +315,7 @@ def _benchmark(room: dict, ad: dict, key: str) -> dict:
         f"{key}-dpt": (_preset(**room, **{**_DPT9, "context_episodes": ad["context_episodes"]}), {}),
         f"{key}-rl2-s5": (_preset(**{**room, **_RL29, "context_episodes": ad["context_episodes"]}), {}),
         f"{key}-icee": (_preset(**room, **{**_ICEE9, "context_episodes": ad["context_episodes"]}), {}),
+        f"{key}-icee-noweights": (_preset(**room, **{**_ICEE9, "context_episodes": ad["context_episodes"]}, unbiased=False), {}),
         f"{key}-ad-sorted": (_preset(**room, **{**_AD_SORTED9, "context_episodes": ad["context_episodes"]}), {}),
     }
 
