@@ -149,8 +149,8 @@ def test_weighted_cross_entropy_by_hand():
 
 def test_tiny_icee_beats_random_on_held_out_goals_and_two_steps_do_not(room):
     """5x5 room, 10-step episodes, windows of 3 episodes from sequences of 4, without the unbiasing
-    weights (with them the loss stays at the uniform prior for the first few hundred steps: the
-    weights put 90% of their mass on random actions): trained, ICEE's third episode on held-out
+    weights (with them the loss stays at the uniform prior for the first few hundred steps: only
+    10% of the weights' mass is on actions taken with probability above 0.6): trained, ICEE's third episode on held-out
     goals beats random's (paired, 95%); after 2 steps it does not."""
     spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
     data = make_icee_dataset(room, jax.random.PRNGKey(0), 3000, 4)
