@@ -1,6 +1,7 @@
 """Regenerate docs/RESULTS.md, docs/results.json, the plots and README's headline table from the named experiments.
 
     python docs/make_results.py [--seeds 0 1 2] [--only NAME ...] [--rerun NAME ...] [--render-only]
+    python docs/make_results.py --benchmarks darkroom9 keydoor9   # gather the common benchmark's runs (runs/compare)
 
 Every experiment runs at its CPU preset once per training seed (``runs/results/NAME-seedK``),
 and each trained model is evaluated twice: on held-out tasks (the reported figures) and
@@ -225,7 +226,46 @@ def render(summary: dict) -> tuple[str, list[str]]:
         lines += [_chosen(name) + " " + _commits(n, seeds), ""]
         lines += _bandit_table(n, seeds, model) if cfg["kind"] == REGRET else _grid_table(n, seeds, model, cfg)
         lines += ["", f"![{name}]({name}.png)", ""]
+    lines += _benchmark_sections(n, summary.get("benchmarks", {}))
     return "\n".join(lines) + "\n", n.printed
+
+
+#: The common benchmark's rooms, in the order the page shows them.
+BENCHMARK_ORDER = ("darkroom9", "keydoor9", "biasedroom9")
+
+
+def gather_benchmark(name: str, seeds) -> dict:
+    """The runs of benchmark ``name`` in runs/compare (as ``python -m train compare NAME`` leaves them), for
+    results.json: each preset's and baseline's fraction of optimal per seed and episode, and what is missing."""
+    from icrl.compare import plot
+    from train.compare import gather
+
+    found, title, missing = gather(name, tuple(seeds))
+    plot(found, os.path.join(DOCS, f"{name}.png"), title)
+    return {"seeds": list(seeds), "num_goals": int(title.split(": ")[1].split()[0]), "missing": missing,
+            "rows": [{"name": r.name, "fractions": np.round(r.fractions, 4).tolist(), "minutes": r.minutes} for r in found]}
+
+
+def _benchmark_sections(n, benchmarks: dict) -> list[str]:
+    from icrl.compare import Row, table
+
+    if not benchmarks:
+        return []
+    lines = ["# The common benchmark", "",
+             "Every method on the grid-world protocol of the AD, ICEE and DICP papers (docs/methods.md), gathered by "
+             "`python -m train compare NAME` from runs made as `python -m train PRESET --train-seed K` would make them. "
+             "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
+             "ICEE's design was chosen on training-split goals. Training minutes were measured with other runs "
+             "sharing the two cores.", ""]
+    for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
+        bench = benchmarks[name]
+        rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
+        lines += [f"## {name}", "", f"Held-out goals: {n(bench['num_goals'], 'd')}; training seeds "
+                  f"{', '.join(n(s, 'd') for s in bench['seeds'])}.", "", table(rows, fmt=n), ""]
+        if bench["missing"]:
+            lines += ["Not yet run: " + ", ".join(f"`{m}`" for m in bench["missing"]) + ".", ""]
+        lines += [f"![{name}]({name}.png)", ""]
+    return lines
 
 
 def _chosen(name: str) -> str:
@@ -362,6 +402,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these; keep the others' figures")
     parser.add_argument("--rerun", nargs="*", default=[], metavar="NAME", help="experiments to train again")
     parser.add_argument("--render-only", action="store_true", help="redraw the page and plots from docs/results.json")
+    parser.add_argument("--benchmarks", nargs="+", default=[], metavar="NAME", choices=BENCHMARK_ORDER,
+                        help="gather these common benchmarks' runs from runs/compare into the summary (nothing is trained)")
     args = parser.parse_args()
     from train.configs import EXPERIMENTS
 
@@ -372,7 +414,12 @@ def main() -> None:
     if os.path.exists(SUMMARY):
         with open(SUMMARY) as f:
             summary = json.load(f)
-    if not args.render_only:
+    for name in args.benchmarks:
+        summary.setdefault("benchmarks", {})[name] = gather_benchmark(name, args.seeds)
+    if args.benchmarks:
+        with open(SUMMARY, "w") as f:
+            json.dump(summary, f, indent=1, allow_nan=False)
+    if not args.render_only and not args.benchmarks:
         names = args.only or ORDER
         fresh = run_all(names, args.seeds, set(args.rerun))
         summary["experiments"].update(fresh["experiments"])

@@ -87,21 +87,23 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
     return out
 
 
-def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH) -> str:
+def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format) -> str:
     """A markdown table: one row per method, the fraction of optimal at ``episodes`` (mean ±
-    interval across seeds), the first episode reaching ``reach``, seeds and training minutes."""
-    head = (["method"] + [f"episode {e}" for e in episodes]
-            + [f"first episode ≥ {reach:.0%}", "seeds", "training (min per seed)"])
+    interval across seeds), the first episode reaching ``reach``, seeds and training minutes.
+    Every number goes through ``fmt(value, spec)`` (the results page passes one that keeps them)."""
+    head = (["method"] + [f"episode {fmt(e, 'd')}" for e in episodes]
+            + [f"first episode ≥ {fmt(100 * reach, '.0f')}%", "seeds", "training (min per seed)"])
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in rows:
         cells = [row.name]
         for e in episodes:
             value = row.at(e)
-            cells.append("" if value is None else (f"{value[0]:.2f}" + (f" ± {value[1]:.2f}" if row.seeds > 1 else "")))
+            cells.append("" if value is None else (fmt(value[0], ".2f") + (f" ± {fmt(value[1], '.2f')}" if row.seeds > 1 else "")))
         first = row.first_reaching(reach)
-        cells += ["—" if first is None else str(first), str(row.seeds), "—" if row.minutes is None else f"{row.minutes:.1f}"]
+        cells += ["—" if first is None else fmt(first, "d"), fmt(row.seeds, "d"),
+                  "—" if row.minutes is None else fmt(row.minutes, ".1f")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"\nFraction of the optimal return per episode, mean over training seeds ± Student-t {CI_LEVEL}% "
+    lines.append(f"\nFraction of the optimal return per episode, mean over training seeds ± Student-t {fmt(CI_LEVEL, 'd')}% "
                  f"interval across seeds (none for one seed).")
     return "\n".join(lines)
 

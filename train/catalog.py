@@ -26,6 +26,7 @@ DESCRIPTIONS = {
                             ("ad-s5", "AD with the S5 backbone"), ("ad-t2mir", "AD with T2MIR mixture-of-experts layers"),
                             ("ad-noisy", "AD on a noisy source (half the histories degraded)"),
                             ("ad-lhf", "AD + learning-history filtering on the noisy source"),
+                            ("ad-t2mir-noisy", "AD with T2MIR layers on the noisy source"),
                             ("dpt", "DPT with PSRL labels, streamed"), ("rl2-s5", "meta-RL with an S5 memory"),
                             ("icee", "ICEE on epsilon-greedy oracle episodes"),
                             ("icee-noweights", "ICEE without the unbiasing weights"),

@@ -312,6 +312,9 @@ def _benchmark(room: dict, ad: dict, key: str) -> dict:
         f"{key}-ad-t2mir": (_preset(**room, **ad, ffn="t2mir"), {}),
         f"{key}-ad-noisy": (_preset(**room, **ad, noisy_fraction=_LHF9["noisy_fraction"], noise_epsilon=_LHF9["noise_epsilon"]), {}),
         f"{key}-ad-lhf": (_preset(**room, **ad, **_LHF9), {}),
+        # T2MIR on the mixed-quality data its paper targets, beside ad-noisy on the same histories
+        f"{key}-ad-t2mir-noisy": (_preset(**room, **ad, ffn="t2mir", noisy_fraction=_LHF9["noisy_fraction"],
+                                          noise_epsilon=_LHF9["noise_epsilon"]), {}),
         f"{key}-dpt": (_preset(**room, **{**_DPT9, "context_episodes": ad["context_episodes"]}), {}),
         f"{key}-rl2-s5": (_preset(**{**room, **_RL29, "context_episodes": ad["context_episodes"]}), {}),
         f"{key}-icee": (_preset(**room, **{**_ICEE9, "context_episodes": ad["context_episodes"]}), {}),
