@@ -243,3 +243,32 @@ def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
     chex.assert_trees_all_close(jax.jit(lambda p: outputs_and_grads(p))(params), whole, atol=1e-4, rtol=1e-4)
     blocked = str(jax.make_jaxpr(lambda p: model.apply(p, tokens, resets))(params))
     assert "scan" in blocked and "f32[2,2,45,45]" not in blocked  # no whole (time x time) scores
+
+
+def test_windowed_recurrent_state_acts_on_its_last_restart_only():
+    """A model agent with state_window=4 steps, after 9 steps: its older state restarted at step 6
+    (restarts of the second state at 2, 6, …), so the next logits equal the model run from scratch
+    over steps 6-8 and the current observation, the first token without a previous transition."""
+    from icrl.agents.model import ModelAgent
+    from icrl.rollout import rollout_task
+
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    spec = TokenSpec.for_env(env)
+    model = S5(spec.token_dim, spec.num_actions, num_layers=2, width=16, state_size=8)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    agent = ModelAgent(params, model, spec, state_window=4)
+    task = jax.tree.map(lambda x: x[0], env.sample_tasks(jax.random.PRNGKey(1), 1))
+    history, state = rollout_task(env, agent, task, jax.random.PRNGKey(2), 9, return_agent_state=True)
+    obs = history.next_obs[8]
+    recent = jax.tree.map(lambda x: x[6:9], history._replace(regret=None, info=None))
+    tokens = spec.tokens(recent, jnp.concatenate([recent.obs, obs[None]]))
+    np.testing.assert_allclose(agent.action_logits(state, obs), model.apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-5)
+    everything = spec.tokens(history._replace(regret=None, info=None), jnp.concatenate([history.obs, obs[None]]))
+    assert not np.allclose(model.apply(params, everything[None])[0, -1], agent.action_logits(state, obs), atol=1e-4)
+    with pytest.raises(ValueError, match="state_window"):
+        ModelAgent(params, model, spec, state_window=3)
+    from train.configs import config_for, replace
+
+    with pytest.raises(ValueError, match="deploy_window"):
+        replace(config_for("darkroom9-ad"), deploy_window=10)  # a transformer slides its own window
+    assert config_for("darkroom9-ad-s5").deploy_window == 10

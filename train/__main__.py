@@ -162,6 +162,8 @@ def _evaluate(rest: list[str]) -> None:
     parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per task, in one context (default: the run's)")
     parser.add_argument("--eval-horizon", type=int, default=None, help="out of distribution: another horizon (default: the run's)")
     parser.add_argument("--baselines", nargs="*", default=None, help="agents evaluated beside the model (default: the run's)")
+    parser.add_argument("--deploy-window", type=int, default=None, help="recurrent backbones: act from a state that has seen "
+                        "between N/2 and N episodes (default: the run's)")
     args = vars(parser.parse_args(rest))
     run_dir = args.pop("run_dir")
     evaluate_run(run_dir, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items() if v is not None})

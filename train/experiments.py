@@ -216,9 +216,9 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
 
 def evaluate_run(run_dir: str, **changes) -> dict:
     """Evaluate the model saved in ``run_dir`` again, without training, with evaluation settings
-    ``changes`` (``eval_split``, ``eval_tasks``, ``eval_episodes``, ``eval_horizon``, ``baselines``);
+    ``changes`` (``eval_split``, ``eval_tasks``, ``eval_episodes``, ``eval_horizon``, ``baselines``, ``deploy_window``);
     writes ``results_eval[_train][_ood].json`` and its plot beside the run's own results."""
-    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines"}
+    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window"}
     if set(changes) - allowed:
         raise ValueError(f"only evaluation settings can change: {sorted(set(changes) - allowed)} are not among {sorted(allowed)}")
     saved = next((os.path.join(run_dir, f) for f in ("results.json", "results_train.json") if os.path.exists(os.path.join(run_dir, f))), None)

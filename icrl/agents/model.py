@@ -23,7 +23,9 @@ class ModelState:
     prev: jax.Array  # features of the previous transition, (transition_dim,)
     frozen_carry: Any = None  # context="episode": the carry as the current episode began
     frozen_prev: Any = None  # ... and the last transition before it
-    extra: Any = None  # what a subclass tracks besides the context (ICEE: the step within the episode)
+    extra: Any = None  # what a subclass tracks besides the context (ICEE: the episode it is in)
+    second: Any = None  # state_window: the second, staggered carry
+    time: Any = None  # state_window: steps taken
 
 
 @struct.dataclass
@@ -46,6 +48,13 @@ class ModelAgent:
     ``check_num_steps`` refuses a longer rollout before it starts (relative ones
     slide a window of ``max_len`` steps instead). A finished run's model is read
     back as an agent by :func:`icrl.runs.load_agent`.
+
+    ``state_window=W`` (steps, even; recurrent backbones, whose state otherwise spans every
+    step): the agent keeps two states that take in every step, one restarted at steps
+    ``0, W, 2W, …`` and the other at ``W/2, 3W/2, …``, and acts from the older, so after the
+    first ``W`` steps it acts on between the last ``W/2`` and ``W`` steps, as a transformer's
+    sliding window bounds what it attends to. A restarted state's first token has no previous
+    transition, as a training window's first token.
     """
 
     params: Any
@@ -54,10 +63,14 @@ class ModelAgent:
     greedy: bool = struct.field(pytree_node=False, default=False)
     temperature: float = struct.field(pytree_node=False, default=1.0)
     context: str = struct.field(pytree_node=False, default="step")
+    state_window: int = struct.field(pytree_node=False, default=0)
 
     def __post_init__(self):
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {CONTEXTS}, got {self.context!r}")
+        if self.state_window and (self.state_window < 2 or self.state_window % 2 or self.context != "step"):
+            raise ValueError(f"state_window must be an even number of steps >= 2 with context='step', got "
+                             f"{self.state_window!r} with context={self.context!r}")
 
     @property
     def num_actions(self) -> int:
@@ -76,6 +89,8 @@ class ModelAgent:
         carry, prev = self.model.init_carry(1), self.spec.empty_transition()
         if self.context == "episode":
             return ModelState(carry, prev, carry, prev)
+        if self.state_window:
+            return ModelState(carry, prev, second=carry, time=jnp.zeros((), jnp.int32))
         return ModelState(carry, prev)
 
     def _conditions(self, state: ModelState):
@@ -89,10 +104,25 @@ class ModelAgent:
 
     def _advance(self, state: ModelState, obs):
         conditions = self._conditions(state)
+        if self.state_window:
+            return self._advance_windowed(state, obs, conditions)
         carry, logits = self._step(state.carry, obs, state.prev, conditions)
         if self.context == "episode":  # act on the context as the episode began; discard that query's carry
             _, logits = self._step(state.frozen_carry, obs, state.frozen_prev, conditions)
         return carry, logits
+
+    def _advance_windowed(self, state: ModelState, obs, conditions):
+        """Both carries take the step (each restarted when its turn comes); the older one's logits."""
+        w, fresh, empty = self.state_window, self.model.init_carry(1), self.spec.empty_transition()
+        phase = state.time % w
+        restart = (phase == 0, phase == w // 2)
+        out = []
+        for carry, again in zip((state.carry, state.second), restart):
+            pick = lambda new, old: jax.tree.map(lambda n, o: jnp.where(again, n, o), new, old)  # noqa: E731
+            out.append(self._step(pick(fresh, carry), obs, jnp.where(again, empty, state.prev), conditions))
+        (first, first_logits), (second, second_logits) = out
+        use_first = (state.time < w) | (phase >= w // 2)  # the first carry is the older one
+        return (first, second), jnp.where(use_first, first_logits, second_logits)
 
     def action_logits(self, state: ModelState, obs) -> jax.Array:
         """The logits ``act`` would sample from in ``obs``: ``(num_actions,)``."""
@@ -105,6 +135,8 @@ class ModelAgent:
         else:
             action = jax.random.categorical(key, logits / self.temperature)
         action = jnp.where(jnp.all(jnp.isfinite(logits)), action, INVALID_ACTION)  # rollout() raises on it
+        if self.state_window:
+            return action.astype(jnp.int32), state.replace(carry=carry[0], second=carry[1], time=state.time + 1)
         return action.astype(jnp.int32), state.replace(carry=carry)
 
     def update(self, state: ModelState, transition) -> ModelState:

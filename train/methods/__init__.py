@@ -86,7 +86,9 @@ class Method:
         from icrl.agents import ModelAgent
 
         base = self.model_label(cfg)
-        return {base + ("" if context == "step" else f" ({context} context)"): ModelAgent(params, model, spec, context=context)
+        window = cfg.deploy_window * (cfg.eval_horizon or cfg.horizon)  # in steps
+        return {base + ("" if context == "step" else f" ({context} context)"):
+                ModelAgent(params, model, spec, context=context, state_window=window if context == "step" else 0)
                 for context in cfg.deploy_context}
 
     def extra_results(self, cfg, env, model, spec, params, tasks, key) -> dict:
