@@ -167,4 +167,4 @@ def test_tiny_icee_beats_random_on_held_out_goals_and_two_steps_do_not(room):
         icee = np.asarray(episode_returns(rollout(room, agent, tasks, jax.random.PRNGKey(7), num_episodes=3), room.horizon))
         diff = icee[:, -1] - rand[:, -1]
         low = diff.mean() - 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-        assert (low > 0.4) == learns, (steps, low, icee.mean(0), rand.mean(0))
+        assert (low > 0.2) == learns, (steps, low, icee.mean(0), rand.mean(0))
