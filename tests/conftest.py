@@ -32,7 +32,6 @@ SLOWEST_FIRST = (
     "test_streams.py::test_streamed_tiny_model_beats_random",
     "test_configs.py::test_a_changed_config_never_reuses_a_stale_model",
     "test_training.py::test_resume_after_kill_matches_uninterrupted_run",
-    "test_training.py::test_dpt_end_to_end_beats_random",
     "test_training.py::test_same_seed_same_loss_curve",
     "test_moe.py::test_t2mir_transformer_parallel_equals_step",
     "test_training.py::test_grid_dpt_with_posterior_sampled_labels",

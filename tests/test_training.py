@@ -50,6 +50,7 @@ def _beats_random(env, agent):
     assert diff.mean() - margin > 0.25 * random_regret.mean(), (model_regret.mean(), random_regret.mean())
 
 
+@pytest.mark.slow  # bandit DPT learning is shown by test_streams' streamed run, training on a fixed dataset by AD-S5's below
 def test_dpt_end_to_end_beats_random_on_held_out_tasks(bandit, dpt_data):
     env, spec = bandit
     model = _tiny_transformer(spec)
