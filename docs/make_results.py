@@ -238,11 +238,11 @@ def gather_benchmark(name: str, seeds) -> dict:
     """The runs of benchmark ``name`` in runs/compare (as ``python -m train compare NAME`` leaves them), for
     results.json: each preset's and baseline's fraction of optimal per seed and episode, and what is missing."""
     from icrl.compare import plot
-    from train.compare import gather
+    from train.compare import gather, title_of
 
-    found, title, missing = gather(name, tuple(seeds))
-    plot(found, os.path.join(DOCS, f"{name}.png"), title)
-    return {"seeds": list(seeds), "num_goals": int(title.split(": ")[1].split()[0]), "missing": missing,
+    found, num_goals, missing = gather(name, tuple(seeds))
+    plot(found, os.path.join(DOCS, f"{name}.png"), title_of(name, num_goals, seeds))
+    return {"seeds": list(seeds), "num_goals": num_goals, "missing": missing,
             "rows": [{"name": r.name, "fractions": np.round(r.fractions, 4).tolist(), "minutes": r.minutes} for r in found]}
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from envs.base import check_positive_int, check_signature, signature
 from icrl.agents import make_agent
 from icrl.agents.noisy import NoisyAgent
+from icrl.objectives import icee_flag, unbiasing_weights
 from icrl.rollout import rollout
 from icrl.types import History, Samples, task_vectors
 
@@ -257,19 +258,15 @@ def icee_conditions(reward, horizon: int, best_to_go) -> jax.Array:
     for 0, a value its data hold at every state; a raw return to go would need a target that
     depends on the goal it does not know.
 
-    The flag of episode ``k`` is 1 when its return is above 0 and at least every earlier
-    episode's: the first is measured against an empty episode (return 0), and a tie counts as
-    better, so an optimal episode repeated (nothing can beat it) keeps the flag on, as every
-    step asks at deployment. The flag is read from rewards alone, so a deployed agent gives its
-    finished episodes theirs exactly so (:class:`icrl.agents.model.ICEEAgent`)."""
+    The flag of episode ``k`` (:func:`icrl.objectives.icee_flag`) compares its return with every
+    earlier episode's, the first with an empty episode (return 0)."""
     reward = jnp.asarray(reward, jnp.float32)
     per_episode = reward.reshape(reward.shape[:-1] + (-1, horizon))  # (..., E, H)
     to_go = jnp.flip(jnp.cumsum(jnp.flip(per_episode, -1), -1), -1).reshape(reward.shape)
     returns = per_episode.sum(-1)  # (..., E)
     best_before = jax.lax.cummax(returns, axis=returns.ndim - 1)
     best_before = jnp.concatenate([jnp.zeros_like(returns[..., :1]), best_before[..., :-1]], -1)  # an empty episode first
-    flag = ((returns > 0) & (returns >= best_before)).astype(jnp.float32)
-    flag = jnp.broadcast_to(flag[..., None], per_episode.shape).reshape(reward.shape)
+    flag = jnp.broadcast_to(icee_flag(returns, best_before)[..., None], per_episode.shape).reshape(reward.shape)
     shortfall = jnp.asarray(best_to_go, jnp.float32) - to_go
     return jnp.stack([(shortfall < 0.5).astype(jnp.float32), shortfall / horizon, flag], -1)
 
@@ -306,7 +303,7 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
         epsilon = jnp.take_along_axis(epsilon, order, axis=1)
     optimal = jax.vmap(env.optimal_return)(tasks)
     conditions = icee_conditions(history.reward, env.horizon, best_to_go)
-    weights = np.asarray((1.0 / env.num_actions) / behaviour).ravel()
+    weights = np.asarray(unbiasing_weights(behaviour, env.num_actions)).ravel()
     meta = _meta("icee", env, split, "epsilon-oracle", {"max_epsilon": max_epsilon, "skew": skew}, key, num_tasks=num_tasks,
                  num_episodes=num_episodes, horizon=env.horizon, sorted_by_epsilon=sort_by_epsilon)
     meta["weights"] = {f"p{q}": float(np.percentile(weights, q)) for q in (50, 90, 99)} | {"max": float(weights.max())}

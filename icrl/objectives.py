@@ -27,6 +27,14 @@ def sample_tasks(data: Samples, key, count: int) -> jax.Array:
     return jax.random.categorical(key, jnp.log(data.weights), shape=(count,))
 
 
+def step_windows(start: jax.Array, back: jax.Array, horizon: int, length: int) -> jax.Array:
+    """``(B, length)`` step indices of windows that begin ``back`` steps before episode ``start``
+    (a window at the sequence's start begins at it): windows that begin at any step of an
+    episode, as a sliding context does (AD's ``window_starts="step"``, ICEE's windows)."""
+    first = start * horizon - jnp.where(start > 0, back, 0)
+    return first[:, None] + jnp.arange(length)
+
+
 class Weighted(NamedTuple):
     """Labels with a weight per position: ``labels (B, T) int32``, ``weights (B, T) float32 >= 0``.
     An objective whose positions count unequally (ICEE's unbiasing weights) returns these
@@ -132,8 +140,7 @@ class ADObjective:
         episodes = start[:, None] + self.episode_stride * jnp.arange(self.context_episodes)  # (B, W)
         if self.window_starts == "step":
             back = jax.random.randint(jax.random.fold_in(k_start, 1), (batch_size,), 0, self.horizon)
-            first = start * self.horizon - jnp.where(start > 0, back, 0)
-            steps = first[:, None] + jnp.arange(self.context_episodes * self.horizon)  # (B, W * H)
+            steps = step_windows(start, back, self.horizon, self.context_episodes * self.horizon)  # (B, W * H)
             h = jax.tree.map(lambda x: x[idx[:, None], steps], data.history)
             return self._with_task(data, idx, (self.spec.tokens(h), None, h.action))
 
@@ -156,6 +163,22 @@ class ADObjective:
 
 #: ICEE's token conditions: [in the current episode, no shortfall, shortfall / horizon, flag] (:func:`icee_token_conditions`)
 ICEE_CONDITIONS = 4
+
+
+def icee_flag(returns: jax.Array, best_before: jax.Array) -> jax.Array:
+    """ICEE's cross-episode flag (0 or 1) of episodes of ``returns`` whose earlier episodes' best
+    return is ``best_before`` (0 before any): above 0 and at least every earlier episode's. A
+    tie counts as better, so an optimal episode repeated (nothing can beat it) keeps the flag
+    on, as every step asks at deployment. Read from rewards alone, so the data
+    (:func:`icrl.data.icee_conditions`) and a deployed agent relabelling its finished episodes
+    (:class:`icrl.agents.model.ICEEAgent`) give it alike."""
+    return ((returns > 0) & (returns >= best_before)).astype(jnp.float32)
+
+
+def unbiasing_weights(behaviour: jax.Array, num_actions: int) -> jax.Array:
+    """``uniform(a) / π(a | o)`` of actions the data policy took with probability ``behaviour``:
+    ICEE's weight on each action's log-likelihood, before clipping."""
+    return (1.0 / num_actions) / jnp.maximum(behaviour, 1e-8)
 
 
 def icee_token_conditions(conditions: jax.Array, current: jax.Array) -> jax.Array:
@@ -203,7 +226,7 @@ class ICEEObjective:
 
     def weights(self, behaviour: jax.Array) -> jax.Array:
         """``min(weight_clip, (1 / num_actions) / behaviour)``: each position's weight."""
-        return jnp.minimum(self.weight_clip, (1.0 / self.spec.num_actions) / jnp.maximum(behaviour, 1e-8))
+        return jnp.minimum(self.weight_clip, unbiasing_weights(behaviour, self.spec.num_actions))
 
     def sample_batch(self, data: Samples, key, batch_size: int):
         if self.unbiased and data.behaviour is None:
@@ -216,8 +239,7 @@ class ICEEObjective:
         idx = sample_tasks(data, k_task, batch_size)
         start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - self.context_episodes + 1)
         back = jax.random.randint(k_back, (batch_size,), 0, self.horizon)
-        first = start * self.horizon - jnp.where(start > 0, back, 0)
-        steps = first[:, None] + jnp.arange(self.context_episodes * self.horizon)  # (B, W * H)
+        steps = step_windows(start, back, self.horizon, self.context_episodes * self.horizon)  # (B, W * H)
         pick = lambda x: x[idx[:, None], steps]  # noqa: E731
         h = jax.tree.map(pick, data.history._replace(regret=None, info=None))
         conditions = None

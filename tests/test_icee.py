@@ -137,6 +137,12 @@ def test_relabelled_context_equals_the_whole_sequence_with_hindsight_conditions(
         tokens = spec.tokens(h._replace(regret=None, info=None), jnp.concatenate([h.obs, obs[None]]), conditions)
         np.testing.assert_allclose(logits, model.apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-4)
     assert 0 in flags and 1 in flags  # relabelling changed some flags, kept others
+    with pytest.raises(ValueError, match="state_window"):  # the relabelling rewinds one context
+        ICEEAgent(params, model, spec, horizon=room.horizon, state_window=20)
+    from train.configs import config_for, replace
+
+    with pytest.raises(ValueError, match="deploy_window"):
+        replace(config_for("darkroom9-icee"), backbone="s5", deploy_window=10)
 
 
 def test_weighted_cross_entropy_by_hand():

@@ -18,11 +18,17 @@ def run_name(preset: str, seed: int) -> str:
     return f"{preset}-seed{seed}"
 
 
+def title_of(benchmark: str, num_goals: int, seeds) -> str:
+    """The table's and figure's title."""
+    return f"{benchmark}: {num_goals} held-out goals, seeds {', '.join(map(str, seeds))}"
+
+
 def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", "compare"), train: bool = False,
            presets: tuple[str, ...] | None = None, configure=None):
-    """``(rows, title, missing)`` of ``benchmark``: its presets' runs over ``seeds`` (``train``: the
-    missing ones made) as :class:`icrl.compare.Row`s, and the names of runs not found. Raises
-    ``ValueError`` for an unknown benchmark or preset, or when no run is found."""
+    """``(rows, num_goals, missing)`` of ``benchmark``: its presets' runs over ``seeds`` (``train``: the
+    missing ones made) as :class:`icrl.compare.Row`s, the number of held-out goals they ran on, and
+    the names of runs not found. Raises ``ValueError`` for an unknown benchmark or preset, or when
+    no run is found."""
     configure = configure or (lambda preset, seed: config_for(preset, seed=seed, out_dir=out_dir))
     if benchmark not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; valid: {sorted(BENCHMARKS)}")
@@ -46,9 +52,8 @@ def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", 
                 runs[preset].append(results)
     if not any(runs.values()):
         raise ValueError(f"no runs of {benchmark} in {out_dir!r} (looked for {missing[:3]}…): add --train to make them")
-    env = next(r for seeds_ in runs.values() for r in seeds_)
-    title = f"{benchmark}: {env['num_goals']} held-out goals, seeds {', '.join(map(str, seeds))}"
-    return rows(runs, baselines), title, missing
+    num_goals = next(r for seeds_ in runs.values() for r in seeds_)["num_goals"]
+    return rows(runs, baselines), num_goals, missing
 
 
 def compare(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", "compare"), train: bool = False,
@@ -56,7 +61,8 @@ def compare(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs",
     """Gather (``train``: make the missing) runs of every preset of ``benchmark``; write its table and figure and
     return their paths. ``configure(preset, seed)`` gives each run's config (default: the preset with that seed,
     in ``out_dir``). Raises ``ValueError`` for an unknown benchmark or preset, or when no run is found."""
-    found, title, missing = gather(benchmark, seeds, out_dir, train, presets, configure)
+    found, num_goals, missing = gather(benchmark, seeds, out_dir, train, presets, configure)
+    title = title_of(benchmark, num_goals, seeds)
     if missing:
         print(f"not in the table (no run with today's preset; --train makes them): {', '.join(missing)}")
     text = f"# {title}\n\n" + table(found) + "\n"
@@ -67,4 +73,4 @@ def compare(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs",
     return md, plot(found, os.path.join(out_dir, f"{benchmark}.png"), title)
 
 
-__all__ = ["compare", "gather", "run_name"]
+__all__ = ["compare", "gather", "run_name", "title_of"]

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from icrl.models.tokens import TokenSpec
+from icrl.objectives import icee_flag, icee_token_conditions
 
 #: What a model agent plays when its outputs are not finite; ``rollout`` refuses a history holding it.
 INVALID_ACTION = -1
@@ -173,6 +174,12 @@ class ICEEAgent(ModelAgent):
 
     horizon: int = struct.field(pytree_node=False, default=1)
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.state_window or self.context != "step":
+            raise ValueError(f"an ICEE agent relabels its one context at episode ends: it takes context='step' and no "
+                             f"state_window, got context={self.context!r}, state_window={self.state_window!r}")
+
     def init(self, key, env_params=None) -> ModelState:
         state = super().init(key, env_params)
         base = jnp.zeros((self.horizon, self.spec.token_dim - self.spec.num_conditions), jnp.float32)
@@ -180,7 +187,7 @@ class ICEEAgent(ModelAgent):
         return state.replace(extra=ICEEState(state.carry, base, jnp.zeros(self.horizon), jnp.zeros((), jnp.int32), zero))
 
     def _conditions(self, state: ModelState):
-        return jnp.array([1.0, 1.0, 0.0, 1.0], jnp.float32)  # current episode, no shortfall, shortfall 0, flag on
+        return icee_token_conditions(jnp.array([1.0, 0.0, 1.0]), 1.0)  # the current episode: no shortfall, flag on
 
     def update(self, state: ModelState, transition) -> ModelState:
         extra = state.extra
@@ -193,8 +200,8 @@ class ICEEAgent(ModelAgent):
     def end_episode(self, state: ModelState) -> ModelState:
         extra = state.extra
         ret = extra.rewards.sum()
-        flag = ((ret > 0) & (ret >= extra.best)).astype(jnp.float32)  # as icrl.data.icee_conditions
-        conditions = jnp.broadcast_to(jnp.stack([0.0, 0.0, 0.0, flag]), (self.horizon, 4))
+        finished = jnp.stack([0.0, 0.0, icee_flag(ret, extra.best)])  # a finished episode keeps only the flag it earned
+        conditions = jnp.broadcast_to(icee_token_conditions(finished, 0.0), (self.horizon, self.spec.num_conditions))
         tokens = jnp.concatenate([extra.base, conditions], axis=-1)
 
         def step(carry, token):

@@ -18,7 +18,7 @@ import numpy as np
 from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import make_icee_dataset
-from icrl.objectives import ICEE_CONDITIONS
+from icrl.objectives import ICEE_CONDITIONS, unbiasing_weights
 from train.fields import setting
 from train.methods import Method
 
@@ -56,6 +56,9 @@ class ICEE(Method):
                              f"(icee_episodes={cfg.method.icee_episodes})")
         if cfg.deploy_context != ("step",):
             raise ValueError(f"ICEE acts on every step so far: deploy_context must be ('step',), got {cfg.deploy_context!r}")
+        if cfg.deploy_window:
+            raise ValueError(f"deploy_window={cfg.deploy_window}: ICEE's agent relabels its one context at episode ends and "
+                             f"acts on every step so far (deploy_window=0)")
 
     def check_env(self, cfg, env) -> None:
         make_agent("epsilon-oracle", env)  # an environment without an oracle is refused here
@@ -72,7 +75,7 @@ class ICEE(Method):
         data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon,
                                  skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon)
         w = data.meta["weights"]
-        clipped = float(np.mean((1.0 / env.num_actions) / np.asarray(data.extras["behaviour"]) > m.weight_clip))
+        clipped = float(np.mean(np.asarray(unbiasing_weights(data.extras["behaviour"], env.num_actions)) > m.weight_clip))
         data.meta["weights"]["clipped_fraction"] = clipped
         print(f"unbiasing weights uniform/pi: median {w['p50']:.2f}, 99th percentile {w['p99']:.1f}, max {w['max']:.0f}; "
               f"{100 * clipped:.2f}% clipped at {m.weight_clip:g}")
