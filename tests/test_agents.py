@@ -195,6 +195,17 @@ def test_psrl_is_optimal_once_the_goal_is_found_and_beats_q_learning():
     assert returns[:, -1].mean() > q[:, -1].mean() + 3
 
 
+def test_psrl_draws_uniformly_among_the_tasks_still_possible():
+    from icrl.agents.posterior import uniform_choice
+
+    mask = jnp.array([False, True, False, True, True, False, False, True])
+    draws = np.asarray(jax.vmap(lambda k: uniform_choice(k, mask))(jax.random.split(jax.random.PRNGKey(0), 8000)))
+    counts = np.bincount(draws, minlength=8)
+    assert counts[~np.asarray(mask)].sum() == 0
+    np.testing.assert_allclose(counts[np.asarray(mask)], 2000, atol=4 * np.sqrt(8000 * 0.25 * 0.75))  # binomial, 4 sd
+    assert int(uniform_choice(jax.random.PRNGKey(1), jnp.zeros(8, bool))) == 0  # none left: a valid index
+
+
 def test_task_posterior_falls_back_to_random_outside_its_prior():
     """A held-out goal is not in a train-split prior: once every train goal is ruled out the agent acts at random."""
     env, _ = envs.make("darkroom", size=3, horizon=30)

@@ -40,6 +40,14 @@ MODES = ("action", "episode")
 CONTEXTS = ("step", "episode")
 
 
+def uniform_choice(key, mask: jax.Array) -> jax.Array:
+    """An index drawn uniformly among the ``True`` entries of ``mask`` (index 0 if none): one
+    random number and a running count, where a categorical draw takes one per entry."""
+    count = jnp.cumsum(mask.astype(jnp.int32))
+    pick = jax.random.randint(key, (), 0, jnp.maximum(count[-1], 1))
+    return jnp.where(count[-1] > 0, jnp.searchsorted(count, pick, side="right"), 0).astype(jnp.int32)
+
+
 @struct.dataclass
 class PosteriorState:
     consistent: jax.Array  # (num_tasks,) bool: pool tasks that agree with every reward the posterior has taken in
@@ -94,10 +102,12 @@ class TaskPosteriorAgent:
         k_sample, k_act = jax.random.split(key)
         if self.mode == "action":
             return jax.random.categorical(k_act, jnp.log(self.action_probs(state, obs))).astype(jnp.int32), state
-        optimal, any_left = self._optimal_actions(state, obs), state.consistent.any()
-        drawn = jax.random.categorical(k_sample, jnp.where(state.consistent, 0.0, -jnp.inf))
+        any_left = state.consistent.any()
+        drawn = uniform_choice(k_sample, state.consistent)
         sample = jnp.where(state.resample, drawn, state.sample)
-        action = jnp.where(any_left, optimal[sample], jax.random.randint(k_act, (), 0, self.num_actions))
+        take = lambda tree: jax.tree.map(lambda x: x[sample], tree)  # noqa: E731
+        optimal = self.env.oracle_act(take(state.memory), obs, take(self._pool()))  # the drawn task's alone
+        action = jnp.where(any_left, optimal, jax.random.randint(k_act, (), 0, self.num_actions))
         return action.astype(jnp.int32), state.replace(sample=sample.astype(jnp.int32), resample=jnp.array(False))
 
     def update(self, state: PosteriorState, transition: Transition) -> PosteriorState:
