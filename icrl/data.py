@@ -387,6 +387,15 @@ def save_dataset(dataset: Dataset, path: str) -> None:
     os.replace(tmp, path)
 
 
+def read_meta(path: str) -> dict | None:
+    """The metadata of the dataset at ``path`` without reading its arrays; ``None`` if it is not a readable dataset."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["__meta__"]))
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError):
+        return None
+
+
 def load_dataset(path: str, env=None, kind: str | None = None) -> Dataset:
     """Read a dataset; with ``env`` (and ``kind``) check it was made for them."""
     if not os.path.exists(path):

@@ -114,3 +114,24 @@ def test_t2mir_records_a_contrastive_loss_only_where_windows_are_paired():
         assert not getattr(dpt.objective, "paired", False) and dpt.model.moe_contrastive_weight == 0.0
     with pytest.raises(ValueError, match="the supervised methods, not with RL2"):
         build(config_for("darkroom-rl2-s5", ffn="t2mir", backbone="transformer"))
+
+
+def test_runs_with_the_same_data_settings_share_one_dataset(tmp_path, capsys):
+    """AD with another backbone reads the dataset an AD run in the same directory made from the same data settings and
+    seed (one file, linked); other data settings or another seed make their own."""
+    import numpy as np
+
+    from train.experiments import _dataset
+
+    base = dict(size=4, horizon=6, num_train_tasks=8, history_episodes=3, context_episodes=2, out_dir=str(tmp_path))
+    first = config_for("darkroom-ad", **base)
+    env = build(first).env
+    made = _dataset(first, env, str(tmp_path / "ad"))
+    shared = _dataset(config_for("darkroom-ad", **base, backbone="s5"), env, str(tmp_path / "ad-s5"))
+    assert os.path.samefile(tmp_path / "ad" / "dataset.npz", tmp_path / "ad-s5" / "dataset.npz")
+    assert "ad/dataset.npz's (same data settings and seed)" in capsys.readouterr().out
+    np.testing.assert_array_equal(shared.history.action, made.history.action)
+    other = _dataset(config_for("darkroom-ad", **{**base, "num_train_tasks": 10}), env, str(tmp_path / "more"))
+    reseeded = _dataset(config_for("darkroom-ad", **base, seed=1), env, str(tmp_path / "seed1"))
+    assert other.num_tasks == 10 and not os.path.samefile(tmp_path / "ad" / "dataset.npz", tmp_path / "seed1" / "dataset.npz")
+    assert not np.array_equal(reseeded.history.action, made.history.action)

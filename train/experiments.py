@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ import envs
 from envs.base import is_bandit, signature
 from icrl.agents import make_agent
 from icrl.checkpoints import PACING_KEYS, CheckpointError, UnreadableCheckpointError, check_record, model_record
-from icrl.data import apply_lhf, load_dataset, save_dataset
+from icrl.data import apply_lhf, load_dataset, read_meta, save_dataset
 from icrl.evaluate import evaluate_online
 from icrl.models import TokenSpec, make_model
 from icrl.plot import plot_results
@@ -48,6 +50,8 @@ def validation_data(cfg: ExperimentConfig, env):
 def _dataset(cfg: ExperimentConfig, env, run_dir: str):
     """Generate the training data, or reuse the copy saved by an earlier run of the same data config."""
     path = os.path.join(run_dir, "dataset.npz")
+    if not os.path.exists(path):
+        _link_shared_dataset(cfg, run_dir, path)
     if os.path.exists(path):
         try:
             data = load_dataset(path, env)  # its fingerprint names the method that made it
@@ -65,6 +69,29 @@ def _dataset(cfg: ExperimentConfig, env, run_dir: str):
     if jax.process_index() == 0:  # every process made the same data; one writes it
         save_dataset(data, path)
     return data
+
+
+def _link_shared_dataset(cfg: ExperimentConfig, run_dir: str, path: str) -> None:
+    """Reuse a dataset another run in the same output directory made from the same data settings and seed (its
+    fingerprint): presets that differ only in the model or training (AD with another backbone or layer) share their
+    data instead of each making it. The file is hard-linked (copied where links are not possible); saves replace files
+    atomically, so neither run can change the other's copy."""
+    parent = os.path.dirname(os.path.normpath(run_dir))
+    fingerprint = json.loads(json.dumps(cfg.data_fingerprint()))  # as a saved dataset holds it
+    for other in sorted(os.listdir(parent)) if os.path.isdir(parent) else ():
+        candidate = os.path.join(parent, other, "dataset.npz")
+        if os.path.join(parent, other) == os.path.normpath(run_dir) or not os.path.exists(candidate):
+            continue
+        if (read_meta(candidate) or {}).get("fingerprint") == fingerprint:
+            os.makedirs(run_dir, exist_ok=True)
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                return
+            except OSError:
+                shutil.copyfile(candidate, path)
+            print(f"dataset: {candidate}'s (same data settings and seed)")
+            return
 
 
 @dataclass(frozen=True)
