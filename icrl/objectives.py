@@ -8,8 +8,9 @@ it) and a key, and return ``(tokens, resets, labels)`` with a leading batch axis
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -249,3 +250,52 @@ class ICEEObjective:
         tokens = self.spec.tokens(h, conditions=conditions)
         labels = Weighted(h.action, self.weights(pick(data.behaviour))) if self.unbiased else h.action
         return tokens, None, labels
+
+
+@dataclass(frozen=True)
+class RADTObjective:
+    """Retrieval-augmented decision transformer (RA-DT, Schmied et al. 2024) on learning histories:
+    predict the source's action at every position of a window of ``context_episodes`` episodes
+    that begins at any step, behind ``memory.prefix_len`` tokens of chunks retrieved from the same
+    history *before* the window (:meth:`icrl.retrieval.ChunkMemory.prefix`): no later step and no
+    other task can be retrieved. The retrieved tokens end with a feature 1 (the window's with 0)
+    and carry no loss (weight 0); the window's positions weigh 1 each."""
+
+    spec: TokenSpec  # with one condition feature: the retrieved flag
+    horizon: int
+    context_episodes: int
+    memory: Any
+    kind = "radt"
+
+    def __post_init__(self):
+        if self.spec.num_conditions != 1:
+            raise ValueError(f"RA-DT's tokens carry one condition feature (retrieved or not), got a spec with {self.spec.num_conditions}")
+
+    @property
+    def window(self) -> int:
+        return self.context_episodes * self.horizon
+
+    @property
+    def sequence_length(self) -> int:
+        return self.memory.prefix_len + self.window
+
+    def check(self, meta: dict) -> None:
+        if self.context_episodes > meta["num_episodes"]:
+            raise ValueError(f"a window of {self.context_episodes} episodes is longer than the histories of {meta['num_episodes']}")
+
+    def sample_batch(self, data: Samples, key, batch_size: int):
+        k_task, k_start, k_back, k_retrieve = jax.random.split(key, 4)
+        num_episodes = data.history.action.shape[1] // self.horizon
+        idx = sample_tasks(data, k_task, batch_size)
+        start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - self.context_episodes + 1)
+        back = jax.random.randint(k_back, (batch_size,), 0, self.horizon)
+        steps = step_windows(start, back, self.horizon, self.window)  # (B, W)
+        history = jax.tree.map(lambda x: x[idx], data.history._replace(regret=None, info=None))
+        tokens = dataclasses.replace(self.spec, num_conditions=0).tokens(history)  # (B, L, D - 1): the whole history
+        prefix = jax.vmap(self.memory.prefix)(tokens, history.reward, steps[:, 0], jax.random.split(k_retrieve, batch_size))
+        window = jnp.take_along_axis(tokens, steps[..., None], axis=1)
+        window = jnp.concatenate([window, jnp.zeros(window.shape[:-1] + (1,))], axis=-1)
+        actions = jnp.take_along_axis(history.action, steps, axis=1)
+        none = jnp.zeros((batch_size, self.memory.prefix_len))
+        labels = Weighted(jnp.concatenate([none.astype(actions.dtype), actions], 1), jnp.concatenate([none, jnp.ones(actions.shape)], 1))
+        return jnp.concatenate([prefix, window], axis=1), None, labels

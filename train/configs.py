@@ -189,7 +189,8 @@ def applies(field_name: str, objective: str) -> bool:
     """Whether the field concerns an experiment of method ``objective``: its own settings, and
     every common one it does not declare unused (``--help`` lists only these; every field parses)."""
     method = methods.get(objective)
-    return field_name not in method.unused_common and (methods.owner(field_name) in (None, method))
+    own = {f.name for f in method.settings()}
+    return field_name not in method.unused_common and (field_name in own or methods.owner(field_name) is None)
 
 
 def without_added_defaults(fields: dict) -> dict:
@@ -340,6 +341,20 @@ def _biased(room: dict) -> dict:
     }
 
 
+# RA-DT: a one-episode window behind 4 retrieved values of 2 x 10 steps (100 tokens, half of AD's 200), on PSRL's
+# histories as AD; beside it AD with the same one-episode window and RA-DT retrieving at random
+_RADT9 = dict(objective="radt", source="psrl", num_train_tasks=20_000, history_episodes=20, context_episodes=1, train_steps=1500,
+              batch_size=32, microbatches=_CPU_MICROBATCHES)
+
+
+def _radt(room: dict, key: str) -> dict:
+    return {
+        f"{key}-radt": (_preset(**room, **_RADT9), {}),
+        f"{key}-radt-random": (_preset(**room, **_RADT9, retrieval="random"), {}),
+        f"{key}-ad-short": (_preset(**room, **{**_AD9, "context_episodes": 1}), {}),
+    }
+
+
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
     # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md).
@@ -398,6 +413,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_benchmark(_ROOM9, _AD9, "darkroom9"),
     **_benchmark(_KEYDOOR9, _KEYDOOR9_AD, "keydoor9"),
     **_biased(_ROOM9),
+    **_radt(_ROOM9, "darkroom9"),
 }
 
 #: The presets of each common benchmark (``python -m train compare NAME``).

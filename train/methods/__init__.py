@@ -138,7 +138,8 @@ def get(name: str) -> Method:
 
 
 def owner(field_name: str) -> Method | None:
-    """The registered method whose settings include ``field_name``."""
+    """The first registered method whose settings include ``field_name`` (methods that train on the
+    same kind of data may share a setting's name and meaning: RA-DT's ``source`` is AD's)."""
     return next((m for m in METHODS.values() if field_name in {f.name for f in m.settings()}), None)
 
 
@@ -153,6 +154,7 @@ from train.methods.dpt import DPT  # noqa: E402
 from train.methods.ad import AD  # noqa: E402
 from train.methods.rl2 import RL2  # noqa: E402
 from train.methods.icee import ICEE  # noqa: E402
+from train.methods.radt import RADT  # noqa: E402
 
-for _method in (DPT(), AD(), RL2(), ICEE()):
+for _method in (DPT(), AD(), RL2(), ICEE(), RADT()):
     register(_method)
