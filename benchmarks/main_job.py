@@ -42,6 +42,12 @@ CANDIDATES = {
     "s800-lr2e-3": dict(train_steps=800, learning_rate=2e-3),
     "s1000-lr1e-3": dict(train_steps=1000, learning_rate=1e-3),
     "s1400-lr1e-3": dict(train_steps=1400, learning_rate=1e-3),
+    "s600-mix75": dict(train_steps=600, learning_rate=2e-3, collector="dirichlet:0.25,thompson:0.75"),
+    "s600-lr3e-3": dict(train_steps=600, learning_rate=3e-3),
+    "s600-w96": dict(train_steps=600, learning_rate=2e-3, width=96),
+    "s450-w96-l2": dict(train_steps=450, learning_rate=2e-3, width=96, num_layers=2),
+    "s600-rotary": dict(train_steps=600, learning_rate=2e-3, position_encoding="rotary"),
+    "s600-learned": dict(train_steps=600, learning_rate=2e-3, position_encoding="learned"),
 }
 
 
