@@ -19,7 +19,9 @@ def _other_value(name, value):
                "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode"),
                "ffn": "t2mir", "data_source": "stream", "pool_size": 8192, "pool_chunk": 128, "deploy_window": 2}
     if name in special:
-        return special[name]
+        return special[name] if special[name] != value else "q-learning" if name == "source" else None
+    if name == "retrieval":
+        return "random" if value == "similar" else "similar"
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
