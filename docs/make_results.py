@@ -258,7 +258,7 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
              "ICEE's design was chosen on training-split goals. Training minutes: darkroom9's AD, DPT, AD-S5, T2MIR, LHF, "
              "meta-RL and ICEE runs were measured with up to five runs sharing the two cores; keydoor9's and RA-DT's "
-             "one run at a time, but for keydoor9-ad and keydoor9-ad-s5 on seed 0, which shared the cores with another run.", ""]
+             "one run at a time, but for the first seed of keydoor9-ad and keydoor9-ad-s5, which shared the cores with another run.", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
