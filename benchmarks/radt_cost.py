@@ -30,7 +30,7 @@ from train.experiments import _make_data, build  # noqa: E402
 from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 
-def state_bytes(agent, env) -> int:
+def state_bytes(agent) -> int:
     """Bytes of one task's agent state (the KV cache, or RA-DT's memory)."""
     state = agent.init(jax.random.PRNGKey(0), None)
     return int(sum(np.asarray(x).nbytes for x in jax.tree.leaves(state)))
@@ -60,14 +60,14 @@ def main() -> None:
         env = setups[presets[0]][1].eval_env
         tasks = env.sample_tasks(jax.random.PRNGKey(1), args.tasks, "test")
         steps = args.episodes * env.horizon
-        run = {p: (lambda agent, key: rollout(env, agent, tasks, key, num_steps=steps).reward) for p in presets}  # compiled once
+        deploy = lambda agent, key: rollout(env, agent, tasks, key, num_steps=steps).reward  # noqa: E731
         best = dict.fromkeys(presets, float("inf"))
         for p in presets:
-            jax.block_until_ready(run[p](agents[p], jax.random.PRNGKey(2)))  # compiles
+            jax.block_until_ready(deploy(agents[p], jax.random.PRNGKey(2)))  # compiles
         for r in range(3):
             for p in presets:
                 t0 = time.perf_counter()
-                jax.block_until_ready(run[p](agents[p], jax.random.PRNGKey(3 + r)))
+                jax.block_until_ready(deploy(agents[p], jax.random.PRNGKey(3 + r)))
                 best[p] = min(best[p], time.perf_counter() - t0)
         print(f"{pair}: {args.tasks} tasks x {steps} steps deployed, {jax.device_count()} device(s)")
         print(f"  {'preset':<24} {'tokens/step':>11} {'train ms/step':>13} {'env steps/s':>11} {'state KiB/task':>14}")
@@ -75,7 +75,7 @@ def main() -> None:
             cfg, setup = setups[p]
             tokens = setup.objective.sequence_length if hasattr(setup.objective, "sequence_length") else cfg.context_episodes * env.horizon
             print(f"  {p:<24} {tokens:>11} {1000 * step_s[p]:>13.1f} {args.tasks * steps / best[p]:>11.0f} "
-                  f"{state_bytes(agents[p], env) / 1024:>14.1f}", flush=True)
+                  f"{state_bytes(agents[p]) / 1024:>14.1f}", flush=True)
 
 
 if __name__ == "__main__":

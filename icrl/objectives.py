@@ -292,10 +292,9 @@ class RADTObjective:
         steps = step_windows(start, back, self.horizon, self.window)  # (B, W)
         history = jax.tree.map(lambda x: x[idx], data.history._replace(regret=None, info=None))
         tokens = dataclasses.replace(self.spec, num_conditions=0).tokens(history)  # (B, L, D - 1): the whole history
-        prefix = jax.vmap(self.memory.prefix)(tokens, history.reward, steps[:, 0], jax.random.split(k_retrieve, batch_size))
-        window = jnp.take_along_axis(tokens, steps[..., None], axis=1)
-        window = jnp.concatenate([window, jnp.zeros(window.shape[:-1] + (1,))], axis=-1)
+        sequence = lambda t, r, first, k: self.memory.sequence(t, r, first, self.window, k)  # noqa: E731
+        inputs = jax.vmap(sequence)(tokens, history.reward, steps[:, 0], jax.random.split(k_retrieve, batch_size))
         actions = jnp.take_along_axis(history.action, steps, axis=1)
         none = jnp.zeros((batch_size, self.memory.prefix_len))
         labels = Weighted(jnp.concatenate([none.astype(actions.dtype), actions], 1), jnp.concatenate([none, jnp.ones(actions.shape)], 1))
-        return jnp.concatenate([prefix, window], axis=1), None, labels
+        return inputs, None, labels

@@ -126,5 +126,14 @@ class ChunkMemory:
         flagged = jnp.where(found[:, None, None], flagged, 0.0)
         return flagged.reshape(self.prefix_len, tokens.shape[1] + 1)
 
+    def sequence(self, tokens: jax.Array, rewards: jax.Array, window_start, window: int, key) -> jax.Array:
+        """The model's input ``(prefix_len + window, D + 1)``, the same in training and deployed: the
+        values retrieved from the first ``len(rewards)`` steps of ``tokens`` (the memory; the
+        stream may run past it, with room for the window), then ``window`` tokens from
+        ``window_start`` with a last feature 0."""
+        prefix = self.prefix(tokens[: rewards.shape[0]], rewards, window_start, key)
+        steps = jax.lax.dynamic_slice_in_dim(tokens, window_start, window)
+        return jnp.concatenate([prefix, jnp.concatenate([steps, jnp.zeros((window, 1), steps.dtype)], axis=-1)])
+
 
 __all__ = ["ChunkMemory", "MODES", "cosine", "embed", "projection", "select"]

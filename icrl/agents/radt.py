@@ -69,10 +69,8 @@ class RADTAgent:
         t = state.time
         tokens = state.tokens.at[t].set(self._base.token(obs, state.prev))
         start = jnp.maximum(t - self.window + 1, 0)
-        prefix = self.memory.prefix(tokens[: self.capacity], state.rewards, start, key)
-        window = jax.lax.dynamic_slice_in_dim(tokens, start, self.window)
-        window = jnp.concatenate([window, jnp.zeros((self.window, 1))], axis=-1)
-        logits = self.model.apply(self.params, jnp.concatenate([prefix, window])[None], None)
+        inputs = self.memory.sequence(tokens, state.rewards, start, self.window, key)
+        logits = self.model.apply(self.params, inputs[None], None)
         return logits[0, self.memory.prefix_len + t - start, : self.num_actions], tokens
 
     def act(self, key, state: RADTState, obs):
