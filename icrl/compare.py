@@ -59,25 +59,30 @@ def fraction_curve(results: dict, method: str) -> np.ndarray:
     return np.asarray(m["episode_return"], np.float64) / float(m.get("optimal_return") or results["optimal_return"])
 
 
-def model_method(results: dict, baselines) -> str:
-    """The deployed model's name in a results dict: the method that is not a baseline (step context)."""
-    models = [m for m in results["methods"] if m not in baselines and "context)" not in m]
-    if len(models) != 1:
-        raise ValueError(f"expected one model among {sorted(results['methods'])}, found {models}")
-    return models[0]
+def model_methods(results: dict, baselines) -> list[str]:
+    """The deployed models' names in a results dict: the methods that are not baselines (step context);
+    a method deployed several ways (DICP's beam widths) has its main agent unqualified, first."""
+    models = sorted((m for m in results["methods"] if m not in baselines and "context)" not in m), key=lambda m: (" (" in m, m))
+    if not models:
+        raise ValueError(f"no model among {sorted(results['methods'])}")
+    return models
 
 
 def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
-    """One row per preset (its model, over its seeds' results) then one per baseline (from the
-    runs that evaluated it, the longest evaluation's seeds)."""
+    """One row per preset and deployed model (its seeds' results; a variant of the main agent is named
+    ``PRESET (variant)``), then one per baseline (from the runs that evaluated it, the longest
+    evaluation's seeds)."""
     out = []
     for name, seeds in runs.items():
         if not seeds:
             continue
-        curves = [fraction_curve(r, model_method(r, baselines)) for r in seeds]
-        length = min(len(c) for c in curves)
+        models = model_methods(seeds[0], baselines)
         minutes = float(np.mean([r.get("train_seconds", 0.0) for r in seeds])) / 60
-        out.append(Row(name, np.stack([c[:length] for c in curves]), minutes))
+        for i, model in enumerate(models):
+            curves = [fraction_curve(r, model) for r in seeds]
+            length = min(len(c) for c in curves)
+            label = name if i == 0 else f"{name} {model[model.index(' ('):].strip()}"
+            out.append(Row(label, np.stack([c[:length] for c in curves]), minutes))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
         if not having:

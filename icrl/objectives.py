@@ -126,6 +126,15 @@ class ADObjective:
             )
 
     def sample_batch(self, data: Samples, key, batch_size: int):
+        idx, h, resets = self.windows(data, key, batch_size)
+        return self._with_task(data, idx, (self.spec.tokens(h), resets, self.labels(h)))
+
+    def labels(self, h):
+        """What the window's positions are trained on: the source's actions."""
+        return h.action
+
+    def windows(self, data: Samples, key, batch_size: int):
+        """``(task indices (B,), window histories (B, T), resets or None)`` of one batch."""
         k_task, k_start = jax.random.split(key)
         num_tasks, length = data.history.action.shape
         num_episodes = length // self.horizon
@@ -142,8 +151,7 @@ class ADObjective:
         if self.window_starts == "step":
             back = jax.random.randint(jax.random.fold_in(k_start, 1), (batch_size,), 0, self.horizon)
             steps = step_windows(start, back, self.horizon, self.context_episodes * self.horizon)  # (B, W * H)
-            h = jax.tree.map(lambda x: x[idx[:, None], steps], data.history)
-            return self._with_task(data, idx, (self.spec.tokens(h), None, h.action))
+            return idx, jax.tree.map(lambda x: x[idx[:, None], steps], data.history), None
 
         def window(x):
             per_episode = x.reshape((num_tasks, num_episodes, self.horizon) + x.shape[2:])
@@ -151,15 +159,52 @@ class ADObjective:
             return w.reshape((batch_size, self.context_episodes * self.horizon) + x.shape[2:])
 
         h = jax.tree.map(window, data.history)
-        tokens = self.spec.tokens(h)
         resets = None  # a window never crosses tasks: no resets unless asked for at episode ends
         if self.episode_resets:
             resets = jnp.concatenate([jnp.zeros((batch_size, 1), bool), h.done[:, :-1]], axis=1)
-        return self._with_task(data, idx, (tokens, resets, h.action))
+        return idx, h, resets
 
     def _with_task(self, data: Samples, idx, batch: tuple) -> tuple:
         """``batch``, and each row's task where windows are paired."""
         return (*batch, data.task[idx]) if self.paired else batch
+
+
+@dataclass(frozen=True)
+class DICPObjective(ADObjective):
+    """DICP (Son et al. 2025): AD's windows and action loss, plus at every position the reward
+    class and next state the source's action led to, scored on that action's heads of the
+    model's output (:func:`icrl.planning.dynamics_loss`, weighted by ``dynamics_weight``).
+    ``obs_to_index`` maps observations to the ``num_states`` state indices (a grid world's cells);
+    rewards are the grid worlds' 0 or 1."""
+
+    num_states: int = 0
+    obs_to_index: Any = None
+    dynamics_weight: float = 1.0
+    kind = "dicp"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_states < 1 or self.obs_to_index is None:
+            raise ValueError(f"DICP needs the environment's states (num_states >= 1 and obs_to_index), got "
+                             f"num_states={self.num_states!r}")
+        if self.dynamics_weight < 0:
+            raise ValueError(f"dynamics_weight must be >= 0, got {self.dynamics_weight!r}")
+
+    @property
+    def num_outputs(self) -> int:
+        from icrl.planning import num_outputs
+
+        return num_outputs(self.spec.num_actions, self.num_states)
+
+    def labels(self, h):
+        from icrl.planning import DynamicsLabels
+
+        return DynamicsLabels(h.action, (h.reward > 0.5).astype(jnp.int32), self.obs_to_index(h.next_obs))
+
+    def criterion(self, outputs, labels) -> jax.Array:
+        from icrl.planning import dynamics_loss
+
+        return dynamics_loss(outputs, labels, self.spec.num_actions, self.num_states, self.dynamics_weight)
 
 
 #: ICEE's token conditions: [in the current episode, no shortfall, shortfall / horizon, flag] (:func:`icee_token_conditions`)

@@ -16,6 +16,7 @@ from typing import Any
 
 import flax.linen as nn
 
+from icrl import planning
 from icrl.agents.model import ModelAgent
 from icrl.checkpoints import Checkpoints, abstract_params, check_record, model_record
 from icrl.models import TokenSpec, model_from_record
@@ -84,8 +85,13 @@ def load_agent(run_dir: str, env, step: int | None = None, **kwargs) -> ModelAge
     """
     model, params, _ = load_model(run_dir, step)
     spec = TokenSpec.for_env(env)
-    # a meta-RL policy has one more output, its value (the token's one-hot action already fixes the count)
-    if spec.token_dim != model.token_dim or model.num_outputs not in (spec.num_actions, spec.num_actions + 1):
+    # a meta-RL policy has one more output, its value (the token's one-hot action already fixes the count); a DICP
+    # model's action logits come first, before its reward and next-state heads (it acts with its action head alone:
+    # icrl.agents.dicp.DICPAgent plans)
+    allowed = (spec.num_actions, spec.num_actions + 1)
+    if hasattr(env, "num_states"):
+        allowed += (planning.num_outputs(spec.num_actions, env.num_states),)
+    if spec.token_dim != model.token_dim or model.num_outputs not in allowed:
         raise ValueError(
             f"checkpoint {run_dir!r} was trained on tokens of {model.token_dim} features and {model.num_outputs} "
             f"actions; environment {getattr(env, 'name', env)!r} gives {spec.token_dim} features and "

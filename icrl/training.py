@@ -169,6 +169,8 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective, cfg: TrainConfig):
         self.model, self.objective, self.cfg = model, objective, cfg
+        #: the loss of outputs against labels: the objective's own (DICP's heads), or cross-entropy
+        self.criterion = getattr(objective, "criterion", cross_entropy)
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
         self.num_shards = self.mesh.size
@@ -219,7 +221,7 @@ class Trainer:
         if has_batch_losses(self.model):
             extra["paired"] = task[0] if task else False
         logits, sown = self.model.apply(params, tokens, resets, deterministic=False, rngs={"dropout": key}, mutable=["moe"], **extra)
-        return cross_entropy(logits, labels) + moe_losses(self.model, sown.get("moe", {}))
+        return self.criterion(logits, labels) + moe_losses(self.model, sown.get("moe", {}))
 
     def _replicate(self, tree):
         """A host pytree as global arrays replicated on every device of every process."""
@@ -283,7 +285,7 @@ class Trainer:
 
     def _batch_loss(self, params, data: Samples, key):
         tokens, resets, labels, *_ = self.objective.sample_batch(data, key, self.cfg.batch_size)
-        return cross_entropy(self.model.apply(params, tokens, resets), labels)
+        return self.criterion(self.model.apply(params, tokens, resets), labels)
 
     def mean_loss(self, params, data: Samples, num_batches: int = 16, seed: int = 0) -> float:
         """Mean loss (no dropout) over ``num_batches`` batches drawn from ``data`` with fixed keys:

@@ -27,6 +27,8 @@ def pytest_sessionfinish(session, exitstatus):
 # The slowest tests start first, alternating between the two workers, so that neither is left with a long
 # test at the end while the other idles (durations: python -m pytest -n 2 --durations=30).
 SLOWEST_FIRST = (
+    "test_radt.py::test_a_tiny_radt_run_beats_random",
+    "test_dicp.py::test_a_tiny_dicp_run_beats_random",
     "test_icee.py::test_tiny_icee_beats_random",
     "test_experiments.py::test_experiment_writes_results_and_plot_and_resumes",
     "test_streams.py::test_streamed_tiny_model_beats_random",

@@ -26,6 +26,11 @@ def test_table_by_hand():
     text = table(found, episodes=(1, 2, 5))
     assert "| room-ad | 0.60 ± 1.27 | 0.85 ± 0.64 |  | 3 | 2 | 2.0 |" in text
     assert "| psrl | 0.70 ± 0.00 | 1.00 ± 0.00 |  | 2 | 2 | — |" in text
+    # one model deployed several ways: a row per way, the unqualified agent first
+    planned = _results("room-dicp", {"DICP (planning off)": [2, 4, 5], "DICP": [4, 8, 10], "DICP (beam 1)": [3, 5, 6], "psrl": [7, 10, 10]})
+    found = rows({"room-dicp": [planned]}, ("psrl",))
+    assert [r.name for r in found] == ["room-dicp", "room-dicp (beam 1)", "room-dicp (planning off)", "psrl"]
+    np.testing.assert_allclose(found[2].fractions, [[0.2, 0.4, 0.5]])
     one = Row("x", np.array([[0.2, 0.4]]))
     assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one], episodes=(1, 2, 5))
 

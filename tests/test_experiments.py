@@ -91,8 +91,9 @@ def test_every_named_experiment_builds(scale):
     for name in EXPERIMENTS:
         cfg = config_for(name, scale=scale)
         setup = build(cfg)
-        # a meta-RL policy also outputs its value
-        assert setup.env.num_actions + (cfg.objective == "rl2") == setup.model.num_outputs
+        # a meta-RL policy also outputs its value; DICP every action's reward and next cell
+        extra = 1 if cfg.objective == "rl2" else setup.env.num_actions * (2 + setup.env.num_states) if cfg.objective == "dicp" else 0
+        assert setup.env.num_actions + extra == setup.model.num_outputs
         if cfg.backbone == "transformer" and setup.model.context_limit is not None:
             assert cfg.eval_episodes * setup.eval_env.horizon <= setup.model.context_limit
     with pytest.raises(ValueError, match="spans 15 episodes; the histories have only 10"):

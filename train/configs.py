@@ -157,7 +157,7 @@ class ExperimentConfig:
         what older records carry (:meth:`train.methods.Method.record_extras`), so those runs
         still resume."""
         return without_added_defaults({**self.method_def.record_extras(self), **self.fields_of(*TRAINED_GROUPS),
-                                       **self.method_fields(), "seed": self.seed})
+                                       **self.method_fields(*TRAINED_GROUPS), "seed": self.seed})
 
     def env_kwargs(self) -> dict:
         if self.env in ("bernoulli-bandit", "gaussian-bandit"):
@@ -355,6 +355,17 @@ def _radt(room: dict, key: str) -> dict:
     }
 
 
+# DICP on the Q-learning histories of ad-qlearning (the same data, windows and steps: Q-learning leaves headroom, PSRL none),
+# planning as deep as the room's diameter (Dark Room) or twice it (key, then door), as its paper; deployed with planning off
+# and with beams of several widths from the same model
+_DICP9 = dict(objective="dicp", source="q-learning", history_episodes=60, episode_stride=4, context_episodes=4,
+              num_train_tasks=2000, train_steps=1500, batch_size=32, microbatches=_CPU_MICROBATCHES)
+
+
+def _dicp(room: dict, key: str, depth: int, widths: tuple[int, ...]) -> dict:
+    return {f"{key}-dicp": (_preset(**room, **_DICP9, plan_depth=depth, beam_widths=widths), {})}
+
+
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
     # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md).
@@ -417,6 +428,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_benchmark(_KEYDOOR9, _KEYDOOR9_AD, "keydoor9"),
     **_biased(_ROOM9),
     **_radt(_ROOM9, "darkroom9"),
+    **_dicp(_ROOM9, "darkroom9", 8, (0, 1, 4, 10)),
+    **_dicp(_KEYDOOR9, "keydoor9", 16, (0, 10)),  # the widths' ablation on darkroom9 only
 }
 
 #: The presets of each common benchmark (``python -m train compare NAME``).

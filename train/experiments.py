@@ -117,6 +117,7 @@ def build(cfg: ExperimentConfig) -> Setup:
     method = cfg.method_def
     env, _ = envs.make(cfg.env, **cfg.env_kwargs())
     eval_env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())
+    method.check_env(cfg, env)  # before the method's pieces, which may read what the environment must have
     spec = method.token_spec(cfg, env)
     eval_steps = cfg.eval_episodes * eval_env.horizon
     objective, seq_len = method.objective(cfg, env, spec)
@@ -141,7 +142,6 @@ def build(cfg: ExperimentConfig) -> Setup:
         print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps {window}")
     for name in cfg.baselines:  # unknown names, or a baseline this environment cannot run, fail here
         make_agent(name, eval_env)
-    method.check_env(cfg, env)
     return Setup(env, eval_env, spec, objective, model)
 
 

@@ -31,6 +31,10 @@ class KVCache:
     time: jax.Array
     segment_start: jax.Array
 
+    def take(self, rows: jax.Array) -> "KVCache":
+        """The cache of batch rows ``rows`` (a copy per row; rows may repeat): beams that continue one context."""
+        return KVCache(self.keys[:, rows], self.values[:, rows], self.slot_time[rows], self.time[rows], self.segment_start[rows])
+
 
 def rotary_frequencies(head_dim: int) -> jax.Array:
     """Angular frequencies of rotary position encoding: ``(head_dim // 2,)``."""
@@ -167,6 +171,33 @@ class Block(nn.Module):
         out = jnp.einsum("bhs,bshd->bhd", jax.nn.softmax(scores, axis=-1), values)
         x = x + self.proj(out)
         return self._mlp(x, True), keys, values
+
+    def step_beams(self, x, base_keys, base_values, base_valid, suffix_keys, suffix_values, base_rotation=None,
+                   suffix_rotation=None, base_distance=None, suffix_distance=None):
+        """Tokens of ``K`` beams ``x: (K, width)`` that continue one context, each after imagined steps of
+        its own: they attend to the context's cache, shared and never copied (``base_keys, base_values:
+        (max_len, h, d)``, the slots ``base_valid: (max_len,)``), and to their own earlier imagined steps
+        and this one (``suffix_keys, suffix_values: (K, j, h, d)``, this step's appended). Rotations and
+        distances as :meth:`step`, for the base ``(max_len, ...)`` and the suffix ``(j + 1, ...)``.
+        Returns ``x`` and this step's key and value ``(K, h, d)``."""
+        q, k, v = jnp.moveaxis(self.qkv(self.ln_attn(x)), -3, 0)  # each (K, h, d)
+        suffix_keys = jnp.concatenate([suffix_keys, k[:, None]], axis=1)
+        suffix_values = jnp.concatenate([suffix_values, v[:, None]], axis=1)
+        rotated_base = base_keys if base_rotation is None else rotate(base_keys, base_rotation)
+        rotated_suffix = suffix_keys if suffix_rotation is None else rotate(suffix_keys, suffix_rotation)
+        scale = jnp.sqrt(q.shape[-1]).astype(q.dtype)
+        base_scores = jnp.einsum("khd,shd->khs", q, rotated_base) / scale
+        suffix_scores = jnp.einsum("khd,kshd->khs", q, rotated_suffix) / scale
+        if self.alibi:
+            base_scores = base_scores - self._slopes()[None, :, None] * base_distance
+            suffix_scores = suffix_scores - self._slopes()[None, :, None] * suffix_distance
+        base_scores = jnp.where(base_valid, base_scores, NEG_INF)
+        weights = jax.nn.softmax(jnp.concatenate([base_scores, suffix_scores], axis=-1), axis=-1)
+        n = base_keys.shape[0]
+        out = (jnp.einsum("khs,shd->khd", weights[..., :n], base_values)
+               + jnp.einsum("khs,kshd->khd", weights[..., n:], suffix_values))
+        x = x + self.proj(out)
+        return self._mlp(x, True), k, v
 
 
 class Transformer(nn.Module):
@@ -312,6 +343,35 @@ class Transformer(nn.Module):
         if not self.relative:  # past its learned positions: loud, never a silent wrong answer
             out = jnp.where((time < self.max_len)[:, None], out, jnp.nan)
         return KVCache(jnp.stack(keys), jnp.stack(values), slot_time, time + 1, segment_start), out
+
+    def step_beams(self, base: KVCache, suffix_keys, suffix_values, tokens):
+        """Imagined step ``j`` of ``K`` beams that continue the context of ``base`` (a cache of one row,
+        shared, never copied): ``suffix_keys, suffix_values: (num_layers, K, j, h, d)`` the keys and values
+        of each beam's earlier imagined steps, ``tokens: (K, token_dim)`` this step's. Returns the suffixes
+        with this step's appended and the outputs ``(K, num_outputs)``, equal to :meth:`step` run on a copy
+        of ``base`` per beam (the base's oldest slots leave the window as imagined steps enter it)."""
+        if not self.relative:
+            raise ValueError("imagined steps past the context need relative positions (rotary or alibi)")
+        j = suffix_keys.shape[2]
+        time = base.time[0] + j  # this step's time
+        slot_time = base.slot_time[0]
+        base_valid = (slot_time >= 0) & (slot_time >= base.segment_start[0]) & (slot_time > time - self.max_len)
+        base_distance = (time - slot_time).astype(jnp.float32)  # (max_len,)
+        suffix_distance = jnp.arange(j, -1, -1, dtype=jnp.float32)  # (j + 1,)
+        base_rotation = suffix_rotation = None
+        if self.position_encoding == "rotary":
+            base_rotation = rotation(-base_distance[:, None, None] * self._frequencies())
+            suffix_rotation = rotation(-suffix_distance[:, None, None] * self._frequencies())
+        x = self.embed(tokens)
+        keys, values = [], []
+        for i, block in enumerate(self.blocks):
+            x, k, v = block.step_beams(x, base.keys[i, 0], base.values[i, 0], base_valid, suffix_keys[i], suffix_values[i],
+                                       base_rotation, suffix_rotation, base_distance, suffix_distance)
+            keys.append(k)
+            values.append(v)
+        suffix_keys = jnp.concatenate([suffix_keys, jnp.stack(keys)[:, :, None]], axis=2)
+        suffix_values = jnp.concatenate([suffix_values, jnp.stack(values)[:, :, None]], axis=2)
+        return suffix_keys, suffix_values, self.head(self.ln_out(x))
 
     def step_without_cache(self, tokens, resets=None):
         """Reference rollout step without a cache: the whole prefix is recomputed

@@ -155,6 +155,7 @@ from train.methods.ad import AD  # noqa: E402
 from train.methods.rl2 import RL2  # noqa: E402
 from train.methods.icee import ICEE  # noqa: E402
 from train.methods.radt import RADT  # noqa: E402
+from train.methods.dicp import DICP  # noqa: E402
 
-for _method in (DPT(), AD(), RL2(), ICEE(), RADT()):
+for _method in (DPT(), AD(), RL2(), ICEE(), RADT(), DICP()):
     register(_method)

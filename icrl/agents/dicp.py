@@ -1,0 +1,92 @@
+"""A DICP model deployed with planning: beam search in imagination on its own KV cache."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from icrl.agents.model import INVALID_ACTION, ModelAgent, ModelState
+from icrl.planning import Prediction, beam_search, most_likely, split_heads
+
+
+@struct.dataclass
+class DICPAgent(ModelAgent):
+    """Acts as AD does (a sliding context of every step so far) but, with ``width > 0``, through
+    :func:`icrl.planning.beam_search`: ``width`` beams over ``depth`` imagined steps (fewer
+    where the episode ends first), each imagined step one model step on a copy of the context's
+    KV cache that takes the imagined transition as a token (predicted reward and next state).
+    Ties, and a plan with no reward in sight, follow the policy's sampled order, so a model that
+    predicts no reward acts as AD. ``width=0``: planning off, the action head alone.
+
+    States are a ``size x size`` grid world's cells, index ``x * size + y``; ``horizon`` is the
+    episode length (the agent counts its steps within the episode)."""
+
+    width: int = struct.field(pytree_node=False, default=0)
+    depth: int = struct.field(pytree_node=False, default=0)
+    horizon: int = struct.field(pytree_node=False, default=1)
+    size: int = struct.field(pytree_node=False, default=1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.state_window or self.context != "step":
+            raise ValueError("a DICP agent plans on one KV cache: it takes context='step' and no state_window")
+        if self.width < 0 or self.depth < 0 or (self.width > 0) != (self.depth > 0):
+            raise ValueError(f"width and depth must both be >= 1 (planning) or both 0 (planning off), got "
+                             f"width={self.width!r}, depth={self.depth!r}")
+
+    @property
+    def num_states(self) -> int:
+        return self.size * self.size
+
+    def init(self, key, env_params=None) -> ModelState:
+        return super().init(key, env_params).replace(extra=jnp.zeros((), jnp.int32))  # steps into the episode
+
+    def _obs(self, index):
+        return jnp.stack([index // self.size, index % self.size], axis=-1).astype(jnp.int32)
+
+    def _outputs(self, carry, tokens):
+        carry, outputs = self.model.apply(self.params, carry, tokens, None, method="step")
+        return carry, split_heads(outputs, self.spec.num_actions, self.num_states)
+
+    def predict(self, carry, parents, prev_state, action, reward, state):
+        """One imagined step of a batch of beams (:data:`icrl.planning.Predict`). ``carry``: the real
+        context's KV cache, shared by every beam, and each beam's keys and values of its imagined steps
+        (``Transformer.step_beams``): a beam copies only its parent's imagined steps, never the context."""
+        base, keys, values = carry
+        prev_obs, obs = self._obs(prev_state), self._obs(state)
+        transition = self.spec.transition(prev_obs, action, reward, obs, jnp.zeros_like(reward))
+        keys, values, outputs = self.model.apply(self.params, base, keys[:, parents], values[:, parents],
+                                                 self.spec.token(obs, transition), method="step_beams")
+        return (base, keys, values), most_likely(*split_heads(outputs, self.spec.num_actions, self.num_states))
+
+    def plan(self, key, carry, policy, root: Prediction, obs, steps_left):
+        """The plan from ``obs`` after the real step that made ``carry``; ties follow ``policy``'s
+        order sampled without replacement (Gumbel keys)."""
+        priority = policy / self.temperature + jax.random.gumbel(key, policy.shape)
+        state = (obs[0] * self.size + obs[1]).astype(jnp.int32)
+        return beam_search(self.predict, self.beams_carry(carry), root, state, priority, steps_left, self.width, self.depth)
+
+    @staticmethod
+    def beams_carry(carry):
+        """What :meth:`predict` continues from the real context's cache ``carry``: no imagined step yet."""
+        layers, _, _, heads, head_dim = carry.keys.shape
+        empty = jnp.zeros((layers, 1, 0, heads, head_dim), carry.keys.dtype)
+        return carry, empty, empty
+
+    def act(self, key, state: ModelState, obs):
+        carry, (policy, reward_logits, next_logits) = self._outputs(state.carry, self.spec.token(obs, state.prev)[None])
+        policy = policy[0]
+        if self.width:
+            plan = self.plan(key, carry, policy, most_likely(policy, reward_logits[0], next_logits[0]), obs, self.horizon - state.extra)
+            action = plan.first
+        elif self.greedy:
+            action = jnp.argmax(policy)
+        else:
+            action = jax.random.categorical(key, policy / self.temperature)
+        action = jnp.where(jnp.all(jnp.isfinite(policy)), action, INVALID_ACTION)  # rollout() raises on it
+        return action.astype(jnp.int32), state.replace(carry=carry)
+
+    def update(self, state: ModelState, transition) -> ModelState:
+        steps = jnp.where(jnp.asarray(transition.done, bool), 0, state.extra + 1)
+        return super().update(state, transition).replace(extra=steps)

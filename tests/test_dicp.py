@@ -1,0 +1,175 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import envs
+from envs.grid import greedy_step_towards, move
+from icrl.agents import make_agent
+from icrl.agents.dicp import DICPAgent
+from icrl.models import TokenSpec, make_model
+from icrl.planning import DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, num_outputs, split_heads
+from icrl.rollout import rollout
+
+SIZE = 9
+
+
+def _room_model(goal, guided=False):
+    """A perfect model of Dark Room 9x9 with its goal at ``goal``: ``predict`` and every action's outcome in a
+    state; its policy is indifferent, or (``guided``) prefers a step towards the goal."""
+    goal = jnp.asarray(goal, jnp.int32)
+
+    def outcomes(state):  # state: (...) cell indices -> Prediction (..., 5)
+        pos = jnp.stack([state // SIZE, state % SIZE], -1)
+        nxt = jax.vmap(lambda a: move(pos, a, SIZE), out_axes=-2)(jnp.arange(5))  # (..., 5, 2)
+        towards = jnp.vectorize(lambda x, y: greedy_step_towards(jnp.stack([x, y]), goal))(pos[..., 0], pos[..., 1])
+        policy = jax.nn.one_hot(towards, 5) if guided else jnp.zeros(nxt.shape[:-1])
+        return Prediction(jnp.all(nxt == goal, -1).astype(jnp.float32), nxt[..., 0] * SIZE + nxt[..., 1], policy)
+
+    def predict(carry, parents, prev_state, action, reward, state):
+        return carry, outcomes(state)
+
+    return predict, outcomes
+
+
+START = 4 * SIZE + 4
+AWAY = jnp.array([0.0, 1.0, 0.0, 3.0, 2.0])  # a policy that would go left, then stay, then down
+
+
+def _search(goal, steps_left=20, width=81, depth=8, guided=False, priority=AWAY):
+    predict, outcomes = _room_model(goal, guided)
+    return jax.jit(lambda s: beam_search(predict, None, outcomes(s), s, priority, jnp.int32(steps_left), width, depth))(START)
+
+
+@pytest.mark.parametrize("goal, first", [((7, 4), {2}), ((4, 1), {1}), ((6, 6), {0, 2}), ((0, 8), {0, 3})])
+def test_planner_with_a_perfect_model_finds_the_shortest_path(goal, first):
+    """Beams wide enough to hold every cell (one beam per imagined cell) find the shortest path whatever the policy prefers."""
+    _, outcomes = _room_model(goal)
+    distance = abs(goal[0] - 4) + abs(goal[1] - 4)
+    plan = _search(goal)
+    assert int(plan.first) in first
+    assert float(plan.value) == 8 - distance + 1  # on the goal from step `distance` to the end of the plan
+    assert int(plan.states[distance - 1]) == goal[0] * SIZE + goal[1]
+    # the imagined path is a walk of the room: every state follows from the one before by the chosen action
+    path = np.concatenate([[START], np.asarray(plan.states)])
+    np.testing.assert_array_equal(np.asarray(outcomes(jnp.asarray(path[:-1])).next_state)[np.arange(8), np.asarray(plan.actions)],
+                                  path[1:])
+
+
+def test_planner_without_reward_in_sight_follows_the_policy_and_stops_at_the_episode_end():
+    goal = (8, 4)  # 4 steps right of the start
+    assert int(_search(goal).first) == 2 and float(_search(goal).value) == 5
+    assert int(_search(goal, steps_left=3).first) == 3 and float(_search(goal, steps_left=3).value) == 0  # past the episode
+    assert float(_search(goal, steps_left=4).value) == 1  # reached on the episode's last step
+    assert int(_search(goal, depth=3).first) == 3  # past the plan's depth: the policy's choice
+    # one beam keeps only the best first step: nothing is rewarded there, so it follows the policy and misses the goal
+    assert int(_search(goal, width=1).first) == 3 and float(_search(goal, width=1).value) == 0
+    # ... unless the policy at the imagined states leads there: ties follow it
+    toward = jnp.array([0.0, 0.0, 3.0, 1.0, 0.0])
+    assert float(_search(goal, width=1, guided=True, priority=toward).value) == 5
+    assert float(_search(goal, width=1, guided=False, priority=toward).value) == 0
+
+
+def test_dynamics_loss_scores_only_the_taken_actions_heads():
+    a, s = 3, 4
+    key = jax.random.PRNGKey(0)
+    outputs = jax.random.normal(key, (2, 5, num_outputs(a, s)))
+    labels = DynamicsLabels(jax.random.randint(key, (2, 5), 0, a), jax.random.randint(jax.random.fold_in(key, 1), (2, 5), 0, 2),
+                            jax.random.randint(jax.random.fold_in(key, 2), (2, 5), 0, s))
+    policy, reward, nxt = split_heads(outputs, a, s)
+    ce = optax.softmax_cross_entropy_with_integer_labels
+    pick = lambda x: jnp.take_along_axis(x, labels.action[..., None, None], axis=-2)[..., 0, :]  # noqa: E731
+    by_hand = ce(policy, labels.action).mean() + 0.5 * (ce(pick(reward), labels.reward).mean() + ce(pick(nxt), labels.next_state).mean())
+    np.testing.assert_allclose(dynamics_loss(outputs, labels, a, s, 0.5), by_hand, rtol=1e-6)
+    # another action's heads change nothing
+    other = (labels.action + 1) % a
+    mask = jnp.zeros((2, 5, a), bool).at[jnp.arange(2)[:, None], jnp.arange(5)[None], other].set(True)
+    moved = jnp.concatenate([policy, jnp.where(mask[..., None], reward + 3.0, reward).reshape(2, 5, -1),
+                             jnp.where(mask[..., None], nxt - 2.0, nxt).reshape(2, 5, -1)], -1)
+    np.testing.assert_allclose(dynamics_loss(moved, labels, a, s, 0.5), by_hand, rtol=1e-6)
+
+
+@pytest.mark.parametrize("positions", ["alibi", "rotary"])
+def test_imagined_steps_on_the_cache_equal_recomputing_the_sequence(positions):
+    """Beams continue the real context's KV cache: each beam's outputs equal the model run on the real
+    tokens followed by that beam's imagined tokens (past the context's length: the window slides), and a
+    plan's path is what the model predicts along it."""
+    env, _ = envs.make("darkroom", size=SIZE, horizon=10)
+    spec = TokenSpec.for_env(env)
+    model = make_model("transformer", token_dim=spec.token_dim, num_outputs=num_outputs(5, SIZE * SIZE), max_len=8,
+                       width=16, num_layers=2, num_heads=2, position_encoding=positions)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)), None)
+    agent = DICPAgent(params, model, spec, width=3, depth=4, horizon=10, size=SIZE)
+    tasks = env.sample_tasks(jax.random.PRNGKey(1), 1, "train")
+    h = jax.tree.map(lambda x: x[0], rollout(env, make_agent("random", env), tasks, jax.random.PRNGKey(2), num_steps=6))
+    tokens = spec.tokens(h, queries=jnp.concatenate([h.obs, h.next_obs[-1:]]))  # 7: the last one queries after the six steps
+    step = jax.jit(lambda carry, token: model.apply(params, carry, token[None], None, method="step"))
+    carry = model.init_carry(1)
+    for token in tokens:
+        carry, out = step(carry, token)
+    policy, rew, nxt = split_heads(out[0], 5, SIZE * SIZE)
+    # the model on whole sequences, padded to one length (causal: padding after a position changes nothing there)
+    padded = jax.jit(lambda seq: model.apply(params, jnp.pad(seq, ((0, 12 - seq.shape[0]), (0, 0)))[None], None)[0])
+    whole = lambda seq: padded(seq)[seq.shape[0] - 1]  # noqa: E731
+    np.testing.assert_allclose(policy, whole(tokens)[:5], rtol=2e-4, atol=2e-5)
+
+    def imagined_token(prev, action, reward, cell):
+        obs = agent._obs(jnp.int32(cell))
+        return spec.token(obs, spec.transition(agent._obs(jnp.int32(prev)), action, reward, obs, 0.0))
+
+    here = int(env.obs_to_index(h.next_obs[-1]))
+    beams = [(here, 2, 0.0, 10), (here, 0, 1.0, 30), (here, 4, 0.0, 40)]  # (prev, action, reward, cell): any values
+    predict = jax.jit(agent.predict)
+    c1, p1 = predict(agent.beams_carry(carry), jnp.zeros(3, jnp.int32), *(jnp.asarray(v) for v in zip(*beams)))
+    c2, p2 = predict(c1, jnp.array([2, 0]), jnp.array([40, 10]), jnp.array([1, 3]), jnp.array([0.0, 1.0]), jnp.array([50, 60]))
+    second = [(40, 1, 0.0, 50), (10, 3, 1.0, 60)]
+    for k, parent in enumerate([2, 0]):
+        out = whole(jnp.concatenate([tokens, jnp.stack([imagined_token(*beams[parent]), imagined_token(*second[k])])]))
+        p, r, n = split_heads(out, 5, SIZE * SIZE)
+        np.testing.assert_allclose(p2.policy[k], p, rtol=2e-4, atol=2e-5)
+        np.testing.assert_array_equal(p2.reward[k], jnp.argmax(r, -1))
+        np.testing.assert_array_equal(p2.next_state[k], jnp.argmax(n, -1))
+    # a whole plan: its path is the model's own most likely outcome at every imagined step
+    plan = jax.jit(agent.plan)(jax.random.PRNGKey(9), carry, policy, most_likely(policy, rew, nxt), h.next_obs[-1], jnp.int32(10))
+    prev, seq, value = here, [], 0.0
+    for d in range(4):
+        out = whole(jnp.concatenate([tokens, *[x[None] for x in seq]]))
+        _, r, n = split_heads(out, 5, SIZE * SIZE)
+        a = int(plan.actions[d])
+        assert int(jnp.argmax(n[a])) == int(plan.states[d])
+        value += float(jnp.argmax(r[a]))
+        seq.append(imagined_token(prev, a, float(jnp.argmax(r[a])), int(plan.states[d])))
+        prev = int(plan.states[d])
+    assert value == float(plan.value)
+
+
+def test_dicp_settings_are_checked():
+    from train import config_for
+    from train.experiments import build
+
+    with pytest.raises(ValueError, match="beam_widths must be distinct"):
+        config_for("darkroom9-dicp", beam_widths=(4, 4))
+    with pytest.raises(ValueError, match="relative positions"):
+        config_for("darkroom9-dicp", position_encoding="learned")
+    with pytest.raises(ValueError, match="is not one"):
+        build(config_for("darkroom9-dicp", env="bernoulli-bandit", baselines=("random",)))
+    with pytest.raises(ValueError, match="spans 13 episodes"):
+        config_for("darkroom9-dicp", history_episodes=12)
+    with pytest.raises(ValueError, match="both 0"):
+        DICPAgent(None, None, None, width=3, depth=0)
+
+
+def test_a_tiny_dicp_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp_path):
+    from train import config_for, run_experiment
+
+    def later_return(steps):
+        cfg = config_for("darkroom9-dicp", size=5, horizon=10, history_episodes=24, episode_stride=2, num_train_tasks=400,
+                         train_steps=steps, eval_tasks=25, eval_episodes=8, width=32, num_layers=2, plan_depth=4,
+                         beam_widths=(4,), out_dir=str(tmp_path), baselines=("random",))
+        methods = run_experiment(cfg, f"s{steps}", progress=False)["methods"]
+        return {name: float(np.mean(m["episode_return"][2:])) for name, m in methods.items()}
+
+    trained, untrained = later_return(600), later_return(2)  # Q-learning's histories: 1.7 against random's 0.4
+    assert trained["DICP"] > 3 * trained["random"], trained
+    assert untrained["DICP"] < trained["DICP"] - 0.5, (untrained, trained)

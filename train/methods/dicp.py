@@ -1,0 +1,90 @@
+"""Distillation for in-context planning (DICP, Son, Lee & Kim 2025): AD's learning histories and
+action loss, plus heads that predict, for every action, the reward it earns and the state it
+leads to (trained on the source's action); deployed, a beam search over those predictions
+on the model's own context (:mod:`icrl.planning`, :class:`icrl.agents.dicp.DICPAgent`).
+
+One trained model deploys as several agents: every beam width in ``beam_widths``, ``0`` being
+the action head alone (planning off, the ablation that shows what the planner adds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envs.base import check_positive_int
+from envs.grid import GridWorld
+from icrl.agents import make_agent
+from icrl.data import make_ad_dataset
+from train.fields import setting
+from train.methods import Method
+
+
+@dataclass(frozen=True)
+class DICPConfig:
+    source: str = setting("q-learning", "data", "the learning algorithm whose histories are distilled (as AD's)")
+    history_episodes: int = setting(60, "data", "episodes in each source learning history (as AD's)")
+    episode_stride: int = setting(4, "objective", "the window takes every k-th episode of a history (as AD's)")
+    dynamics_weight: float = setting(1.0, "objective", "weight of the reward and next-state losses beside the action loss")
+    beam_widths: tuple[int, ...] = setting((0, 10), "eval", "beam widths deployed, one agent each (0: planning off)")
+    plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
+
+    def __post_init__(self):
+        for name in ("history_episodes", "episode_stride", "plan_depth"):
+            check_positive_int(name, getattr(self, name))
+        widths = tuple(self.beam_widths)
+        if not widths or any(not isinstance(w, int) or w < 0 for w in widths) or len(set(widths)) != len(widths):
+            raise ValueError(f"beam_widths must be distinct integers >= 0 (0: planning off), got {self.beam_widths!r}")
+        if self.dynamics_weight < 0:
+            raise ValueError(f"dynamics_weight must be >= 0, got {self.dynamics_weight!r}")
+
+
+class DICP(Method):
+    name, label, Config = "dicp", "DICP", DICPConfig
+    unused_common = ("lhf", "lhf_keep", "lhf_stability", "deploy_context", "deploy_window")
+
+    def check(self, cfg) -> None:
+        if cfg.data_source != "fixed":
+            raise ValueError("DICP distils a fixed dataset of learning histories: data_source must be 'fixed'")
+        if cfg.backbone != "transformer" or cfg.ffn != "dense":
+            raise ValueError(f"DICP plans on a transformer's KV cache, got backbone={cfg.backbone!r}, ffn={cfg.ffn!r}")
+        if cfg.position_encoding == "learned":
+            raise ValueError("DICP imagines steps past its context: it needs relative positions (rotary or alibi), "
+                             "got position_encoding='learned'")
+        span = (cfg.context_episodes - 1) * cfg.method.episode_stride + 1
+        if span > cfg.method.history_episodes:
+            raise ValueError(f"a window of {cfg.context_episodes} episodes with episode_stride={cfg.method.episode_stride} spans "
+                             f"{span} episodes; the histories have {cfg.method.history_episodes} (history_episodes)")
+        if cfg.deploy_context != ("step",) or cfg.deploy_window:
+            raise ValueError("DICP acts on a sliding context of its own steps: deploy_context must be ('step',) and deploy_window 0")
+        if cfg.lhf:
+            raise ValueError("learning-history filtering is not wired to DICP (lhf must be off)")
+
+    def check_env(self, cfg, env) -> None:
+        if not isinstance(env, GridWorld):
+            raise ValueError(f"DICP predicts a grid world's next cell and 0/1 reward: environment {env.name!r} is not one")
+        make_agent(cfg.method.source, env)
+
+    def make_data(self, cfg, env, key, num_tasks: int):
+        m = cfg.method
+        return make_ad_dataset(env, key, num_tasks, m.history_episodes, split="train", source=m.source)
+
+    def objective(self, cfg, env, spec):
+        from icrl.objectives import DICPObjective
+
+        m = cfg.method
+        objective = DICPObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, num_states=env.num_states,
+                                  obs_to_index=env.obs_to_index, dynamics_weight=m.dynamics_weight)
+        objective.check({"num_episodes": m.history_episodes})
+        return objective, cfg.context_episodes * env.horizon
+
+    def agents(self, cfg, params, model, spec):
+        from icrl.agents.dicp import DICPAgent
+
+        m = cfg.method
+        horizon = cfg.eval_horizon or cfg.horizon
+        out = {}
+        for width in m.beam_widths:
+            name = self.label if width == max(m.beam_widths) else (
+                f"{self.label} (planning off)" if width == 0 else f"{self.label} (beam {width})")
+            out[name] = DICPAgent(params, model, spec, width=width, depth=m.plan_depth if width else 0, horizon=horizon,
+                                  size=cfg.size)
+        return out
