@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 import os
 
 import chex
@@ -355,12 +356,20 @@ def test_episode_frozen_context_holds_within_an_episode():
             assert float(jnp.abs(logits[0] - logits[1]).max()) > 1e-4
 
 
+_GRID_DPT_ENV = envs.make("darkroom", size=5, horizon=25)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _grid_dpt_data(env):
+    return make_dpt_dataset(env, jax.random.PRNGKey(0), 4000, 3 * env.horizon, collector="psrl", labels="collector")
+
+
 def _grid_dpt_returns(train_steps):
     """A tiny Dark Room DPT whose labels are drawn as PSRL draws them (5x5, 25-step episodes),
     rolled out for 3 episodes on every held-out goal; returns (model, random) returns per episode."""
-    env, _ = envs.make("darkroom", size=5, horizon=25)
+    env = _GRID_DPT_ENV
     spec = TokenSpec.for_env(env)
-    data = make_dpt_dataset(env, jax.random.PRNGKey(0), 4000, 3 * env.horizon, collector="psrl", labels="collector")
+    data = _grid_dpt_data(env)  # made once for the trained and the untrained model
     model = Transformer(spec.token_dim, spec.num_actions, max_len=3 * env.horizon + 1, num_layers=2, num_heads=2, width=32)
     cfg = TrainConfig(train_steps=train_steps, batch_size=32, learning_rate=3e-3, warmup_steps=min(10, train_steps - 1), num_devices=1)
     params, _ = train(model, DPTObjective(spec), data, cfg, progress=False)
