@@ -258,10 +258,13 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
              "ICEE's design was chosen on training-split goals. Training minutes: darkroom9's AD, DPT, AD-S5, T2MIR, LHF, "
              "meta-RL and ICEE runs were measured with up to five runs sharing the two cores; keydoor9's and RA-DT's "
-             "one run at a time, but for the first seed of keydoor9-ad and keydoor9-ad-s5, which shared the cores with another run.", ""]
+             "one run at a time, but for the first seed of keydoor9-ad and keydoor9-ad-s5, which shared the cores with another run; "
+             "DICP's with tests sharing the cores at times. DICP's rows are one trained model per seed deployed several ways "
+             "(beam widths, planning off).", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
+        n.printed.extend(r["name"] for r in bench["rows"])  # row names are the runs' own (DICP's "beam 4")
         lines += [f"## {name}", "", f"Held-out goals: {n(bench['num_goals'], 'd')}; training seeds "
                   f"{', '.join(n(s, 'd') for s in bench['seeds'])}.", "", table(rows, fmt=n), ""]
         if bench["missing"]:
