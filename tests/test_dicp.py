@@ -162,6 +162,7 @@ def test_dicp_settings_are_checked():
 
 def test_a_tiny_dicp_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp_path):
     from train import config_for, run_experiment
+    from train.experiments import evaluate_run
 
     def later_return(steps):
         cfg = config_for("darkroom9-dicp", size=5, horizon=10, history_episodes=24, episode_stride=2, num_train_tasks=400,
@@ -173,3 +174,8 @@ def test_a_tiny_dicp_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp
     trained, untrained = later_return(300), later_return(2)  # Q-learning's histories: 2.3 against random's 0.4
     assert trained["DICP"] > 3 * trained["random"], trained
     assert untrained["DICP"] < trained["DICP"] - 0.5, (untrained, trained)
+    # a saved run deploys again with other beams, without training; training settings cannot change so
+    again = evaluate_run(str(tmp_path / "s300"), beam_widths=(0,), eval_tasks=5, eval_episodes=2)
+    assert set(again["methods"]) == {"DICP (planning off)", "random"}
+    with pytest.raises(ValueError, match="only evaluation settings can change"):
+        evaluate_run(str(tmp_path / "s300"), dynamics_weight=0.5)

@@ -164,6 +164,15 @@ def _evaluate(rest: list[str]) -> None:
     parser.add_argument("--baselines", nargs="*", default=None, help="agents evaluated beside the model (default: the run's)")
     parser.add_argument("--deploy-window", type=int, default=None, help="recurrent backbones: act from a state that has seen "
                         "between N/2 and N episodes (default: the run's)")
+    from train import methods
+
+    for method in methods.METHODS.values():  # deployment settings of a method (its runs alone accept them)
+        for field in method.settings():
+            if field.metadata.get("group") == "eval":
+                many = isinstance(field.default, tuple)
+                parser.add_argument("--" + field.name.replace("_", "-"), type=type(field.default[0] if many else field.default),
+                                    nargs="+" if many else None, default=None,
+                                    help=f"{method.label}: {field.metadata.get('help', '')} (default: the run's)")
     args = vars(parser.parse_args(rest))
     run_dir = args.pop("run_dir")
     evaluate_run(run_dir, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items() if v is not None})

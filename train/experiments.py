@@ -243,15 +243,19 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
 
 def evaluate_run(run_dir: str, **changes) -> dict:
     """Evaluate the model saved in ``run_dir`` again, without training, with evaluation settings
-    ``changes`` (``eval_split``, ``eval_tasks``, ``eval_episodes``, ``eval_horizon``, ``baselines``, ``deploy_window``);
+    ``changes`` (``eval_split``, ``eval_tasks``, ``eval_episodes``, ``eval_horizon``, ``baselines``, ``deploy_window``, and
+    the method's deployment settings such as DICP's ``beam_widths`` and ``plan_depth``);
     writes ``results_eval[_train][_ood].json`` and its plot beside the run's own results."""
-    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window"}
-    if set(changes) - allowed:
-        raise ValueError(f"only evaluation settings can change: {sorted(set(changes) - allowed)} are not among {sorted(allowed)}")
     saved = next((os.path.join(run_dir, f) for f in ("results.json", "results_train.json") if os.path.exists(os.path.join(run_dir, f))), None)
     if saved is None:
         raise FileNotFoundError(f"no results.json in {run_dir!r}: it holds the run's config; run the experiment to the end first")
-    cfg = replace(config_from_dict(load_results(saved).get("config") or {}), **changes)
+    cfg = config_from_dict(load_results(saved).get("config") or {})
+    # the common evaluation settings, and the run's method's deployment settings (DICP's beam widths)
+    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window",
+               *cfg.method_fields("eval")}
+    if set(changes) - allowed:
+        raise ValueError(f"only evaluation settings can change: {sorted(set(changes) - allowed)} are not among {sorted(allowed)}")
+    cfg = replace(cfg, **changes)
     setup = build(cfg)
     record = setup.record(cfg)
     params = load_params(run_dir, setup.model, {k: v for k, v in record.items() if k not in ("model", "train")})

@@ -82,9 +82,9 @@ class DICP(Method):
         m = cfg.method
         horizon = cfg.eval_horizon or cfg.horizon
         out = {}
-        for width in m.beam_widths:
-            name = self.label if width == max(m.beam_widths) else (
-                f"{self.label} (planning off)" if width == 0 else f"{self.label} (beam {width})")
+        for width in m.beam_widths:  # the widest plan is the method's own agent
+            name = (f"{self.label} (planning off)" if width == 0 else self.label if width == max(m.beam_widths)
+                    else f"{self.label} (beam {width})")
             out[name] = DICPAgent(params, model, spec, width=width, depth=m.plan_depth if width else 0, horizon=horizon,
                                   size=cfg.size)
         return out
