@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,9 +39,15 @@ START = 4 * SIZE + 4
 AWAY = jnp.array([0.0, 1.0, 0.0, 3.0, 2.0])  # a policy that would go left, then stay, then down
 
 
-def _search(goal, steps_left=20, width=81, depth=8, guided=False, priority=AWAY):
+@functools.partial(jax.jit, static_argnames=("width", "depth", "guided"))
+def _plan(goal, steps_left, priority, width, depth, guided):
     predict, outcomes = _room_model(goal, guided)
-    return jax.jit(lambda s: beam_search(predict, None, outcomes(s), s, priority, jnp.int32(steps_left), width, depth))(START)
+    return beam_search(predict, None, outcomes(jnp.int32(START)), START, priority, steps_left, width, depth)
+
+
+def _search(goal, steps_left=20, width=81, depth=8, guided=False, priority=AWAY):
+    """The plan from the room's centre (one program per width, depth and policy, whatever the goal)."""
+    return _plan(jnp.asarray(goal, jnp.int32), jnp.int32(steps_left), priority, width=width, depth=depth, guided=guided)
 
 
 @pytest.mark.parametrize("goal, first", [((7, 4), {2}), ((4, 1), {1}), ((6, 6), {0, 2}), ((0, 8), {0, 3})])

@@ -165,7 +165,7 @@ def test_tiny_icee_beats_random_on_held_out_goals_and_two_steps_do_not(room):
     tasks = room.sample_tasks(jax.random.PRNGKey(123), 200, "test")
     rand = np.asarray(episode_returns(rollout(room, make_agent("random", room), tasks, jax.random.PRNGKey(7), num_episodes=3),
                                       room.horizon))
-    for steps, learns in ((2, False), (300, True)):
+    for steps, learns in ((2, False), (150, True)):  # trained: the paired bound 0.46, 0.54 at 300 steps
         cfg = TrainConfig(train_steps=steps, batch_size=64, learning_rate=3e-3, warmup_steps=min(10, steps), log_every=100,
                           num_devices=1)
         params, _ = train(model, objective, data.samples, cfg, progress=False)

@@ -97,6 +97,7 @@ def _losses(spec, data, **kw):
     return train(_tiny_transformer(spec), DPTObjective(spec), data.samples, cfg, progress=False)
 
 
+@pytest.mark.slow  # same seed, same parameters: also shown by the resume tests below and test_streams' (fixed and streamed)
 def test_same_seed_same_loss_curve(bandit, dpt_data):
     _, spec = bandit
     p1, a = _losses(spec, dpt_data, seed=3)
