@@ -143,7 +143,8 @@ def test_streamed_tiny_model_beats_random_on_held_out_tasks_and_two_steps_do_not
     else:
         objective, max_len = Pooled(ADObjective(spec, 30, 1), HistoryPool(env, 1, 1024, 128, 1, "thompson")), 30
     model = Transformer(spec.token_dim, spec.num_actions, max_len=max_len, num_layers=2, num_heads=2, width=32)
-    cfg = TrainConfig(train_steps=300, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
+    steps = 225 if kind == "dpt" else 300  # DPT's paired gain 3.6 against the required 2.5 (4.2 at 300 steps, 2.2 at 150)
+    cfg = TrainConfig(train_steps=steps, batch_size=128, learning_rate=3e-3, warmup_steps=10, log_every=100, num_devices=1)
     for stop_after, learns in ((2, False), (None, True)):  # the same run: killed after 2 steps, then resumed to the end
         params, _ = train(model, objective, None, cfg, run_dir=str(tmp_path), progress=False, stop_after=stop_after)
         gain, margin, rand = _paired_gain(env, ModelAgent(params, model, spec), 30)
