@@ -6,8 +6,8 @@ beams of several widths and depths, measured side by side in one process.
 Every agent is the preset's model (untrained parameters: cost does not depend on what a model
 learned) rolled out on ``--tasks`` held-out tasks for ``--episodes`` episodes, compiled first, then
 timed in turns, best of ``--rounds``. Width 0 is the action head alone (AD's cost: one model step
-per environment step); a plan of width W and depth D runs up to W x (D - 1) more, each on a copy of
-the context's KV cache.
+per environment step); a plan of width W and depth D runs up to W x (D - 1) more, each attending to
+the context's KV cache (shared by the beams) and to its beam's imagined steps.
 """
 
 from __future__ import annotations

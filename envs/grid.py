@@ -27,6 +27,16 @@ def all_cells(size: int) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.int32)
 
 
+def cell_index(obs: jax.Array, size: int) -> jax.Array:
+    """Cell index ``x * size + y`` of observations ``(..., 2)`` (the order of :func:`all_cells`)."""
+    return (obs[..., 0] * size + obs[..., 1]).astype(jnp.int32)
+
+
+def cell_obs(index: jax.Array, size: int) -> jax.Array:
+    """The observation ``(..., 2)`` of cell indices ``index`` (inverse of :func:`cell_index`)."""
+    return jnp.stack([index // size, index % size], axis=-1).astype(jnp.int32)
+
+
 def greedy_step_towards(pos: jax.Array, target: jax.Array) -> jax.Array:
     """An action on a shortest path from ``pos`` to ``target`` (stay once there)."""
     dx, dy = target[0] - pos[0], target[1] - pos[1]
@@ -103,7 +113,7 @@ class GridWorld(TaskEnvironment):
 
     def obs_to_index(self, obs: jax.Array) -> jax.Array:
         """Cell index of an observation ``(x, y)``: ``x * size + y``."""
-        return (obs[..., 0] * self.size + obs[..., 1]).astype(jnp.int32)
+        return cell_index(obs, self.size)
 
     @property
     def obs_feature_dim(self) -> int:

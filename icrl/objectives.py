@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from icrl import planning
 from icrl.models.tokens import TokenSpec
 from icrl.types import Samples
 
@@ -74,6 +75,14 @@ class DPTObjective:
         return self.spec.tokens(batch.history, batch.queries), None, batch.labels  # None: no resets
 
 
+def check_window_span(context_episodes: int, episode_stride: int, num_episodes: int) -> None:
+    """Raise unless a window of ``context_episodes`` episodes, every ``episode_stride``-th, fits histories of ``num_episodes``."""
+    span = (context_episodes - 1) * episode_stride + 1
+    if span > num_episodes:
+        raise ValueError(f"a window of {context_episodes} episodes with stride {episode_stride} spans {span} episodes; "
+                         f"the histories have only {num_episodes}")
+
+
 @dataclass(frozen=True)
 class ADObjective:
     """Algorithm Distillation: predict the source's next action at every position of a
@@ -118,12 +127,7 @@ class ADObjective:
             raise ValueError(f"paired windows need an even batch per device, got {batch_size}")
 
     def check(self, meta: dict) -> None:
-        span = (self.context_episodes - 1) * self.episode_stride + 1
-        if span > meta["num_episodes"]:
-            raise ValueError(
-                f"a window of {self.context_episodes} episodes with stride {self.episode_stride} spans {span} episodes; "
-                f"the histories have only {meta['num_episodes']}"
-            )
+        check_window_span(self.context_episodes, self.episode_stride, meta["num_episodes"])
 
     def sample_batch(self, data: Samples, key, batch_size: int):
         idx, h, resets = self.windows(data, key, batch_size)
@@ -192,19 +196,13 @@ class DICPObjective(ADObjective):
 
     @property
     def num_outputs(self) -> int:
-        from icrl.planning import num_outputs
-
-        return num_outputs(self.spec.num_actions, self.num_states)
+        return planning.num_outputs(self.spec.num_actions, self.num_states)
 
     def labels(self, h):
-        from icrl.planning import DynamicsLabels
-
-        return DynamicsLabels(h.action, (h.reward > 0.5).astype(jnp.int32), self.obs_to_index(h.next_obs))
+        return planning.DynamicsLabels(h.action, (h.reward > 0.5).astype(jnp.int32), self.obs_to_index(h.next_obs))
 
     def criterion(self, outputs, labels) -> jax.Array:
-        from icrl.planning import dynamics_loss
-
-        return dynamics_loss(outputs, labels, self.spec.num_actions, self.num_states, self.dynamics_weight)
+        return planning.dynamics_loss(outputs, labels, self.spec.num_actions, self.num_states, self.dynamics_weight)
 
 
 #: ICEE's token conditions: [in the current episode, no shortfall, shortfall / horizon, flag] (:func:`icee_token_conditions`)

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import envs
-from envs.grid import greedy_step_towards, move
+from envs.grid import cell_obs, greedy_step_towards, move
 from icrl.agents import make_agent
 from icrl.agents.dicp import DICPAgent
 from icrl.models import TokenSpec, make_model
@@ -123,8 +123,8 @@ def test_imagined_steps_on_the_cache_equal_recomputing_the_sequence(positions):
     np.testing.assert_allclose(policy, whole(tokens)[:5], rtol=2e-4, atol=2e-5)
 
     def imagined_token(prev, action, reward, cell):
-        obs = agent._obs(jnp.int32(cell))
-        return spec.token(obs, spec.transition(agent._obs(jnp.int32(prev)), action, reward, obs, 0.0))
+        obs = cell_obs(jnp.int32(cell), SIZE)
+        return spec.token(obs, spec.transition(cell_obs(jnp.int32(prev), SIZE), action, reward, obs, 0.0))
 
     here = int(env.obs_to_index(h.next_obs[-1]))
     beams = [(here, 2, 0.0, 10), (here, 0, 1.0, 30), (here, 4, 0.0, 40)]  # (prev, action, reward, cell): any values

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs.grid import cell_index, cell_obs
 from icrl.agents.model import INVALID_ACTION, ModelAgent, ModelState
 from icrl.planning import Prediction, beam_search, most_likely, split_heads
 
@@ -14,8 +15,9 @@ from icrl.planning import Prediction, beam_search, most_likely, split_heads
 class DICPAgent(ModelAgent):
     """Acts as AD does (a sliding context of every step so far) but, with ``width > 0``, through
     :func:`icrl.planning.beam_search`: ``width`` beams over ``depth`` imagined steps (fewer
-    where the episode ends first), each imagined step one model step on a copy of the context's
-    KV cache that takes the imagined transition as a token (predicted reward and next state).
+    where the episode ends first), each imagined step one model step per beam that takes the
+    imagined transition as a token (predicted reward and next state) and attends to the context's
+    KV cache, shared by the beams, and to its own imagined steps (``Transformer.step_beams``).
     Ties, and a plan with no reward in sight, follow the policy's sampled order, so a model that
     predicts no reward acts as AD. ``width=0``: planning off, the action head alone.
 
@@ -42,9 +44,6 @@ class DICPAgent(ModelAgent):
     def init(self, key, env_params=None) -> ModelState:
         return super().init(key, env_params).replace(extra=jnp.zeros((), jnp.int32))  # steps into the episode
 
-    def _obs(self, index):
-        return jnp.stack([index // self.size, index % self.size], axis=-1).astype(jnp.int32)
-
     def _outputs(self, carry, tokens):
         carry, outputs = self.model.apply(self.params, carry, tokens, None, method="step")
         return carry, split_heads(outputs, self.spec.num_actions, self.num_states)
@@ -54,7 +53,7 @@ class DICPAgent(ModelAgent):
         context's KV cache, shared by every beam, and each beam's keys and values of its imagined steps
         (``Transformer.step_beams``): a beam copies only its parent's imagined steps, never the context."""
         base, keys, values = carry
-        prev_obs, obs = self._obs(prev_state), self._obs(state)
+        prev_obs, obs = cell_obs(prev_state, self.size), cell_obs(state, self.size)
         transition = self.spec.transition(prev_obs, action, reward, obs, jnp.zeros_like(reward))
         keys, values, outputs = self.model.apply(self.params, base, keys[:, parents], values[:, parents],
                                                  self.spec.token(obs, transition), method="step_beams")
@@ -64,8 +63,7 @@ class DICPAgent(ModelAgent):
         """The plan from ``obs`` after the real step that made ``carry``; ties follow ``policy``'s
         order sampled without replacement (Gumbel keys)."""
         priority = policy / self.temperature + jax.random.gumbel(key, policy.shape)
-        state = (obs[0] * self.size + obs[1]).astype(jnp.int32)
-        return beam_search(self.predict, self.beams_carry(carry), root, state, priority, steps_left, self.width, self.depth)
+        return beam_search(self.predict, self.beams_carry(carry), root, cell_index(obs, self.size), priority, steps_left, self.width, self.depth)
 
     @staticmethod
     def beams_carry(carry):

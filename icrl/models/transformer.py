@@ -31,10 +31,6 @@ class KVCache:
     time: jax.Array
     segment_start: jax.Array
 
-    def take(self, rows: jax.Array) -> "KVCache":
-        """The cache of batch rows ``rows`` (a copy per row; rows may repeat): beams that continue one context."""
-        return KVCache(self.keys[:, rows], self.values[:, rows], self.slot_time[rows], self.time[rows], self.segment_start[rows])
-
 
 def rotary_frequencies(head_dim: int) -> jax.Array:
     """Angular frequencies of rotary position encoding: ``(head_dim // 2,)``."""

@@ -14,6 +14,7 @@ from envs.base import check_positive_int
 from envs.grid import GridWorld
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
+from icrl.objectives import check_window_span
 from train.fields import setting
 from train.methods import Method
 
@@ -49,10 +50,7 @@ class DICP(Method):
         if cfg.position_encoding == "learned":
             raise ValueError("DICP imagines steps past its context: it needs relative positions (rotary or alibi), "
                              "got position_encoding='learned'")
-        span = (cfg.context_episodes - 1) * cfg.method.episode_stride + 1
-        if span > cfg.method.history_episodes:
-            raise ValueError(f"a window of {cfg.context_episodes} episodes with episode_stride={cfg.method.episode_stride} spans "
-                             f"{span} episodes; the histories have {cfg.method.history_episodes} (history_episodes)")
+        check_window_span(cfg.context_episodes, cfg.method.episode_stride, cfg.method.history_episodes)
         if cfg.deploy_context != ("step",) or cfg.deploy_window:
             raise ValueError("DICP acts on a sliding context of its own steps: deploy_context must be ('step',) and deploy_window 0")
         if cfg.lhf:
