@@ -210,7 +210,9 @@ class Trainer:
             self._local_pool = objective.pool.shard(self.num_shards)
             self._pool_at = jax.jit(self._make_pool)
             self._refresh = jax.jit(self._refresh_pool, donate_argnums=0)
-        self._first_nonfinite = np.int32(-1)  # then on device: read only at check points
+        # on device, replicated as the step returns it (a host scalar would compile the step a second time
+        # for its second call); read only at check points
+        self._first_nonfinite = self._replicate(np.int32(-1))
 
     def loss(self, params, batch, key):
         """Cross-entropy, plus the mixture-of-experts losses a T2MIR layer sows (balance, and the

@@ -62,7 +62,7 @@ def test_ppo_config_refuses_bad_values():
 
 
 def _init(model, objective):
-    return {"params": model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, objective.spec.token_dim)))["params"]}
+    return {"params": jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 2, objective.spec.token_dim)))["params"]}
 
 
 @pytest.mark.parametrize("backbone", ["s5", "gru"])
@@ -91,10 +91,11 @@ def test_state_resets_at_task_boundaries_only(backbone):
     logp = jnp.take_along_axis(jax.nn.log_softmax(stepwise(trials.tokens)[..., :-1]), trials.actions[..., None], -1)[..., 0]
     np.testing.assert_allclose(trials.log_probs, logp, atol=1e-4)
 
+    apply = jax.jit(model.apply)  # one program per shape, not every operation of an S5 scan dispatched alone
     both = jnp.concatenate([trials.tokens[:2], trials.tokens[2:]], axis=1)  # trial i, then trial i + 2
-    with_reset = model.apply(params, both, jnp.concatenate([trials.resets[:2], trials.resets[2:]], axis=1))
-    np.testing.assert_allclose(with_reset[:, 24:], model.apply(params, trials.tokens[2:], trials.resets[2:]), atol=1e-5)
-    without = model.apply(params, both, jnp.zeros_like(both[..., 0], bool))
+    with_reset = apply(params, both, jnp.concatenate([trials.resets[:2], trials.resets[2:]], axis=1))
+    np.testing.assert_allclose(with_reset[:, 24:], apply(params, trials.tokens[2:], trials.resets[2:]), atol=1e-5)
+    without = apply(params, both, jnp.zeros_like(both[..., 0], bool))
     assert float(jnp.abs(without[:, 24:] - with_reset[:, 24:]).max()) > 1e-3
 
 
