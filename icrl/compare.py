@@ -70,7 +70,7 @@ def model_methods(results: dict, baselines) -> list[str]:
 
 def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
     """One row per preset and deployed model (its seeds' results; a variant of the main agent is named
-    ``PRESET (variant)``), then one per baseline (from the runs that evaluated it, the longest
+    ``PRESET (variant)``, and a run evaluated on a sample of the split's tasks says so: ``[160 of 1296 tasks]``), then one per baseline (from the runs that evaluated it, the longest
     evaluation's seeds)."""
     out = []
     for name, seeds in runs.items():
@@ -82,6 +82,8 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
             curves = [fraction_curve(r, model) for r in seeds]
             length = min(len(c) for c in curves)
             label = name if i == 0 else f"{name} {model[model.index(' ('):].strip()}"
+            if "pool_size" in seeds[0]:  # evaluated on a sample of the split's tasks (``eval_pool_sample``)
+                label += f" [{seeds[0]['num_goals']} of {seeds[0]['pool_size']} tasks]"
             out.append(Row(label, np.stack([c[:length] for c in curves]), minutes))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]

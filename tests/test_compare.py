@@ -31,6 +31,9 @@ def test_table_by_hand():
     found = rows({"room-dicp": [planned]}, ("psrl",))
     assert [r.name for r in found] == ["room-dicp", "room-dicp (beam 1)", "room-dicp (planning off)", "psrl"]
     np.testing.assert_allclose(found[2].fractions, [[0.2, 0.4, 0.5]])
+    # a run evaluated on a sample of the held-out pool says so in its row
+    sampled = {**_results("room-dicp", {"DICP": [4, 8, 10], "psrl": [7, 10, 10]}), "num_goals": 160, "pool_size": 1296}
+    assert [r.name for r in rows({"room-dicp": [sampled]}, ("psrl",))] == ["room-dicp [160 of 1296 tasks]", "psrl"]
     one = Row("x", np.array([[0.2, 0.4]]))
     assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one], episodes=(1, 2, 5))
 
@@ -53,3 +56,31 @@ def test_compare_command_on_tiny_runs(tmp_path):
     assert (tmp_path / "darkroom9-ad-seed0" / "results.json").exists() and png.endswith(".png")
     with pytest.raises(ValueError, match="unknown benchmark 'room'"):
         compare("room")
+
+
+def test_evaluation_on_a_sample_of_the_pool():
+    """eval_pool_sample: that many distinct tasks of the held-out pool, the same for the same seed's key
+    and another for another; 0 keeps the whole pool, each task repeated until there are eval_tasks rollouts."""
+    import jax
+
+    from train.configs import config_for
+    from train.experiments import build, evaluation_tasks
+
+    cfg = config_for("keydoor9-ad", size=5, horizon=10)
+    env = build(cfg).eval_env
+    pool = np.stack([np.asarray(x) for x in (env.task_pool("test").key_pos, env.task_pool("test").door_pos)], 1)
+    size = env.num_tasks_in("test")
+
+    def pairs(c, key):
+        t = evaluation_tasks(c, env, key)
+        return np.stack([np.asarray(t.key_pos), np.asarray(t.door_pos)], 1)
+
+    whole = pairs(config_for("keydoor9-ad", size=5, horizon=10, eval_tasks=size + 1), jax.random.PRNGKey(0))
+    assert len(whole) == 2 * size and (whole[:size] == pool).all()  # two copies of the pool, in order
+    sample = config_for("keydoor9-ad", size=5, horizon=10, eval_pool_sample=7, eval_tasks=14)
+    a, b, c = pairs(sample, jax.random.PRNGKey(0)), pairs(sample, jax.random.PRNGKey(0)), pairs(sample, jax.random.PRNGKey(1))
+    assert len(a) == 14 and (a[:7] == a[7:]).all() and (a == b).all() and not (a == c).all()
+    assert len({p.tobytes() for p in a[:7]}) == 7  # distinct tasks
+    assert all(any((p == q).all() for q in pool) for p in a[:7])  # of the held-out pool
+    with pytest.raises(ValueError, match="eval_pool_sample"):
+        config_for("keydoor9-ad", eval_pool_sample=-1)

@@ -159,6 +159,8 @@ def _evaluate(rest: list[str]) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. runs/bandit-dpt")
     parser.add_argument("--eval-split", choices=["test", "train"], default=None, help="test (held-out tasks) | train (default: the run's)")
     parser.add_argument("--eval-tasks", type=int, default=None, help="evaluation rollouts (default: the run's)")
+    parser.add_argument("--eval-pool-sample", type=int, default=None, help="grid worlds: evaluate on this many tasks of the "
+                        "split's pool, drawn once per seed; 0: every task (default: the run's)")
     parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per task, in one context (default: the run's)")
     parser.add_argument("--eval-horizon", type=int, default=None, help="out of distribution: another horizon (default: the run's)")
     parser.add_argument("--baselines", nargs="*", default=None, help="agents evaluated beside the model (default: the run's)")

@@ -52,7 +52,7 @@ def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", 
                 runs[preset].append(results)
     if not any(runs.values()):
         raise ValueError(f"no runs of {benchmark} in {out_dir!r} (looked for {missing[:3]}…): add --train to make them")
-    num_goals = next(r for seeds_ in runs.values() for r in seeds_)["num_goals"]
+    num_goals = max(r.get("pool_size", r["num_goals"]) for seeds_ in runs.values() for r in seeds_)  # the whole pool
     return rows(runs, baselines), num_goals, missing
 
 

@@ -251,7 +251,7 @@ def evaluate_run(run_dir: str, **changes) -> dict:
         raise FileNotFoundError(f"no results.json in {run_dir!r}: it holds the run's config; run the experiment to the end first")
     cfg = config_from_dict(load_results(saved).get("config") or {})
     # the common evaluation settings, and the run's method's deployment settings (DICP's beam widths)
-    allowed = {"eval_split", "eval_tasks", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window",
+    allowed = {"eval_split", "eval_tasks", "eval_pool_sample", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window",
                *cfg.method_fields("eval")}
     if set(changes) - allowed:
         raise ValueError(f"only evaluation settings can change: {sorted(set(changes) - allowed)} are not among {sorted(allowed)}")
@@ -304,12 +304,18 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
 
 def evaluation_tasks(cfg: ExperimentConfig, env, key):
     """The tasks of ``cfg.eval_split`` to evaluate on: ``eval_tasks`` bandit tasks, or for a grid
-    world its whole goal pool, every goal repeated (each copy runs with its own key) until
-    there are at least ``eval_tasks`` rollouts."""
+    world its whole goal pool (``eval_pool_sample``: that many of its tasks, drawn without
+    replacement with ``key``), every task repeated (each copy runs with its own key) until there
+    are at least ``eval_tasks`` rollouts."""
     if is_bandit(env):
         return env.sample_tasks(key, cfg.eval_tasks, cfg.eval_split)
     pool = env.task_pool(cfg.eval_split)
-    copies = -(-cfg.eval_tasks // env.num_tasks_in(cfg.eval_split))
+    size = env.num_tasks_in(cfg.eval_split)
+    if 0 < cfg.eval_pool_sample < size:
+        chosen = jnp.sort(jax.random.permutation(key, size)[:cfg.eval_pool_sample])
+        pool = jax.tree.map(lambda x: x[chosen], pool)
+        size = cfg.eval_pool_sample
+    copies = -(-cfg.eval_tasks // size)
     return jax.tree.map(lambda x: jnp.concatenate([x] * copies), pool)
 
 
@@ -322,6 +328,9 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
                               split=cfg.eval_split)
     if not is_bandit(env):
-        results["num_goals"] = env.num_tasks_in(cfg.eval_split)
+        pool = env.num_tasks_in(cfg.eval_split)
+        results["num_goals"] = min(pool, cfg.eval_pool_sample or pool)
+        if results["num_goals"] < pool:
+            results["pool_size"] = pool  # a sample of the split's tasks
     results.update(cfg.method_def.extra_results(cfg, env, model, spec, params, tasks, jax.random.fold_in(key, 2)))
     return results
