@@ -36,6 +36,7 @@ DESCRIPTIONS = {
     "darkroom9-ad-short": "AD with darkroom9-radt's one-episode window and no retrieval",
     "darkroom9-dicp": "DICP: AD on Q-learning's histories plus reward and next-state heads, planning by beam search, Dark Room 9x9",
     "keydoor9-dicp": "DICP on Key-to-Door 9x9 (Q-learning's histories, plans 16 steps deep; 160 held-out pairs per seed)",
+    "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",
     "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
     "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",
     "baselines": "the classic algorithms (UCB, Thompson, LinUCB, Q-learning, PSRL, ...) on every environment",

@@ -437,6 +437,11 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # would take one to two hours per seed on two cores, so 160 of them, drawn per seed (AD's runs evaluate again on the
     # same sample: python -m train eval RUN_DIR --eval-pool-sample 160)
     **_dicp(_KEYDOOR9, "keydoor9", 16, (0, 10), eval_pool_sample=160),
+    # Q-learning's 60-episode keydoor9 histories hold almost no reward, so neither AD nor DICP learns from them; AD on
+    # PSRL's histories does (0.76 of optimal at episode 40) and leaves headroom below PSRL: DICP on keydoor9-ad's data
+    "keydoor9-dicp-psrl": (_preset(**_KEYDOOR9, **{**_DICP9, "source": "psrl", "history_episodes": 12, "episode_stride": 1,
+                                                   "num_train_tasks": _AD9["num_train_tasks"]},
+                                   plan_depth=16, beam_widths=(0, 10), eval_pool_sample=160), {}),
 }
 
 #: The presets of each common benchmark (``python -m train compare NAME``).
