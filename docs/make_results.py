@@ -260,7 +260,8 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "meta-RL and ICEE runs were measured with up to five runs sharing the two cores; keydoor9's and RA-DT's "
              "one run at a time, but for the first seed of keydoor9-ad and keydoor9-ad-s5, which shared the cores with another run; "
              "DICP's with tests sharing the cores at times. DICP's rows are one trained model per seed deployed several ways "
-             "(beam widths, planning off).", ""]
+             "(beam widths, planning off); keydoor9's DICP runs plan on a sample of the held-out pairs drawn per seed, as their "
+             "rows say (AD evaluated again on the same pairs: docs/methods.md#dicp).", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]

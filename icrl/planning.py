@@ -77,7 +77,8 @@ def most_likely(policy: jax.Array, reward_logits: jax.Array, next_state_logits: 
 
 
 class Plan(NamedTuple):
-    """The best beam: its ``first`` action, predicted ``value`` (cumulative reward), and its imagined
+    """The best beam: its ``first`` action, predicted ``value`` (cumulative reward; less ``depth + 1`` per action below
+    :func:`beam_search`'s ``min_prob``), and its imagined
     ``actions (depth,)`` and ``states (depth,)`` (the state each action leads to)."""
 
     first: jax.Array
@@ -107,7 +108,7 @@ def _best(scores: jax.Array, states: jax.Array, k: int) -> jax.Array:
 
 
 def beam_search(predict: Predict, carry, root: Prediction, state: jax.Array, priority: jax.Array, steps_left: jax.Array,
-                width: int, depth: int) -> Plan:
+                width: int, depth: int, min_prob: float = 0.0) -> Plan:
     """Beam search over ``depth`` imagined steps from ``state`` (an index), keeping the ``width``
     beams of the most predicted reward.
 
@@ -117,21 +118,34 @@ def beam_search(predict: Predict, carry, root: Prediction, state: jax.Array, pri
     with no reward in sight the plan is the policy's action), later by their parent's place and
     then the model's policy at the imagined state. Of beams that reach the same state only the
     best is kept while others remain. Rewards of levels past ``steps_left`` (the episode's end)
-    count nothing. ``width`` and ``depth`` are static, so the search jits and vmaps over tasks."""
+    count nothing. ``width`` and ``depth`` are static, so the search jits and vmaps over tasks.
+
+    ``min_prob`` > 0 expands only actions the model's policy gives at least that probability (at
+    the real state and at imagined ones): the reward and next-state heads of an action the source
+    never took in such a context were never trained, and a search that maximises predicted reward
+    seeks out their errors. A beam through a rarer action scores ``depth + 1`` (more than any plan
+    can collect) below its predicted reward for each such action, so it wins only where every beam
+    has one; ``0`` expands every action (the paper's search)."""
     num_actions = root.reward.shape[-1]
     if width < 1 or depth < 1:
         raise ValueError(f"beam_search needs width >= 1 and depth >= 1, got width={width}, depth={depth}")
+    def penalty(policy):  # actions below min_prob cost more than any plan can collect
+        if not min_prob:
+            return jnp.zeros(policy.shape)
+        return (depth + 1.0) * (jax.nn.softmax(policy, axis=-1) < min_prob)
+
     # level 1: the root's actions, ranked by reward, then priority (squashed into (-1, 0]: it only breaks ties)
     k = min(width, num_actions)
-    top = _best(root.reward - _order(priority) / num_actions, root.next_state, k)
-    value, last_reward = root.reward[top], root.reward[top]
+    first = root.reward - penalty(root.policy)
+    top = _best(first - _order(priority) / num_actions, root.next_state, k)
+    value, last_reward = first[top], root.reward[top]
     actions, states = top[:, None], root.next_state[top][:, None]
     prev = jnp.full((k,), state, jnp.int32)
     parents = jnp.zeros((k,), jnp.int32)
     for level in range(2, depth + 1):
         carry, pred = predict(carry, parents, prev, actions[:, -1], last_reward, states[:, -1])
         rewards = pred.reward * (level <= steps_left).astype(jnp.float32)  # (k, A)
-        scores = (value[:, None] + rewards).reshape(-1)
+        scores = (value[:, None] + rewards - penalty(pred.policy)).reshape(-1)
         n = scores.shape[0]
         place = (jnp.arange(k)[:, None] * num_actions + _order(pred.policy)).reshape(-1)  # parent, then the policy
         k = min(width, n)

@@ -79,6 +79,34 @@ def test_planner_without_reward_in_sight_follows_the_policy_and_stops_at_the_epi
     assert float(_search(goal, width=1, guided=False, priority=toward).value) == 0
 
 
+def test_planner_can_ignore_the_heads_of_actions_the_policy_would_not_take():
+    """A model that wrongly predicts a reward for staying anywhere, where its policy almost never stays (as a
+    source that stays only after the door makes it): the full search stays for the imagined rewards; with
+    min_prob the search expands only the likely actions and walks to the goal, and planning's value counts
+    only what those actions collect."""
+    goal = (7, 4)
+    predict, outcomes = _room_model(goal, guided=True)
+
+    def spurious(state):
+        pred = outcomes(state)
+        stay = jnp.arange(5) == 4
+        return Prediction(jnp.where(stay, 1.0, pred.reward), pred.next_state, jnp.where(stay, -10.0, pred.policy))
+
+    def plan(min_prob):
+        return beam_search(lambda c, p, ps, a, r, s: (c, spurious(s)), None, spurious(jnp.int32(START)), START,
+                           jnp.zeros(5), jnp.int32(20), 10, 8, min_prob)
+
+    assert int(plan(0.0).first) == 4 and float(plan(0.0).value) == 8  # stays, for rewards that are not there
+    careful = plan(0.05)
+    # three steps right to the goal; never staying, it steps off and back: on it at imagined steps 3, 5 and 7
+    assert int(careful.first) == 2 and float(careful.value) == 3
+    assert int(careful.states[2]) == 7 * SIZE + 4 and not np.any(np.asarray(careful.actions) == 4)
+    from train import config_for
+
+    with pytest.raises(ValueError, match="plan_min_prob must be in"):
+        config_for("darkroom9-dicp", plan_min_prob=1.5)
+
+
 def test_dynamics_loss_scores_only_the_taken_actions_heads():
     a, s = 3, 4
     key = jax.random.PRNGKey(0)
@@ -166,6 +194,8 @@ def test_dicp_settings_are_checked():
         config_for("darkroom9-dicp", history_episodes=12)
     with pytest.raises(ValueError, match="both 0"):
         DICPAgent(None, None, None, width=3, depth=0)
+    with pytest.raises(ValueError, match=r"min_prob must be in \[0, 1/5\]"):
+        DICPAgent(None, None, TokenSpec(2, 5), width=3, depth=2, min_prob=0.5)
 
 
 def test_a_tiny_dicp_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp_path):

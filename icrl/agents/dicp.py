@@ -28,6 +28,8 @@ class DICPAgent(ModelAgent):
     depth: int = struct.field(pytree_node=False, default=0)
     horizon: int = struct.field(pytree_node=False, default=1)
     size: int = struct.field(pytree_node=False, default=1)
+    #: expand only actions the policy gives at least this probability (0: every action; see beam_search)
+    min_prob: float = struct.field(pytree_node=False, default=0.0)
 
     def __post_init__(self):
         super().__post_init__()
@@ -36,6 +38,9 @@ class DICPAgent(ModelAgent):
         if self.width < 0 or self.depth < 0 or (self.width > 0) != (self.depth > 0):
             raise ValueError(f"width and depth must both be >= 1 (planning) or both 0 (planning off), got "
                              f"width={self.width!r}, depth={self.depth!r}")
+        if not 0 <= self.min_prob <= 1 / self.spec.num_actions:
+            raise ValueError(f"min_prob must be in [0, 1/{self.spec.num_actions}] (the policy's likeliest action always "
+                             f"qualifies), got {self.min_prob!r}")
 
     @property
     def num_states(self) -> int:
@@ -63,7 +68,8 @@ class DICPAgent(ModelAgent):
         """The plan from ``obs`` after the real step that made ``carry``; ties follow ``policy``'s
         order sampled without replacement (Gumbel keys)."""
         priority = policy / self.temperature + jax.random.gumbel(key, policy.shape)
-        return beam_search(self.predict, self.beams_carry(carry), root, cell_index(obs, self.size), priority, steps_left, self.width, self.depth)
+        return beam_search(self.predict, self.beams_carry(carry), root, cell_index(obs, self.size), priority, steps_left, self.width, self.depth,
+                           self.min_prob)
 
     @staticmethod
     def beams_carry(carry):

@@ -27,6 +27,8 @@ class DICPConfig:
     dynamics_weight: float = setting(1.0, "objective", "weight of the reward and next-state losses beside the action loss")
     beam_widths: tuple[int, ...] = setting((0, 10), "eval", "beam widths deployed, one agent each (0: planning off)")
     plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
+    plan_min_prob: float = setting(0.0, "eval", "expand only actions the policy gives at least this probability, at real and "
+                                   "imagined states (0: every action, the paper's search; at most 1/actions)")
 
     def __post_init__(self):
         for name in ("history_episodes", "episode_stride", "plan_depth"):
@@ -34,6 +36,8 @@ class DICPConfig:
         widths = tuple(self.beam_widths)
         if not widths or any(not isinstance(w, int) or w < 0 for w in widths) or len(set(widths)) != len(widths):
             raise ValueError(f"beam_widths must be distinct integers >= 0 (0: planning off), got {self.beam_widths!r}")
+        if not 0 <= self.plan_min_prob < 1:
+            raise ValueError(f"plan_min_prob must be in [0, 1), got {self.plan_min_prob!r}")
         if self.dynamics_weight < 0:
             raise ValueError(f"dynamics_weight must be >= 0, got {self.dynamics_weight!r}")
 
@@ -84,5 +88,5 @@ class DICP(Method):
             name = (f"{self.label} (planning off)" if width == 0 else self.label if width == max(m.beam_widths)
                     else f"{self.label} (beam {width})")
             out[name] = DICPAgent(params, model, spec, width=width, depth=m.plan_depth if width else 0, horizon=horizon,
-                                  size=cfg.size)
+                                  size=cfg.size, min_prob=m.plan_min_prob if width else 0.0)
         return out
