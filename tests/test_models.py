@@ -255,16 +255,17 @@ def test_windowed_recurrent_state_acts_on_its_last_restart_only():
     env, _ = envs.make("darkroom", size=5, horizon=10)
     spec = TokenSpec.for_env(env)
     model = S5(spec.token_dim, spec.num_actions, num_layers=2, width=16, state_size=8)
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
     agent = ModelAgent(params, model, spec, state_window=4)
     task = jax.tree.map(lambda x: x[0], env.sample_tasks(jax.random.PRNGKey(1), 1))
     history, state = rollout_task(env, agent, task, jax.random.PRNGKey(2), 9, return_agent_state=True)
     obs = history.next_obs[8]
     recent = jax.tree.map(lambda x: x[6:9], history._replace(regret=None, info=None))
     tokens = spec.tokens(recent, jnp.concatenate([recent.obs, obs[None]]))
-    np.testing.assert_allclose(agent.action_logits(state, obs), model.apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-5)
+    apply = jax.jit(model.apply)  # one program, not every operation of the S5 scan dispatched alone
+    np.testing.assert_allclose(agent.action_logits(state, obs), apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-5)
     everything = spec.tokens(history._replace(regret=None, info=None), jnp.concatenate([history.obs, obs[None]]))
-    assert not np.allclose(model.apply(params, everything[None])[0, -1], agent.action_logits(state, obs), atol=1e-4)
+    assert not np.allclose(apply(params, everything[None])[0, -1], agent.action_logits(state, obs), atol=1e-4)
     with pytest.raises(ValueError, match="state_window"):
         ModelAgent(params, model, spec, state_window=3)
     from train.configs import config_for, replace
