@@ -70,8 +70,8 @@ def model_methods(results: dict, baselines) -> list[str]:
 
 def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
     """One row per preset and deployed model (its seeds' results; a variant of the main agent is named
-    ``PRESET (variant)``, and a run evaluated on a sample of the split's tasks says so: ``[160 of 1296 tasks]``), then one per baseline (from the runs that evaluated it, the longest
-    evaluation's seeds)."""
+    ``PRESET (variant)``, and a run evaluated on a sample of the split's tasks says so: ``[160 of 1296
+    tasks]``), then one per baseline (from the runs that evaluated it, the longest evaluation's seeds)."""
     out = []
     for name, seeds in runs.items():
         if not seeds:

@@ -129,6 +129,7 @@ def beam_search(predict: Predict, carry, root: Prediction, state: jax.Array, pri
     num_actions = root.reward.shape[-1]
     if width < 1 or depth < 1:
         raise ValueError(f"beam_search needs width >= 1 and depth >= 1, got width={width}, depth={depth}")
+
     def penalty(policy):  # actions below min_prob cost more than any plan can collect
         if not min_prob:
             return jnp.zeros(policy.shape)

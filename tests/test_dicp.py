@@ -103,8 +103,12 @@ def test_planner_can_ignore_the_heads_of_actions_the_policy_would_not_take():
     assert int(careful.states[2]) == 7 * SIZE + 4 and not np.any(np.asarray(careful.actions) == 4)
     from train import config_for
 
+    from train.experiments import build
+
     with pytest.raises(ValueError, match="plan_min_prob must be in"):
         config_for("darkroom9-dicp", plan_min_prob=1.5)
+    with pytest.raises(ValueError, match=r"plan_min_prob=0.5 exceeds 1/5"):
+        build(config_for("darkroom9-dicp", plan_min_prob=0.5))  # before any data or training
 
 
 def test_dynamics_loss_scores_only_the_taken_actions_heads():

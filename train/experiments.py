@@ -302,6 +302,13 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
     return saved if same(made_with) == same(cfg) else None
 
 
+def pool_sample_size(cfg: ExperimentConfig, env) -> int:
+    """How many tasks of a grid world's ``cfg.eval_split`` pool the evaluation runs on: ``eval_pool_sample``
+    where it is smaller than the pool, else the whole pool."""
+    size = env.num_tasks_in(cfg.eval_split)
+    return cfg.eval_pool_sample if 0 < cfg.eval_pool_sample < size else size
+
+
 def evaluation_tasks(cfg: ExperimentConfig, env, key):
     """The tasks of ``cfg.eval_split`` to evaluate on: ``eval_tasks`` bandit tasks, or for a grid
     world its whole goal pool (``eval_pool_sample``: that many of its tasks, drawn without
@@ -310,11 +317,10 @@ def evaluation_tasks(cfg: ExperimentConfig, env, key):
     if is_bandit(env):
         return env.sample_tasks(key, cfg.eval_tasks, cfg.eval_split)
     pool = env.task_pool(cfg.eval_split)
-    size = env.num_tasks_in(cfg.eval_split)
-    if 0 < cfg.eval_pool_sample < size:
-        chosen = jnp.sort(jax.random.permutation(key, size)[:cfg.eval_pool_sample])
+    size = pool_sample_size(cfg, env)
+    if size < env.num_tasks_in(cfg.eval_split):
+        chosen = jnp.sort(jax.random.permutation(key, env.num_tasks_in(cfg.eval_split))[:size])
         pool = jax.tree.map(lambda x: x[chosen], pool)
-        size = cfg.eval_pool_sample
     copies = -(-cfg.eval_tasks // size)
     return jax.tree.map(lambda x: jnp.concatenate([x] * copies), pool)
 
@@ -328,9 +334,8 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
                               split=cfg.eval_split)
     if not is_bandit(env):
-        pool = env.num_tasks_in(cfg.eval_split)
-        results["num_goals"] = min(pool, cfg.eval_pool_sample or pool)
-        if results["num_goals"] < pool:
-            results["pool_size"] = pool  # a sample of the split's tasks
+        results["num_goals"] = pool_sample_size(cfg, env)
+        if results["num_goals"] < env.num_tasks_in(cfg.eval_split):
+            results["pool_size"] = env.num_tasks_in(cfg.eval_split)  # a sample of the split's tasks
     results.update(cfg.method_def.extra_results(cfg, env, model, spec, params, tasks, jax.random.fold_in(key, 2)))
     return results

@@ -68,8 +68,8 @@ class DICPAgent(ModelAgent):
         """The plan from ``obs`` after the real step that made ``carry``; ties follow ``policy``'s
         order sampled without replacement (Gumbel keys)."""
         priority = policy / self.temperature + jax.random.gumbel(key, policy.shape)
-        return beam_search(self.predict, self.beams_carry(carry), root, cell_index(obs, self.size), priority, steps_left, self.width, self.depth,
-                           self.min_prob)
+        return beam_search(self.predict, self.beams_carry(carry), root, cell_index(obs, self.size), priority, steps_left,
+                           self.width, self.depth, self.min_prob)
 
     @staticmethod
     def beams_carry(carry):

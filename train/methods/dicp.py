@@ -63,6 +63,9 @@ class DICP(Method):
     def check_env(self, cfg, env) -> None:
         if not isinstance(env, GridWorld):
             raise ValueError(f"DICP predicts a grid world's next cell and 0/1 reward: environment {env.name!r} is not one")
+        if cfg.method.plan_min_prob > 1 / env.num_actions:  # refused before training, not when the agents are made
+            raise ValueError(f"plan_min_prob={cfg.method.plan_min_prob!r} exceeds 1/{env.num_actions}: the policy's likeliest "
+                             f"action would not always qualify")
         make_agent(cfg.method.source, env)
 
     def make_data(self, cfg, env, key, num_tasks: int):
