@@ -29,6 +29,13 @@ def sample_tasks(data: Samples, key, count: int) -> jax.Array:
     return jax.random.categorical(key, jnp.log(data.weights), shape=(count,))
 
 
+def any_step_windows(key, batch_size: int, length: int, window: int) -> jax.Array:
+    """``(B, window)`` step indices of windows of ``window`` steps that begin at every step of a
+    history of ``length`` they fit after, all alike (windows shorter than an episode)."""
+    first = jax.random.randint(key, (batch_size,), 0, length - window + 1)
+    return first[:, None] + jnp.arange(window)
+
+
 def step_windows(start: jax.Array, back: jax.Array, horizon: int, length: int) -> jax.Array:
     """``(B, length)`` step indices of windows that begin ``back`` steps before episode ``start``
     (a window at the sequence's start begins at it): windows that begin at any step of an
@@ -103,6 +110,9 @@ class ADObjective:
     ``episode_resets`` restarts the model's state at each episode in the window.
     Off by default: AD's in-context improvement needs memory *across* episodes;
     a new task always starts a fresh sequence anyway.
+
+    ``window_steps > 0`` (with ``window_starts="step"``, one episode): windows of that many
+    steps, shorter than an episode, beginning at every step they fit after alike.
     """
 
     spec: TokenSpec
@@ -112,6 +122,7 @@ class ADObjective:
     episode_resets: bool = False
     window_starts: str = "episode"
     paired: bool = False
+    window_steps: int = 0
     kind = "ad"
 
     def __post_init__(self):
@@ -121,6 +132,9 @@ class ADObjective:
             raise ValueError(f"window_starts='step' needs episode_stride=1, got {self.episode_stride}")
         if self.window_starts == "step" and self.episode_resets:
             raise ValueError("window_starts='step' cuts episodes, so it cannot reset the state at episode ends")
+        if self.window_steps and (self.window_starts != "step" or self.context_episodes != 1):
+            raise ValueError(f"window_steps={self.window_steps} needs window_starts='step' and context_episodes=1, got "
+                             f"{self.window_starts!r} and {self.context_episodes}")
 
     def check_batch_size(self, batch_size: int) -> None:
         if self.paired and batch_size % 2:
@@ -128,6 +142,9 @@ class ADObjective:
 
     def check(self, meta: dict) -> None:
         check_window_span(self.context_episodes, self.episode_stride, meta["num_episodes"])
+        if self.window_steps > meta["num_episodes"] * self.horizon:
+            raise ValueError(f"a window of {self.window_steps} steps is longer than the histories of {meta['num_episodes']} "
+                             f"episodes of {self.horizon} steps")
 
     def sample_batch(self, data: Samples, key, batch_size: int):
         idx, h, resets = self.windows(data, key, batch_size)
@@ -150,6 +167,9 @@ class ADObjective:
             idx = jnp.repeat(sample_tasks(data, k_task, batch_size // 2), 2)
         else:
             idx = sample_tasks(data, k_task, batch_size)
+        if self.window_steps:
+            steps = any_step_windows(k_start, batch_size, length, self.window_steps)
+            return idx, jax.tree.map(lambda x: x[idx[:, None], steps], data.history), None
         start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - span + 1)
         episodes = start[:, None] + self.episode_stride * jnp.arange(self.context_episodes)  # (B, W)
         if self.window_starts == "step":
@@ -299,7 +319,8 @@ class ICEEObjective:
 class RADTObjective:
     """Retrieval-augmented decision transformer (RA-DT, Schmied et al. 2024) on learning histories:
     predict the source's action at every position of a window of ``context_episodes`` episodes
-    that begins at any step, behind ``memory.prefix_len`` tokens of chunks retrieved from the same
+    that begins at any step (or of ``window_steps`` steps, beginning at every step it fits after
+    alike), behind ``memory.prefix_len`` tokens of chunks retrieved from the same
     history *before* the window (:meth:`icrl.retrieval.ChunkMemory.prefix`): no later step and no
     other task can be retrieved. The retrieved tokens end with a feature 1 (the window's with 0)
     and carry no loss (weight 0); the window's positions weigh 1 each."""
@@ -308,31 +329,38 @@ class RADTObjective:
     horizon: int
     context_episodes: int
     memory: Any
+    window_steps: int = 0  # > 0: a window of that many steps (a part of an episode) in place of whole episodes
     kind = "radt"
 
     def __post_init__(self):
         if self.spec.num_conditions != 1:
             raise ValueError(f"RA-DT's tokens carry one condition feature (retrieved or not), got a spec with {self.spec.num_conditions}")
+        if self.window_steps < 0:
+            raise ValueError(f"window_steps must be >= 0 (0: context_episodes whole episodes), got {self.window_steps}")
 
     @property
     def window(self) -> int:
-        return self.context_episodes * self.horizon
+        return self.window_steps or self.context_episodes * self.horizon
 
     @property
     def sequence_length(self) -> int:
         return self.memory.prefix_len + self.window
 
     def check(self, meta: dict) -> None:
-        if self.context_episodes > meta["num_episodes"]:
-            raise ValueError(f"a window of {self.context_episodes} episodes is longer than the histories of {meta['num_episodes']}")
+        if self.window > meta["num_episodes"] * self.horizon:
+            raise ValueError(f"a window of {self.window} steps is longer than the histories of {meta['num_episodes']} episodes "
+                             f"of {self.horizon} steps")
 
     def sample_batch(self, data: Samples, key, batch_size: int):
         k_task, k_start, k_back, k_retrieve = jax.random.split(key, 4)
-        num_episodes = data.history.action.shape[1] // self.horizon
+        length = data.history.action.shape[1]
         idx = sample_tasks(data, k_task, batch_size)
-        start = jax.random.randint(k_start, (batch_size,), 0, num_episodes - self.context_episodes + 1)
-        back = jax.random.randint(k_back, (batch_size,), 0, self.horizon)
-        steps = step_windows(start, back, self.horizon, self.window)  # (B, W)
+        if self.window_steps:
+            steps = any_step_windows(k_start, batch_size, length, self.window)
+        else:
+            start = jax.random.randint(k_start, (batch_size,), 0, length // self.horizon - self.context_episodes + 1)
+            back = jax.random.randint(k_back, (batch_size,), 0, self.horizon)
+            steps = step_windows(start, back, self.horizon, self.window)  # (B, W)
         history = jax.tree.map(lambda x: x[idx], data.history._replace(regret=None, info=None))
         tokens = dataclasses.replace(self.spec, num_conditions=0).tokens(history)  # (B, L, D - 1): the whole history
         sequence = lambda t, r, first, k: self.memory.sequence(t, r, first, self.window, k)  # noqa: E731

@@ -77,6 +77,31 @@ def test_ad_dataset_and_windows():
     np.testing.assert_array_equal(np.asarray(resets)[0], np.arange(12) == 6)
 
 
+def test_ad_windows_of_steps_begin_at_every_step_they_fit_after():
+    """window_steps=4 in episodes of 6: each window is 4 consecutive steps of one history, beginning anywhere (mid-episode,
+    in the last episode's tail), and a window that needs more steps than the histories hold is refused."""
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    spec = TokenSpec.for_env(env)
+    steps = np.arange(30)
+    marked = Samples(History(np.zeros((3, 30, 2), np.int32), np.broadcast_to(steps % 5, (3, 30)).astype(np.int32),
+                             (1000 * np.arange(3)[:, None] + steps + 1).astype(np.float32), np.zeros((3, 30, 2), np.int32),
+                             np.broadcast_to(steps % 6 == 5, (3, 30))))
+    obj = ADObjective(spec, horizon=6, context_episodes=1, window_starts="step", window_steps=4)
+    obj.check({"num_episodes": 5})
+    tokens, resets, labels = obj.sample_batch(marked, jax.random.PRNGKey(0), 400)
+    assert tokens.shape == (400, 4, spec.token_dim) and resets is None
+    reward = np.asarray(tokens[..., 2 * spec.obs_dim + spec.num_actions])  # token t holds step t - 1's reward: 1000 task + t
+    first = reward[:, 1] % 1000 - 1
+    np.testing.assert_array_equal(reward[:, 1:] % 1000 - 1, first[:, None] + np.arange(3))
+    assert (reward[:, 1:] // 1000 == reward[:, 1:2] // 1000).all()  # one history
+    np.testing.assert_array_equal(np.asarray(labels), (first[:, None] + np.arange(4)) % 5)
+    assert first.min() == 0 and first.max() == 26 and len(set(first % 6)) == 6
+    with pytest.raises(ValueError, match="a window of 40 steps is longer than the histories of 5 episodes of 6 steps"):
+        ADObjective(spec, 6, 1, window_starts="step", window_steps=40).check({"num_episodes": 5})
+    with pytest.raises(ValueError, match="needs window_starts='step' and context_episodes=1"):
+        ADObjective(spec, 6, 2, window_starts="step", window_steps=4)
+
+
 def test_save_load_roundtrip_and_errors(tmp_path):
     env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=10)
     data = make_dpt_dataset(env, jax.random.PRNGKey(0), 6, 10)

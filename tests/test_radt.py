@@ -76,6 +76,29 @@ def test_training_retrieves_only_the_windows_own_history_before_it():
         assert not retrieved[row].any() or window_start[row] >= 10  # a value (10 steps) must fit before the window
 
 
+def test_a_window_of_steps_begins_anywhere_in_the_history_and_retrieves_only_before_it():
+    """window_steps=4 in episodes of 10: windows of 4 steps that begin at every step they fit after (also mid-episode and
+    in the last episode's tail), behind values retrieved from their own history before them."""
+    env, _ = envs.make("darkroom", size=3, horizon=10)
+    spec = dataclasses.replace(TokenSpec.for_env(env), num_conditions=1)
+    objective = RADTObjective(spec, 10, 1, ChunkMemory(5, retrieved=3, candidates=6), window_steps=4)
+    objective.check({"num_episodes": 6})
+    with pytest.raises(ValueError, match="a window of 70 steps is longer than the histories of 6 episodes of 10 steps"):
+        RADTObjective(spec, 10, 1, ChunkMemory(5, retrieved=3, candidates=6), window_steps=70).check({"num_episodes": 6})
+    tokens, _, labels = objective.sample_batch(_marked_data(), jax.random.PRNGKey(0), 512)
+    assert tokens.shape == (512, 30 + 4, spec.token_dim)
+    mark = np.asarray(tokens[..., 2 * spec.obs_dim + spec.num_actions])
+    task, start = mark[:, 31] // 1000, mark[:, 31] % 1000 - 1
+    np.testing.assert_array_equal(mark[:, 31:34] % 1000 - 1, start[:, None] + np.arange(3))  # consecutive steps
+    assert start.max() == 56 and start.min() <= 1 and len(set(start % 10)) == 10  # every start that fits, mid-episode too
+    np.testing.assert_array_equal(np.asarray(labels.labels)[:, 30:], (start[:, None] + np.arange(4)) % 5)  # the window's actions
+    retrieved = np.asarray(tokens[:, :30, -1]) == 1
+    seen = retrieved & (mark[:, :30] > 0)
+    assert seen.any()
+    assert ((mark[:, :30] // 1000 == task[:, None]) | ~seen).all(), "a chunk of another task was retrieved"
+    assert ((mark[:, :30] % 1000 <= start[:, None]) | ~seen).all(), "a chunk from the window or after it was retrieved"
+
+
 def test_deployed_agent_sees_what_training_shows_for_its_own_history():
     """The agent's logits at every step equal the model run on the layout the objective builds from the
     rollout's history: the retrieved values of its own earlier steps, then its window."""
@@ -119,6 +142,10 @@ def test_radt_settings_are_checked():
         build(config_for("darkroom9-radt", env="bernoulli-bandit", baselines=("random",)))
     with pytest.raises(ValueError, match="data_source must be 'fixed'"):
         config_for("darkroom9-radt", data_source="stream")
+    with pytest.raises(ValueError, match="window_steps must be an int >= 0"):
+        config_for("darkroom9-radt", window_steps=-1)
+    with pytest.raises(ValueError, match="context_episodes must then be 1, got 2"):
+        config_for("darkroom9-radt", window_steps=10, context_episodes=2)
 
 
 def test_a_tiny_radt_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp_path):

@@ -140,7 +140,9 @@ def _compare(rest: list[str]) -> None:
 
     parser = Parser(prog="python -m train compare", description="Every method of a common benchmark (its presets "
                     "BENCHMARK-METHOD) over training seeds: one table of return as a fraction of optimal and one figure.")
-    parser.add_argument("benchmark", metavar="BENCHMARK", help="darkroom9 | keydoor9")
+    from train.configs import BENCHMARKS
+
+    parser.add_argument("benchmark", metavar="BENCHMARK", help=" | ".join(BENCHMARKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument("--out-dir", default="runs/compare", help="where the runs are (NAME-seedK) and the table goes")
     parser.add_argument("--presets", nargs="+", default=None, help="only these presets (default: all of the benchmark)")

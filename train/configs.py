@@ -186,7 +186,8 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
-                "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0}
+                "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
+                "window_steps": 0}
 
 
 def applies(field_name: str, objective: str) -> bool:
@@ -359,6 +360,22 @@ def _radt(room: dict, key: str) -> dict:
     }
 
 
+# A room whose episodes outgrow a short window: Dark Room 20x20, 400-step episodes (as many steps as cells, DPT's ratio),
+# evaluated for 20 episodes on the 80 held-out goals. Full-context AD sees two whole episodes (800 tokens; batch 8 keeps
+# darkroom9-ad's 6,400 labelled positions a step); RA-DT a window of 100 steps behind 4 values of 2 x 10 steps, 180
+# tokens (under a quarter of 800), on the same PSRL histories of 4 episodes; AD with RA-DT's 100-step window and nothing
+# retrieved beside them.
+_ROOM20 = dict(env="darkroom", size=20, horizon=400, eval_tasks=80, eval_episodes=20,
+               baselines=("random", "q-learning", "psrl", "oracle"))
+_HISTORIES20 = dict(source="psrl", num_train_tasks=5000, history_episodes=4, train_steps=1500, microbatches=_CPU_MICROBATCHES)
+_LONG_ROOM = {
+    "darkroom20-ad": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=2, window_starts="step", batch_size=8), {}),
+    "darkroom20-radt": (_preset(**_ROOM20, **_HISTORIES20, objective="radt", context_episodes=1, window_steps=100, batch_size=32), {}),
+    "darkroom20-ad-short": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=1, window_starts="step",
+                                    window_steps=100, batch_size=32), {}),
+}
+
+
 # DICP on the Q-learning histories of ad-qlearning (the same data, windows and steps: Q-learning leaves headroom, PSRL none),
 # planning as deep as the room's diameter (Dark Room) or twice it (key, then door), as its paper; deployed with planning off
 # and with beams of several widths from the same model
@@ -432,6 +449,7 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_benchmark(_KEYDOOR9, _KEYDOOR9_AD, "keydoor9"),
     **_biased(_ROOM9),
     **_radt(_ROOM9, "darkroom9"),
+    **_LONG_ROOM,
     **_dicp(_ROOM9, "darkroom9", 8, (0, 1, 4, 10)),
     # the widths' ablation on darkroom9 only; planning 16 steps deep on every one of the 1,296 held-out (key, goal) pairs
     # would take one to two hours per seed on two cores, so 160 of them, drawn per seed (AD's runs evaluate again on the
@@ -445,7 +463,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
 }
 
 #: The presets of each common benchmark (``python -m train compare NAME``).
-BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-")) for key in ("darkroom9", "keydoor9", "biasedroom9")}
+BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-"))
+              for key in ("darkroom9", "keydoor9", "biasedroom9", "darkroom20")}
 
 
 def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:

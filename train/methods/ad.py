@@ -24,6 +24,8 @@ class ADConfig:
     episode_stride: int = setting(1, "objective", "the window takes every k-th episode of a history")
     window_starts: str = setting("episode", "objective", "windows begin at episode starts, or at any step (stride 1: as a sliding "
                                  "context does)")
+    window_steps: int = setting(0, "objective", "steps of a window shorter than an episode, beginning at any step "
+                                               "(window_starts='step', context_episodes=1; 0: context_episodes whole episodes)")
 
     def __post_init__(self):
         for name in ("history_episodes", "pool_size", "pool_chunk", "pool_every", "episode_stride"):
@@ -34,11 +36,20 @@ class ADConfig:
             raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
         if self.window_starts not in ("episode", "step"):
             raise ValueError(f"window_starts must be one of ('episode', 'step'), got {self.window_starts!r}")
+        if not isinstance(self.window_steps, int) or self.window_steps < 0:
+            raise ValueError(f"window_steps must be an int >= 0 (0: context_episodes whole episodes), got {self.window_steps!r}")
+        if self.window_steps and self.window_starts != "step":
+            raise ValueError(f"window_steps={self.window_steps} cuts episodes: window_starts must be 'step', got {self.window_starts!r}")
 
 
 class AD(Method):
     name, label, Config = "ad", "AD", ADConfig
     flat_records = True
+
+    def check(self, cfg) -> None:
+        if cfg.method.window_steps and cfg.context_episodes != 1:
+            raise ValueError(f"window_steps={cfg.method.window_steps} sets AD's window in steps: context_episodes must then be 1, "
+                             f"got {cfg.context_episodes}")
 
     def check_env(self, cfg, env) -> None:
         make_agent(cfg.method.source, env)
@@ -62,12 +73,13 @@ class AD(Method):
 
         m = cfg.method
         objective = ADObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, window_starts=m.window_starts,
-                                paired=cfg.ffn == "t2mir")  # T2MIR's contrastive loss pairs two windows of a history
+                                paired=cfg.ffn == "t2mir",  # T2MIR's contrastive loss pairs two windows of a history
+                                window_steps=m.window_steps)
         objective.check({"num_episodes": m.history_episodes})
         if cfg.data_source == "stream":  # learning histories on device, a chunk refreshed every pool_every steps
             objective = Pooled(objective, HistoryPool(env, m.history_episodes, m.pool_size, m.pool_chunk, m.pool_every, m.source,
                                                       noisy_fraction=m.noisy_fraction, noise_epsilon=m.noise_epsilon))
-        return objective, cfg.context_episodes * env.horizon
+        return objective, m.window_steps or cfg.context_episodes * env.horizon
 
     def lhf_episodes(self, cfg):
         return cfg.method.history_episodes, "history_episodes"

@@ -29,10 +29,14 @@ class RADTConfig:
     utility_weight: float = setting(1.0, "objective", "weight of a chunk's reward (share of the best in memory) beside its similarity rank")
     embed_dim: int = setting(32, "objective", "features of the frozen random embedding chunks are compared in")
     retrieval: str = setting("similar", "objective", "similar (cosine, reweighted) | random (the ablation)")
+    window_steps: int = setting(0, "objective", "steps of the model's own window, for episodes longer than a window should be "
+                                                "(0: context_episodes whole episodes)")
 
     def __post_init__(self):
         for name in ("history_episodes", "chunk_steps", "retrieved", "candidates", "embed_dim"):
             check_positive_int(name, getattr(self, name))
+        if not isinstance(self.window_steps, int) or self.window_steps < 0:
+            raise ValueError(f"window_steps must be an int >= 0 (0: context_episodes whole episodes), got {self.window_steps!r}")
         self.memory()  # candidates < retrieved or an unknown mode fails here
 
     def memory(self) -> ChunkMemory:
@@ -57,11 +61,23 @@ class RADT(Method):
             raise ValueError("RA-DT acts on its window and what it retrieves: deploy_context must be ('step',) and deploy_window 0")
         if cfg.lhf:
             raise ValueError("learning-history filtering is not wired to RA-DT (lhf must be off)")
+        if cfg.method.window_steps and cfg.context_episodes != 1:
+            raise ValueError(f"window_steps={cfg.method.window_steps} sets RA-DT's window in steps: context_episodes must then be 1, "
+                             f"got {cfg.context_episodes}")
 
     def check_env(self, cfg, env) -> None:
         if is_bandit(env):
             raise ValueError(f"RA-DT retrieves chunks of episodes: environment {env.name!r} has none")
         make_agent(cfg.method.source, env)
+
+    @staticmethod
+    def window(cfg) -> int:
+        """Steps of the model's own window, in training and deployed."""
+        return cfg.method.window_steps or cfg.context_episodes * cfg.horizon
+
+    def deployed_memory(self, cfg, seq_len: int) -> str:
+        window = self.window(cfg)
+        return f"a window of its last {window} steps behind {seq_len - window} tokens retrieved from its own steps before it"
 
     def model_label(self, cfg) -> str:
         return self.label + (" (random retrieval)" if cfg.method.retrieval == "random" else "")
@@ -76,7 +92,7 @@ class RADT(Method):
     def objective(self, cfg, env, spec):
         from icrl.objectives import RADTObjective
 
-        objective = RADTObjective(spec, env.horizon, cfg.context_episodes, cfg.method.memory())
+        objective = RADTObjective(spec, env.horizon, cfg.context_episodes, cfg.method.memory(), cfg.method.window_steps)
         objective.check({"num_episodes": cfg.method.history_episodes})
         return objective, objective.sequence_length
 
@@ -84,6 +100,5 @@ class RADT(Method):
         from icrl.agents.radt import RADTAgent
 
         horizon = cfg.eval_horizon or cfg.horizon
-        agent = RADTAgent(params, model, spec, cfg.method.memory(), window=cfg.context_episodes * cfg.horizon,
-                          capacity=cfg.eval_episodes * horizon)  # the window the model trained on
+        agent = RADTAgent(params, model, spec, cfg.method.memory(), window=self.window(cfg), capacity=cfg.eval_episodes * horizon)
         return {self.model_label(cfg): agent}
