@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -17,10 +18,12 @@ from icrl.results import SCHEMA
 from icrl.rollout import cumulative_regret, episode_returns, rollout
 
 
-def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_steps: int, seed: int = 0, split: str = "test") -> dict:
+def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_steps: int, seed: int = 0, split: str = "test",
+                    report: Callable[[str, float], None] | None = None) -> dict:
     """Roll out every agent on ``tasks`` with the same ``key``; summarise as the results schema.
 
-    ``agents`` maps a method name to an agent, or to an agent name for :func:`make_agent`.
+    ``agents`` maps a method name to an agent, or to an agent name for :func:`make_agent`;
+    ``report(name, seconds)``, if given, is called as each agent's rollout ends.
     """
     num_tasks = int(jax.tree.leaves(tasks)[0].shape[0])
     bandit = is_bandit(env)
@@ -31,7 +34,10 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
     for name, agent in agents.items():
         if isinstance(agent, str):
             agent = make_agent(agent, env)
-        h = rollout(env, agent, tasks, key, num_steps)
+        t0 = time.perf_counter()
+        h = jax.block_until_ready(rollout(env, agent, tasks, key, num_steps))
+        if report is not None:
+            report(name, time.perf_counter() - t0)
         if bandit:
             mean, ci = mean_ci95(cumulative_regret(h))
             methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist()}

@@ -138,8 +138,8 @@ def build(cfg: ExperimentConfig) -> Setup:
             f"the training length); use relative positions (alibi or rotary: a sliding window), the s5 backbone or a shorter evaluation"
         )
     if eval_steps > seq_len:
-        window = "a sliding window of the last {} steps".format(seq_len) if cfg.backbone == "transformer" else "its recurrent state"
-        print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps {window}")
+        print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps "
+              f"{method.deployed_memory(cfg, seq_len)}")
     for name in cfg.baselines:  # unknown names, or a baseline this environment cannot run, fail here
         make_agent(name, eval_env)
     return Setup(env, eval_env, spec, objective, model)
@@ -331,8 +331,10 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 99)
     tasks = evaluation_tasks(cfg, env, jax.random.fold_in(key, 0))
     agents = {**cfg.method_def.agents(cfg, params, model, spec), **{name: name for name in cfg.baselines}}
-    results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), cfg.eval_episodes * env.horizon, cfg.seed,
-                              split=cfg.eval_split)
+    num_tasks, num_steps = int(jax.tree.leaves(tasks)[0].shape[0]), cfg.eval_episodes * env.horizon
+    print(f"evaluating {len(agents)} agents on {num_tasks} {cfg.eval_split}-split tasks x {num_steps} steps")
+    results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), num_steps, cfg.seed, split=cfg.eval_split,
+                              report=lambda name, seconds: print(f"  {name}: {seconds:.0f}s", flush=True))
     if not is_bandit(env):
         results["num_goals"] = pool_sample_size(cfg, env)
         if results["num_goals"] < env.num_tasks_in(cfg.eval_split):

@@ -78,6 +78,10 @@ class Method:
         """Extra keyword arguments of the model (:func:`icrl.models.make_model`)."""
         return {}
 
+    def deployed_memory(self, cfg, seq_len: int) -> str:
+        """What the deployed model keeps of a rollout longer than its training sequences."""
+        return f"a sliding window of the last {seq_len} steps" if cfg.backbone == "transformer" else "its recurrent state"
+
     def model_label(self, cfg) -> str:
         return self.label + ("" if cfg.backbone == "transformer" else f"-{cfg.backbone}")
 
