@@ -99,41 +99,60 @@ class ChunkMemory:
         """Tokens the retrieved values take before the model's window."""
         return self.retrieved * self.value_steps
 
+    def chunk_keys(self, tokens: jax.Array) -> jax.Array:
+        """The key of every whole chunk of ``tokens (L, D)``: ``(L // chunk, embed_dim)``."""
+        num_chunks, dim = tokens.shape[0] // self.chunk, tokens.shape[1]
+        return embed(tokens[: num_chunks * self.chunk].reshape(num_chunks, self.chunk, dim), projection(dim, self.embed_dim))
+
+    def query(self, tokens: jax.Array, window_start) -> jax.Array:
+        """The embedding a window beginning at step ``window_start`` queries with: of the ``chunk``
+        steps just before it (the stream's first ``chunk`` before there are as many)."""
+        start = jnp.maximum(window_start - self.chunk, 0)
+        return embed(jax.lax.dynamic_slice_in_dim(tokens, start, self.chunk), projection(tokens.shape[1], self.embed_dim))
+
+    def select_chunks(self, keys: jax.Array, chunk_rewards: jax.Array, query: jax.Array, window_start, key):
+        """``(indices, found)``: the chunks to show a window beginning at ``window_start``, from the
+        memory's chunk ``keys (M, E)`` and the reward each chunk collected, ``chunk_rewards (M,)``:
+        only chunks whose value (the chunk and the next) ends at or before the window."""
+        num_chunks = keys.shape[0]
+        valid = (jnp.arange(num_chunks) + 2) * self.chunk <= window_start
+        after = jnp.concatenate([chunk_rewards[1:], jnp.zeros(1, chunk_rewards.dtype)])
+        utility = chunk_rewards + after  # the reward of each chunk's value: it and its continuation
+        return select(key, cosine(query, keys), utility, valid, self.retrieved, self.candidates, self.utility_weight, self.mode)
+
     def retrieve(self, tokens: jax.Array, rewards: jax.Array, window_start, key):
         """``(indices, found)`` of the chunks of one task's stream ``tokens (L, D)`` (``rewards (L,)``
         its steps' rewards) to show a window beginning at step ``window_start``: only chunks whose
         value ends at or before it, queried by the ``chunk`` steps just before it."""
-        length, dim = tokens.shape
-        num_chunks = length // self.chunk
-        chunks = tokens[: num_chunks * self.chunk].reshape(num_chunks, self.chunk, dim)
-        matrix = projection(dim, self.embed_dim)
-        keys = embed(chunks, matrix)
-        query_start = jnp.maximum(window_start - self.chunk, 0)
-        query = embed(jax.lax.dynamic_slice_in_dim(tokens, query_start, self.chunk), matrix)
-        valid = (jnp.arange(num_chunks) + 2) * self.chunk <= window_start
-        padded = jnp.concatenate([rewards[: num_chunks * self.chunk], jnp.zeros(self.chunk, rewards.dtype)])
-        per_chunk = padded.reshape(num_chunks + 1, self.chunk).sum(-1)
-        utility = per_chunk[:-1] + per_chunk[1:]  # the reward of each chunk's value: it and its continuation
-        return select(key, cosine(query, keys), utility, valid, self.retrieved, self.candidates, self.utility_weight, self.mode)
+        num_chunks = tokens.shape[0] // self.chunk
+        chunk_rewards = rewards[: num_chunks * self.chunk].reshape(num_chunks, self.chunk).sum(-1)
+        return self.select_chunks(self.chunk_keys(tokens), chunk_rewards, self.query(tokens, window_start), window_start, key)
 
-    def prefix(self, tokens: jax.Array, rewards: jax.Array, window_start, key) -> jax.Array:
-        """The retrieved values as tokens ``(prefix_len, D + 1)``: each value's tokens with a last
-        feature 1 (retrieved), empty slots all zeros."""
-        indices, found = self.retrieve(tokens, rewards, window_start, key)
+    def values(self, tokens: jax.Array, indices: jax.Array, found: jax.Array) -> jax.Array:
+        """The values of chunks ``indices`` of ``tokens (L, D)`` as the model's prefix
+        ``(prefix_len, D + 1)``: each value's tokens with a last feature 1 (retrieved), slots not
+        ``found`` all zeros."""
         steps = indices[:, None] * self.chunk + jnp.arange(self.value_steps)  # (retrieved, 2C)
         values = jnp.take(tokens, jnp.minimum(steps, tokens.shape[0] - 1), axis=0)
         flagged = jnp.concatenate([values, jnp.ones(values.shape[:-1] + (1,), values.dtype)], axis=-1)
         flagged = jnp.where(found[:, None, None], flagged, 0.0)
         return flagged.reshape(self.prefix_len, tokens.shape[1] + 1)
 
+    def prefix(self, tokens: jax.Array, rewards: jax.Array, window_start, key) -> jax.Array:
+        """The retrieved values as tokens ``(prefix_len, D + 1)`` (:meth:`values`)."""
+        return self.values(tokens, *self.retrieve(tokens, rewards, window_start, key))
+
+    def with_window(self, prefix: jax.Array, tokens: jax.Array, window_start, window: int) -> jax.Array:
+        """``prefix``, then ``window`` tokens of ``tokens`` from ``window_start`` with a last feature 0."""
+        steps = jax.lax.dynamic_slice_in_dim(tokens, window_start, window)
+        return jnp.concatenate([prefix, jnp.concatenate([steps, jnp.zeros((window, 1), steps.dtype)], axis=-1)])
+
     def sequence(self, tokens: jax.Array, rewards: jax.Array, window_start, window: int, key) -> jax.Array:
         """The model's input ``(prefix_len + window, D + 1)``, the same in training and deployed: the
         values retrieved from the first ``len(rewards)`` steps of ``tokens`` (the memory; the
         stream may run past it, with room for the window), then ``window`` tokens from
         ``window_start`` with a last feature 0."""
-        prefix = self.prefix(tokens[: rewards.shape[0]], rewards, window_start, key)
-        steps = jax.lax.dynamic_slice_in_dim(tokens, window_start, window)
-        return jnp.concatenate([prefix, jnp.concatenate([steps, jnp.zeros((window, 1), steps.dtype)], axis=-1)])
+        return self.with_window(self.prefix(tokens[: rewards.shape[0]], rewards, window_start, key), tokens, window_start, window)
 
 
 __all__ = ["ChunkMemory", "MODES", "cosine", "embed", "projection", "select"]

@@ -19,7 +19,8 @@ from icrl.retrieval import ChunkMemory
 @struct.dataclass
 class RADTState:
     tokens: jax.Array  # (capacity + window, token_dim - 1): every token so far (the memory), then room for a window
-    rewards: jax.Array  # (capacity,) each step's reward
+    keys: jax.Array  # (capacity // chunk, embed_dim): each whole chunk's key, set as the chunk ends
+    chunk_rewards: jax.Array  # (capacity // chunk,) the reward each chunk has collected
     time: jax.Array  # () steps taken
     prev: jax.Array  # features of the previous transition
 
@@ -30,8 +31,9 @@ class RADTAgent:
     its last ``window`` steps (:class:`icrl.objectives.RADTObjective` trains on the same layout).
     Retrieval draws from this task's own steps before the window, so the memory fills with the
     agent's episodes and holds nothing else. ``capacity``: the most steps a rollout may take (the
-    memory is a fixed array, so rollouts jit and vmap). Each step runs the model on the whole
-    input (the retrieved chunks change from step to step, so there is no cache to extend)."""
+    memory is a fixed array, so rollouts jit and vmap). A chunk's key is computed once, as it
+    ends, so a step's retrieval costs one query against the keys. Each step runs the model on the
+    whole input (the retrieved chunks change from step to step, so there is no cache to extend)."""
 
     params: Any
     model: nn.Module = struct.field(pytree_node=False)
@@ -60,16 +62,18 @@ class RADTAgent:
             raise ValueError(f"a rollout of {num_steps} steps is longer than the agent's memory (capacity={self.capacity} steps)")
 
     def init(self, key, env_params=None) -> RADTState:
-        dim = self.spec.token_dim - 1
-        return RADTState(jnp.zeros((self.capacity + self.window, dim)), jnp.zeros(self.capacity), jnp.zeros((), jnp.int32),
-                         self.spec.empty_transition())
+        dim, num_chunks = self.spec.token_dim - 1, self.capacity // self.memory.chunk
+        return RADTState(jnp.zeros((self.capacity + self.window, dim)), jnp.zeros((num_chunks, self.memory.embed_dim)),
+                         jnp.zeros(num_chunks), jnp.zeros((), jnp.int32), self.spec.empty_transition())
 
     def action_logits(self, key, state: RADTState, obs):
-        """``(logits, tokens)``: what ``act`` samples from, and the memory with this step's token."""
+        """``(logits, tokens)``: what ``act`` samples from, and the memory with this step's token.
+        The input is :meth:`icrl.retrieval.ChunkMemory.sequence` of the agent's own steps, as in training."""
         t = state.time
         tokens = state.tokens.at[t].set(self._base.token(obs, state.prev))
         start = jnp.maximum(t - self.window + 1, 0)
-        inputs = self.memory.sequence(tokens, state.rewards, start, self.window, key)
+        found = self.memory.select_chunks(state.keys, state.chunk_rewards, self.memory.query(tokens, start), start, key)
+        inputs = self.memory.with_window(self.memory.values(tokens, *found), tokens, start, self.window)
         logits = self.model.apply(self.params, inputs[None], None)
         return logits[0, self.memory.prefix_len + t - start, : self.num_actions], tokens
 
@@ -82,8 +86,13 @@ class RADTAgent:
 
     def update(self, state: RADTState, transition) -> RADTState:
         prev = self.spec.transition(transition.obs, transition.action, transition.reward, transition.next_obs, transition.done)
-        rewards = state.rewards.at[state.time].set(jnp.asarray(transition.reward, jnp.float32))
-        return state.replace(rewards=rewards, time=state.time + 1, prev=prev)
+        t, chunk = state.time, self.memory.chunk
+        j = t // chunk  # past the last whole chunk (capacity not a multiple of chunk), writes are dropped
+        chunk_rewards = state.chunk_rewards.at[j].add(jnp.asarray(transition.reward, jnp.float32), mode="drop")
+        ended = self.memory.chunk_keys(jax.lax.dynamic_slice_in_dim(state.tokens, j * chunk, chunk))[0]
+        keys = state.keys.at[j].set(jnp.where((t + 1) % chunk == 0, ended, state.keys[jnp.minimum(j, state.keys.shape[0] - 1)]),
+                                    mode="drop")
+        return state.replace(keys=keys, chunk_rewards=chunk_rewards, time=t + 1, prev=prev)
 
 
 __all__ = ["RADTAgent", "RADTState"]
