@@ -37,6 +37,7 @@ DESCRIPTIONS = {
     "darkroom20-ad": "AD with two whole 400-step episodes in context (800 tokens), Dark Room 20x20",
     "darkroom20-radt": "RA-DT with a 100-step window behind retrieved chunks (180 tokens), Dark Room 20x20",
     "darkroom20-ad-short": "AD with darkroom20-radt's 100-step window and no retrieval",
+    "darkroom20-radt-random": "darkroom20-radt retrieving chunks at random (the ablation)",
     "darkroom9-dicp": "DICP: AD on Q-learning's histories plus reward and next-state heads, planning by beam search, Dark Room 9x9",
     "keydoor9-dicp": "DICP on Key-to-Door 9x9 (Q-learning's histories, plans 16 steps deep; 160 held-out pairs per seed)",
     "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",

@@ -364,7 +364,7 @@ def _radt(room: dict, key: str) -> dict:
 # evaluated for 20 episodes on the 80 held-out goals. Full-context AD sees two whole episodes (800 tokens; batch 8 keeps
 # darkroom9-ad's 6,400 labelled positions a step); RA-DT a window of 100 steps behind 4 values of 2 x 10 steps, 180
 # tokens (under a quarter of 800), on the same PSRL histories of 4 episodes; AD with RA-DT's 100-step window and nothing
-# retrieved beside them.
+# retrieved, and RA-DT retrieving at random, beside them.
 _ROOM20 = dict(env="darkroom", size=20, horizon=400, eval_tasks=80, eval_episodes=20,
                baselines=("random", "q-learning", "psrl", "oracle"))
 _HISTORIES20 = dict(source="psrl", num_train_tasks=5000, history_episodes=4, train_steps=1500, microbatches=_CPU_MICROBATCHES)
@@ -374,6 +374,7 @@ _LONG_ROOM = {
     "darkroom20-ad-short": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=1, window_starts="step",
                                     window_steps=100, batch_size=32), {}),
 }
+_LONG_ROOM["darkroom20-radt-random"] = (replace(_LONG_ROOM["darkroom20-radt"][0], retrieval="random"), {})
 
 
 # DICP on the Q-learning histories of ad-qlearning (the same data, windows and steps: Q-learning leaves headroom, PSRL none),
