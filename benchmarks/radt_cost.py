@@ -8,7 +8,8 @@ a fixed dataset of ``--dataset-tasks`` histories) timed interleaved, best of ``-
 both deployed agents rolled out on ``--tasks`` held-out tasks for ``--episodes`` episodes (compiled
 first, then timed in turns, best of 3). Untrained parameters: cost does not depend on what a model
 learned. AD attends to its whole window (a KV cache of ``max_len`` steps per layer); RA-DT runs its
-model on the retrieved values and its window at every step, and keeps every step's token as its memory.
+model on the retrieved values and its window at every step, and keeps every step's token and each chunk's key
+as its memory. More than two presets may be compared in one group: ``--pairs darkroom20-ad:darkroom20-ad-short:darkroom20-radt``.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def main() -> None:
         print(f"{pair}: {args.tasks} tasks x {steps} steps deployed, {jax.device_count()} device(s)")
         print(f"  {'preset':<24} {'tokens/step':>11} {'train ms/step':>13} {'env steps/s':>11} {'state KiB/task':>14}")
         for p in presets:
-            cfg, setup = setups[p]
-            tokens = setup.objective.sequence_length if hasattr(setup.objective, "sequence_length") else cfg.context_episodes * env.horizon
+            setup = setups[p][1]
+            tokens = setup.model.max_len  # the training sequence: AD's window (its KV cache), RA-DT's retrieved values and window
             print(f"  {p:<24} {tokens:>11} {1000 * step_s[p]:>13.1f} {args.tasks * steps / best[p]:>11.0f} "
                   f"{state_bytes(agents[p]) / 1024:>14.1f}", flush=True)
 
