@@ -262,8 +262,8 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "DICP's with tests sharing the cores at times. DICP's rows are one trained model per seed deployed several ways "
              "(beam widths, planning off); keydoor9's DICP runs plan on a sample of the held-out pairs drawn per seed, as their "
              "rows say (AD evaluated again on the same pairs: docs/methods.md#dicp). darkroom20 is RA-DT's long-episode room "
-             "(docs/methods.md#ra-dt), its runs made one at a time but for part of darkroom20-ad's first seed, which shared "
-             "the cores with tests.", ""]
+             "(docs/methods.md#ra-dt), its runs made one at a time but for parts of darkroom20-ad's first seed and "
+             "darkroom20-ad-short's third, which shared the cores with tests.", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
