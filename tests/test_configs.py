@@ -60,10 +60,14 @@ def test_every_field_has_a_group_and_every_trained_field_is_recorded():
         for field in method.settings():
             group = field.metadata.get("group")
             assert group in TRAINED_GROUPS or group == "eval", f"{method.name}.{field.name} has no group it may have"
-            changed = replace(own, **{field.name: _other_value(field.name, getattr(own.method, field.name))})
+            start = own
+            if field.name == "window_steps":  # a window of steps: one episode, and (AD) windows that begin at any step
+                step_starts = {"window_starts": "step"} if hasattr(own.method, "window_starts") else {}
+                start = replace(own, context_episodes=1, **step_starts)
+            changed = replace(start, **{field.name: _other_value(field.name, getattr(start.method, field.name))})
             # a deployment setting (DICP's beams) changes no trained parameter: a run evaluates again with another
-            assert (changed.trained_fields() != own.trained_fields()) == (group != "eval"), (method.name, field.name)
-            assert (changed.data_fingerprint() != own.data_fingerprint()) == (field.metadata["group"] in ("env", "data")), field.name
+            assert (changed.trained_fields() != start.trained_fields()) == (group != "eval"), (method.name, field.name)
+            assert (changed.data_fingerprint() != start.data_fingerprint()) == (field.metadata["group"] in ("env", "data")), field.name
     assert replace(base, seed=3).data_fingerprint() != base.data_fingerprint()  # the seed makes other data
     with pytest.raises(ValueError, match="unknown config field"):
         replace(base, num_stepz=3)
