@@ -113,19 +113,22 @@ def test_deployed_agent_sees_what_training_shows_for_its_own_history():
     h = jax.tree.map(lambda x: x[0], rollout(env, agent, tasks, jax.random.PRNGKey(2), num_steps=24))
     base = dataclasses.replace(spec, num_conditions=0)
     tokens = base.tokens(h)
-    step = jax.jit(agent.action_logits)
+    step, act, update = jax.jit(agent.action_logits), jax.jit(agent.act), jax.jit(agent.update)
+
+    @jax.jit
+    def expected(t):  # the training layout: values retrieved from the steps before the window, then the window
+        start = jnp.maximum(0, t - 5)
+        prefix = memory.prefix(tokens, h.reward, start, None)
+        window = jnp.concatenate([jax.lax.dynamic_slice_in_dim(tokens, start, 6), jnp.zeros((6, 1))], -1)
+        return model.apply(params, jnp.concatenate([prefix, window])[None], None)[0, memory.prefix_len + t - start]
+
     state = agent.init(None)
     for t in range(24):
         logits, _ = step(jax.random.PRNGKey(t), state, h.obs[t])
-        start = max(0, t - 5)
-        prefix = memory.prefix(tokens, h.reward, start, None)
-        window = jnp.concatenate([tokens[start:start + 6], jnp.zeros((6, 1))], -1)
-        window = jnp.pad(window, ((0, 6 - window.shape[0]), (0, 0)))
-        expected = model.apply(params, jnp.concatenate([prefix, window])[None], None)[0, memory.prefix_len + t - start]
-        np.testing.assert_allclose(np.asarray(logits), np.asarray(expected[: env.num_actions]), rtol=2e-4, atol=2e-5)
-        _, state = agent.act(jax.random.PRNGKey(t), state, h.obs[t])
+        np.testing.assert_allclose(np.asarray(logits), np.asarray(expected(t)[: env.num_actions]), rtol=2e-4, atol=2e-5)
+        _, state = act(jax.random.PRNGKey(t), state, h.obs[t])
         transition = jax.tree.map(lambda x: x[t], (h.obs, h.action, h.reward, h.next_obs, h.done))
-        state = agent.update(state, Transition(*transition))
+        state = update(state, Transition(*transition))
     with pytest.raises(ValueError, match="longer than the agent's memory"):
         rollout(env, agent, tasks, jax.random.PRNGKey(2), num_steps=30)
 
