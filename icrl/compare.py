@@ -97,7 +97,9 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
 def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format) -> str:
     """A markdown table: one row per method, the fraction of optimal at ``episodes`` (mean ±
     interval across seeds), the first episode reaching ``reach``, seeds and training minutes.
-    Every number goes through ``fmt(value, spec)`` (the results page passes one that keeps them)."""
+    Every number goes through ``fmt(value, spec)`` (the results page passes one that keeps them).
+    An episode no row reaches has no column."""
+    episodes = tuple(e for e in episodes if any(row.at(e) is not None for row in rows)) or episodes
     head = (["method"] + [f"episode {fmt(e, 'd')}" for e in episodes]
             + [f"first episode ≥ {fmt(100 * reach, '.0f')}%", "seeds", "training (min per seed)"])
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]

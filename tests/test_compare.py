@@ -23,9 +23,9 @@ def test_table_by_hand():
     assert mean == pytest.approx(0.6) and ci == pytest.approx(12.706 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2), rel=1e-3)  # t(1)
     assert ad.first_reaching(0.9) == 3 and psrl.first_reaching(0.9) == 2 and ad.at(5) is None  # episode 2 mean is 0.85
     assert ad.minutes == 2.0 and psrl.minutes is None
-    text = table(found, episodes=(1, 2, 5))
-    assert "| room-ad | 0.60 ± 1.27 | 0.85 ± 0.64 |  | 3 | 2 | 2.0 |" in text
-    assert "| psrl | 0.70 ± 0.00 | 1.00 ± 0.00 |  | 2 | 2 | — |" in text
+    text = table(found, episodes=(1, 2, 5))  # no row reaches episode 5: no column for it
+    assert "| room-ad | 0.60 ± 1.27 | 0.85 ± 0.64 | 3 | 2 | 2.0 |" in text and "episode 5" not in text
+    assert "| psrl | 0.70 ± 0.00 | 1.00 ± 0.00 | 2 | 2 | — |" in text
     # one model deployed several ways: a row per way, the unqualified agent first
     planned = _results("room-dicp", {"DICP (planning off)": [2, 4, 5], "DICP": [4, 8, 10], "DICP (beam 1)": [3, 5, 6], "psrl": [7, 10, 10]})
     found = rows({"room-dicp": [planned]}, ("psrl",))
@@ -34,8 +34,8 @@ def test_table_by_hand():
     # a run evaluated on a sample of the held-out pool says so in its row
     sampled = {**_results("room-dicp", {"DICP": [4, 8, 10], "psrl": [7, 10, 10]}), "num_goals": 160, "pool_size": 1296}
     assert [r.name for r in rows({"room-dicp": [sampled]}, ("psrl",))] == ["room-dicp [160 of 1296 tasks]", "psrl"]
-    one = Row("x", np.array([[0.2, 0.4]]))
-    assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one], episodes=(1, 2, 5))
+    one, longer = Row("x", np.array([[0.2, 0.4]])), Row("y", np.array([[0.1, 0.3, 0.5, 0.6, 0.7]]))
+    assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one, longer], episodes=(1, 2, 5))  # a row shorter than another
 
 
 def test_compare_command_on_tiny_runs(tmp_path):
@@ -52,7 +52,8 @@ def test_compare_command_on_tiny_runs(tmp_path):
     text = open(md).read()
     for name in ("darkroom9-ad", "random", "oracle"):
         assert f"| {name} |" in text
-    assert "| oracle | 1.00 |  |" in text  # the oracle's return is the optimal one (one seed: no interval; 3 episodes)
+    # the oracle's return is the optimal one (one seed: no interval; 3 episodes: only episode 1's column)
+    assert "| oracle | 1.00 | 1 | 1 | — |" in text and "episode 5" not in text
     assert (tmp_path / "darkroom9-ad-seed0" / "results.json").exists() and png.endswith(".png")
     with pytest.raises(ValueError, match="unknown benchmark 'room'"):
         compare("room")
