@@ -145,7 +145,7 @@ def test_radt_settings_are_checked():
         build(config_for("darkroom9-radt", env="bernoulli-bandit", baselines=("random",)))
     with pytest.raises(ValueError, match="data_source must be 'fixed'"):
         config_for("darkroom9-radt", data_source="stream")
-    with pytest.raises(ValueError, match="window_steps must be an int >= 0"):
+    with pytest.raises(ValueError, match="window_steps must be an integer >= 0, got -1"):
         config_for("darkroom9-radt", window_steps=-1)
     with pytest.raises(ValueError, match="context_episodes must then be 1, got 2"):
         config_for("darkroom9-radt", window_steps=10, context_episodes=2)

@@ -368,13 +368,14 @@ def _radt(room: dict, key: str) -> dict:
 _ROOM20 = dict(env="darkroom", size=20, horizon=400, eval_tasks=80, eval_episodes=20,
                baselines=("random", "q-learning", "psrl", "oracle"))
 _HISTORIES20 = dict(source="psrl", num_train_tasks=5000, history_episodes=4, train_steps=1500, microbatches=_CPU_MICROBATCHES)
+_RADT20 = dict(_ROOM20, **_HISTORIES20, objective="radt", context_episodes=1, window_steps=100, batch_size=32)
 _LONG_ROOM = {
     "darkroom20-ad": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=2, window_starts="step", batch_size=8), {}),
-    "darkroom20-radt": (_preset(**_ROOM20, **_HISTORIES20, objective="radt", context_episodes=1, window_steps=100, batch_size=32), {}),
+    "darkroom20-radt": (_preset(**_RADT20), {}),
+    "darkroom20-radt-random": (_preset(**_RADT20, retrieval="random"), {}),
     "darkroom20-ad-short": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=1, window_starts="step",
                                     window_steps=100, batch_size=32), {}),
 }
-_LONG_ROOM["darkroom20-radt-random"] = (replace(_LONG_ROOM["darkroom20-radt"][0], retrieval="random"), {})
 
 
 # DICP on the Q-learning histories of ad-qlearning (the same data, windows and steps: Q-learning leaves headroom, PSRL none),

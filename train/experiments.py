@@ -316,10 +316,10 @@ def evaluation_tasks(cfg: ExperimentConfig, env, key):
     are at least ``eval_tasks`` rollouts."""
     if is_bandit(env):
         return env.sample_tasks(key, cfg.eval_tasks, cfg.eval_split)
-    pool = env.task_pool(cfg.eval_split)
+    pool, whole = env.task_pool(cfg.eval_split), env.num_tasks_in(cfg.eval_split)
     size = pool_sample_size(cfg, env)
-    if size < env.num_tasks_in(cfg.eval_split):
-        chosen = jnp.sort(jax.random.permutation(key, env.num_tasks_in(cfg.eval_split))[:size])
+    if size < whole:
+        chosen = jnp.sort(jax.random.permutation(key, whole)[:size])
         pool = jax.tree.map(lambda x: x[chosen], pool)
     copies = -(-cfg.eval_tasks // size)
     return jax.tree.map(lambda x: jnp.concatenate([x] * copies), pool)
@@ -336,8 +336,9 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), num_steps, cfg.seed, split=cfg.eval_split,
                               report=lambda name, seconds: print(f"  {name}: {seconds:.0f}s", flush=True))
     if not is_bandit(env):
+        whole = env.num_tasks_in(cfg.eval_split)
         results["num_goals"] = pool_sample_size(cfg, env)
-        if results["num_goals"] < env.num_tasks_in(cfg.eval_split):
-            results["pool_size"] = env.num_tasks_in(cfg.eval_split)  # a sample of the split's tasks
+        if results["num_goals"] < whole:
+            results["pool_size"] = whole  # a sample of the split's tasks
     results.update(cfg.method_def.extra_results(cfg, env, model, spec, params, tasks, jax.random.fold_in(key, 2)))
     return results

@@ -90,8 +90,8 @@ class RADTAgent:
         j = t // chunk  # past the last whole chunk (capacity not a multiple of chunk), writes are dropped
         chunk_rewards = state.chunk_rewards.at[j].add(jnp.asarray(transition.reward, jnp.float32), mode="drop")
         ended = self.memory.chunk_keys(jax.lax.dynamic_slice_in_dim(state.tokens, j * chunk, chunk))[0]
-        keys = state.keys.at[j].set(jnp.where((t + 1) % chunk == 0, ended, state.keys[jnp.minimum(j, state.keys.shape[0] - 1)]),
-                                    mode="drop")
+        slot = jnp.where((t + 1) % chunk == 0, j, state.keys.shape[0])  # the chunk's key once it ends, else dropped
+        keys = state.keys.at[slot].set(ended, mode="drop")
         return state.replace(keys=keys, chunk_rewards=chunk_rewards, time=t + 1, prev=prev)
 
 

@@ -125,6 +125,14 @@ FLAT_RECORD_DEFAULTS = {"collector": "dirichlet", "labels": "optimal", "source":
                         "episode_stride": 1, "window_starts": "episode"}
 
 
+def check_window_steps(cfg, label: str) -> None:
+    """A window set in steps (a method's ``window_steps``) replaces whole episodes: refused beside
+    ``context_episodes`` other than 1, naming both."""
+    if cfg.method.window_steps and cfg.context_episodes != 1:
+        raise ValueError(f"window_steps={cfg.method.window_steps} sets {label}'s window in steps: context_episodes must then be 1, "
+                         f"got {cfg.context_episodes}")
+
+
 def register(method: Method) -> Method:
     """Add ``method`` under ``method.name`` (a name taken by another method is refused)."""
     if not method.name or method.Config is None:

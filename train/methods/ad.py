@@ -9,7 +9,7 @@ from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from train.fields import setting
-from train.methods import Method
+from train.methods import Method, check_window_steps
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ class ADConfig:
             raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
         if self.window_starts not in ("episode", "step"):
             raise ValueError(f"window_starts must be one of ('episode', 'step'), got {self.window_starts!r}")
-        if not isinstance(self.window_steps, int) or self.window_steps < 0:
-            raise ValueError(f"window_steps must be an int >= 0 (0: context_episodes whole episodes), got {self.window_steps!r}")
+        check_positive_int("window_steps", self.window_steps, minimum=0)
         if self.window_steps and self.window_starts != "step":
             raise ValueError(f"window_steps={self.window_steps} cuts episodes: window_starts must be 'step', got {self.window_starts!r}")
 
@@ -47,9 +46,7 @@ class AD(Method):
     flat_records = True
 
     def check(self, cfg) -> None:
-        if cfg.method.window_steps and cfg.context_episodes != 1:
-            raise ValueError(f"window_steps={cfg.method.window_steps} sets AD's window in steps: context_episodes must then be 1, "
-                             f"got {cfg.context_episodes}")
+        check_window_steps(cfg, self.label)
 
     def check_env(self, cfg, env) -> None:
         make_agent(cfg.method.source, env)

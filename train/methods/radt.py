@@ -16,7 +16,7 @@ from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from icrl.retrieval import MODES, ChunkMemory
 from train.fields import setting
-from train.methods import Method
+from train.methods import Method, check_window_steps
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,7 @@ class RADTConfig:
     def __post_init__(self):
         for name in ("history_episodes", "chunk_steps", "retrieved", "candidates", "embed_dim"):
             check_positive_int(name, getattr(self, name))
-        if not isinstance(self.window_steps, int) or self.window_steps < 0:
-            raise ValueError(f"window_steps must be an int >= 0 (0: context_episodes whole episodes), got {self.window_steps!r}")
+        check_positive_int("window_steps", self.window_steps, minimum=0)
         self.memory()  # candidates < retrieved or an unknown mode fails here
 
     def memory(self) -> ChunkMemory:
@@ -61,9 +60,7 @@ class RADT(Method):
             raise ValueError("RA-DT acts on its window and what it retrieves: deploy_context must be ('step',) and deploy_window 0")
         if cfg.lhf:
             raise ValueError("learning-history filtering is not wired to RA-DT (lhf must be off)")
-        if cfg.method.window_steps and cfg.context_episodes != 1:
-            raise ValueError(f"window_steps={cfg.method.window_steps} sets RA-DT's window in steps: context_episodes must then be 1, "
-                             f"got {cfg.context_episodes}")
+        check_window_steps(cfg, self.label)
 
     def check_env(self, cfg, env) -> None:
         if is_bandit(env):
