@@ -17,7 +17,8 @@ def _other_value(name, value):
     special = {"objective": "ad", "env": "darkroom", "backbone": "s5", "collector": "dirichlet:0.5,ucb:0.5",
                "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere",
                "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode"),
-               "ffn": "t2mir", "data_source": "stream", "pool_size": 8192, "pool_chunk": 128, "deploy_window": 2}
+               "ffn": "t2mir", "data_source": "stream", "pool_size": 8192, "pool_chunk": 128, "deploy_window": 2,
+               "embedding": "mlp"}
     if name in special:
         return special[name] if special[name] != value else "q-learning" if name == "source" else None
     if name == "beam_widths":

@@ -102,6 +102,8 @@ def test_every_named_experiment_builds(scale):
         build(config_for("bandit-dpt", collector="dirichlet:0.5,tompson:0.5"))
     with pytest.raises(ValueError, match="finite task pool; environment 'bernoulli-bandit'"):
         build(config_for("bandit-dpt", baselines=("random", "psrl")))
+    with pytest.raises(ValueError, match="embedding='mlp' is a transformer option; the s5 backbone has none"):
+        build(config_for("bandit-dpt-s5", embedding="mlp"))
 
 
 def test_t2mir_records_a_contrastive_loss_only_where_windows_are_paired():

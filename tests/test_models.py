@@ -11,7 +11,9 @@ from icrl.models.s5 import S5SSM, hippo_normal_eigs
 
 TOKEN_DIM, OUT = 6, 4
 BACKBONES = {
-    "transformer": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32),
+    # rotary positions behind an MLP token embedding (the main job's model)
+    "transformer": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="rotary",
+                                       embedding="mlp"),
     "transformer-alibi": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="alibi"),
     "transformer-learned": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="learned"),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),

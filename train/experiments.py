@@ -124,11 +124,13 @@ def build(cfg: ExperimentConfig) -> Setup:
     model_kwargs = dict(num_layers=cfg.num_layers, width=cfg.width, dropout=cfg.dropout)
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
+                            embedding=cfg.embedding,
                             expert_hidden=cfg.expert_hidden)
     elif cfg.backbone == "s5":
         model_kwargs.update(state_size=cfg.state_size)
-    if cfg.backbone != "transformer" and cfg.ffn != "dense":
-        raise ValueError(f"ffn={cfg.ffn!r} is a transformer option; the {cfg.backbone} backbone has none")
+    for name, plain in (("ffn", "dense"), ("embedding", "linear")):
+        if cfg.backbone != "transformer" and getattr(cfg, name) != plain:
+            raise ValueError(f"{name}={getattr(cfg, name)!r} is a transformer option; the {cfg.backbone} backbone has none")
     model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)

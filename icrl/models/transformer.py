@@ -13,6 +13,7 @@ from icrl.models.moe import T2MIRFeedForward
 NEG_INF = -1e30
 POSITION_ENCODINGS = ("rotary", "alibi", "learned")
 FEED_FORWARDS = ("dense", "t2mir")
+EMBEDDINGS = ("linear", "mlp")
 ROTARY_BASE = 10_000.0
 
 
@@ -229,6 +230,7 @@ class Transformer(nn.Module):
     dropout: float = 0.0
     attention: str = "einsum"  # "einsum" (our layout) or "jax" (jax.nn.dot_product_attention)
     position_encoding: str = "alibi"
+    embedding: str = "linear"  # "linear", or "mlp": Dense -> GELU -> Dense, so a token's features combine before attention
     ffn: str = "dense"  # "dense", or "t2mir": the last block's feed-forward layer is T2MIR's two MoEs
     num_experts: int = 6  # t2mir: token-wise experts ...
     num_selects: int = 2  # ... each token uses this many
@@ -250,6 +252,10 @@ class Transformer(nn.Module):
         # A random bias: a token of zeros (a bandit's first step, before any transition) would otherwise
         # embed to the zero vector, whose LayerNorm divides by sqrt(eps) (gradients ~1e11 at init).
         self.embed = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
+        if self.embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
+        if self.embedding == "mlp":
+            self.embed_hidden = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
         if not self.relative:
             self.positions = self.param("positions", nn.initializers.normal(0.02), (self.max_len, self.width))
         if self.ffn not in FEED_FORWARDS:
@@ -277,6 +283,11 @@ class Transformer(nn.Module):
         """The most steps a rollout may take in one context (None: unlimited, sliding window)."""
         return None if self.relative else self.max_len
 
+    def _embed(self, tokens):
+        if self.embedding == "mlp":
+            tokens = nn.gelu(self.embed_hidden(tokens))
+        return self.embed(tokens)
+
     def _frequencies(self):
         return rotary_frequencies(self.width // self.num_heads)
 
@@ -295,7 +306,7 @@ class Transformer(nn.Module):
             segment = jnp.cumsum(resets, axis=1)  # (b, t)
             position = steps - jax.lax.cummax(jnp.where(resets, steps, 0), axis=1)  # (b, t)
             mask = mask & (segment[:, :, None] == segment[:, None, :])
-        x = self.embed(tokens)
+        x = self._embed(tokens)
         cos_sin = None
         distance = (steps[:, None] - steps[None, :]).astype(jnp.float32)
         if self.relative:
@@ -323,7 +334,7 @@ class Transformer(nn.Module):
         slot = time % self.max_len
         slot_time = jax.vmap(lambda s, i, t: s.at[i].set(t))(carry.slot_time, slot, time)
         valid = (slot_time >= 0) & (slot_time >= segment_start[:, None])  # (b, max_len)
-        x = self.embed(token)
+        x = self._embed(token)
         key_rotation = None
         distance = (time[:, None] - slot_time).astype(jnp.float32)  # a cached key sits this many steps back
         if self.position_encoding == "rotary":
@@ -358,7 +369,7 @@ class Transformer(nn.Module):
         if self.position_encoding == "rotary":
             base_rotation = rotation(-base_distance[:, None, None] * self._frequencies())
             suffix_rotation = rotation(-suffix_distance[:, None, None] * self._frequencies())
-        x = self.embed(tokens)
+        x = self._embed(tokens)
         keys, values = [], []
         for i, block in enumerate(self.blocks):
             x, k, v = block.step_beams(x, base.keys[i, 0], base.values[i, 0], base_valid, suffix_keys[i], suffix_values[i],
