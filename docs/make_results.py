@@ -51,9 +51,10 @@ HELD_OUT_SEEN = ("bandit-dpt", "bandit-dpt-s5", "bandit-rl2-s5", "darkroom-dpt",
 # How each preset was chosen, in words only (every number on the page comes from results.json).
 NOTES = {
     "bandit-dpt": "Contexts: half Dirichlet-random, half Thompson sampling, a mixture set by hand while held-out figures "
-    "were visible. The step count and learning rate were then chosen on training-split tasks alone, among candidates "
-    "trained side by side for their regret against training time (benchmarks/main_job.py), and so were rotary positions "
-    "in place of ALiBi, whose recency bias a bandit's posterior (every pull counts alike) has to unlearn.",
+    "were visible. The step count, learning rate, depth and token embedding were then chosen on training-split tasks "
+    "alone, among candidates trained side by side over three seeds for their regret against training time "
+    "(benchmarks/main_job.py, docs/streams.md), and so were rotary positions in place of ALiBi, whose recency bias a "
+    "bandit's posterior (every pull counts alike) has to unlearn.",
     "bandit-dpt-s5": "Contexts as bandit-dpt, from a fixed dataset; more steps than the transformer, in microbatches, "
     "because an S5 step costs less on CPU. The step count and the data source were chosen with the first seed's held-out "
     "figures visible: a streamed run given the same time did worse (docs/streams.md).",
