@@ -35,16 +35,21 @@ SCHEMA = "icrl-results/1"
 REGRET, RETURN = "regret", "return"
 
 
-def code_version() -> dict:
+#: Tracked files a run never reads (git pathspecs): editing them while runs go does not mark the runs' code as changed.
+DOC_PATHS = ("*.md", "*.png", "docs/results.json")
+
+
+def code_version(root: str | None = None) -> dict:
     """The git commit of the code that is running (``None`` outside a git checkout) and whether
-    its tree held uncommitted changes to tracked files."""
+    its tree held uncommitted changes to tracked files other than the documentation (Markdown pages,
+    images and the results summary, :data:`DOC_PATHS`), which no run reads."""
     import subprocess
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                                text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 *(f":(exclude){p}" for p in DOC_PATHS)], cwd=root, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     if commit.returncode != 0:

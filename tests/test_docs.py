@@ -103,3 +103,32 @@ def test_readme_is_read_in_five_minutes():
     """The front door stays short (about 1,200 words); measurements and notes live on docs/ pages."""
     with open(os.path.join(ROOT, "README.md")) as f:
         assert len(f.read().split()) <= 1200
+
+
+def test_a_runs_code_is_changed_by_code_edits_not_by_documentation_edits(tmp_path):
+    """Results record their commit and whether the tree differed from it: an edited page, figure or
+    results summary leaves the code as committed; an edited module does not."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from icrl.results import code_version
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = lambda *args: subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)  # noqa: E731
+    (tmp_path / "docs").mkdir()
+    files = {"mod.py": "x = 1\n", "README.md": "# a\n", "docs/plot.png": "png", "docs/results.json": "{}"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    clean = code_version(str(tmp_path))
+    assert len(clean["commit"]) == 40 and clean["dirty"] is False
+    for name in ("README.md", "docs/plot.png", "docs/results.json"):
+        (tmp_path / name).write_text("edited")
+    assert code_version(str(tmp_path)) == clean
+    (tmp_path / "mod.py").write_text("x = 2\n")
+    assert code_version(str(tmp_path))["dirty"] is True
