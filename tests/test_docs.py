@@ -4,7 +4,11 @@ import ast
 import importlib.util
 import json
 import os
+import shutil
+import subprocess
 from collections import Counter
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,11 +112,6 @@ def test_readme_is_read_in_five_minutes():
 def test_a_runs_code_is_changed_by_code_edits_not_by_documentation_edits(tmp_path):
     """Results record their commit and whether the tree differed from it: an edited page, figure or
     results summary leaves the code as committed; an edited module does not."""
-    import shutil
-    import subprocess
-
-    import pytest
-
     from icrl.results import code_version
 
     if shutil.which("git") is None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from envs.base import check_positive_int
 from icrl.data import MIN_LHF_EPISODES
+from icrl.models.transformer import EMBEDDINGS, FEED_FORWARDS, POSITION_ENCODINGS
 from icrl.training import TrainConfig
 from train import methods
 from train.fields import GROUPS, TRAINED_GROUPS, setting as _field
@@ -93,9 +94,8 @@ class ExperimentConfig:
         if self.deploy_window and (self.deploy_window % 2 or self.backbone == "transformer"):
             raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a recurrent backbone (s5, gru); "
                              f"a transformer with relative positions already slides a window of its training length")
-        for name, allowed in (("backbone", BACKBONES), ("ffn", ("dense", "t2mir")), ("position_encoding", ("alibi", "rotary", "learned")),
-                              ("embedding", ("linear", "mlp")),
-                              ("scale", ("cpu", "paper")), ("eval_split", ("train", "test")), ("data_source", ("fixed", "stream"))):
+        for name, allowed in (("backbone", BACKBONES), ("ffn", FEED_FORWARDS), ("position_encoding", POSITION_ENCODINGS),
+                              ("embedding", EMBEDDINGS), ("scale", ("cpu", "paper")), ("eval_split", ("train", "test")), ("data_source", ("fixed", "stream"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not 0 <= self.dropout < 1:
