@@ -33,6 +33,9 @@ _ADDED_MODEL_FIELDS = {
         "embedding": "linear",
     },
 }
+#: Experiment settings recorded since checkpoints were first written, with the value that reproduces the
+#: runs from before each was recorded: a record without one is read as having that value.
+_ADDED_EXPERIMENT_FIELDS = {"embedding": "linear"}
 
 
 class CheckpointError(ValueError):
@@ -63,6 +66,8 @@ def upgrade_record(record: dict) -> dict:
             if old in train and new not in train:
                 train[new] = train.pop(old)
         record["train"] = train
+    if isinstance(record.get("experiment"), dict):
+        record["experiment"] = {**_ADDED_EXPERIMENT_FIELDS, **record["experiment"]}
     model = record.get("model")
     if isinstance(model, dict) and model.get("class") in _ADDED_MODEL_FIELDS:
         record["model"] = {**_ADDED_MODEL_FIELDS[model["class"]], **model}

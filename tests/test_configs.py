@@ -93,6 +93,20 @@ def test_old_flat_configs_and_records_still_read():
         config_from_dict({**flat, "frobnicate": 1})
 
 
+def test_a_checkpoint_recorded_before_the_embedding_setting_still_loads():
+    """A checkpoint's record written before experiments recorded ``embedding`` reads as the linear
+    embedding that made it (so the run evaluates and resumes), and a record of another embedding
+    is still refused, naming it."""
+    from icrl.checkpoints import CheckpointError, check_record, upgrade_record
+
+    today = {"experiment": config_for("darkroom9-ad").trained_fields()}
+    assert today["experiment"]["embedding"] == "linear"
+    old = {"experiment": {k: v for k, v in today["experiment"].items() if k != "embedding"}}
+    check_record(upgrade_record(old), today, "old")
+    with pytest.raises(CheckpointError, match="experiment.embedding='mlp'"):
+        check_record(upgrade_record({"experiment": {**old["experiment"], "embedding": "mlp"}}), today, "other")
+
+
 def test_results_saved_before_a_training_field_existed_are_reused(tmp_path):
     """A results file whose config predates TrainConfig.microbatches still matches today's config,
     whatever its microbatches (the same model: they only pace the step), and no config that trains
