@@ -268,18 +268,31 @@ class ICEEObjective:
     model's action prior is uniform rather than the data policy's; weights are clipped at
     ``weight_clip`` (they grow as 1/ε for a random action of a nearly greedy episode) and
     self-normalised over the batch (:func:`cross_entropy`). A spec without conditions trains
-    on the bare episodes (AD on the same data)."""
+    on the bare episodes (AD on the same data).
+
+    ``acting_share`` > 0: the positions of the window's last episode (the one being acted in,
+    the only ones carrying the in-episode conditions and the only ones a deployed agent reads)
+    hold that share of the batch's weight, weighted as above; a finished episode's positions
+    hold the rest, each alike: plain imitation of the data policy, a task beside the deployed
+    one (under the unbiasing weights their target, given the flag alone, is nearly uniform and
+    would only dilute the conditions' signal). 1: the acting positions alone. The share is a
+    factor that depends on a position's inputs alone (whether it lies in the acting episode):
+    it leaves what the model should predict for each input as it is and only moves the
+    gradient toward the positions a deployed agent reads, some 5% of a window's."""
 
     spec: TokenSpec
     horizon: int
     context_episodes: int
     unbiased: bool = True
     weight_clip: float = 20.0
+    acting_share: float = 0.0
     kind = "icee"
 
     def __post_init__(self):
         if not self.weight_clip >= 1:
             raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
+        if not 0 <= self.acting_share <= 1:
+            raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
         if self.spec.num_conditions not in (0, ICEE_CONDITIONS):
             raise ValueError(f"ICEE's tokens carry {ICEE_CONDITIONS} conditions (or none), got a spec with {self.spec.num_conditions}")
 
@@ -306,13 +319,21 @@ class ICEEObjective:
         steps = step_windows(start, back, self.horizon, self.context_episodes * self.horizon)  # (B, W * H)
         pick = lambda x: x[idx[:, None], steps]  # noqa: E731
         h = jax.tree.map(pick, data.history._replace(regret=None, info=None))
+        episode = steps // self.horizon
+        acting = episode == episode[:, -1:]  # the positions of the episode being acted in
         conditions = None
         if self.spec.num_conditions:
-            episode = steps // self.horizon
-            conditions = icee_token_conditions(pick(data.conditions), episode == episode[:, -1:])
+            conditions = icee_token_conditions(pick(data.conditions), acting)
         tokens = self.spec.tokens(h, conditions=conditions)
-        labels = Weighted(h.action, self.weights(pick(data.behaviour))) if self.unbiased else h.action
-        return tokens, None, labels
+        if not (self.unbiased or self.acting_share):
+            return tokens, None, h.action
+        weights = self.weights(pick(data.behaviour)) if self.unbiased else jnp.ones(h.action.shape, jnp.float32)
+        if self.acting_share:
+            weights = jnp.where(acting, weights, 0.0)
+            finished = (~acting).astype(jnp.float32)
+            weights = (self.acting_share * weights / jnp.maximum(jnp.sum(weights), 1e-8)
+                       + (1 - self.acting_share) * finished / jnp.maximum(jnp.sum(finished), 1.0))
+        return tokens, None, Weighted(h.action, weights)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def _bad(tmp_path):
         (["darkroom-ad", "--lhf-keep", "1.5"], "lhf_keep must be in (0, 1], got 1.5"),
         (["darkroom-ad", "--context-episodes", "20"], "a window of 20 episodes"),
         (["darkroom-ad", "--env", "lunar"], "lunar"),
+        (["darkroom9-icee", "--acting-share", "1.5"], "acting_share must be in [0, 1], got 1.5"),
         (["bandit-dpt", "--run-name", "a/b"], "a run name is one directory name"),
         (["bandit-dpt", "--out-dir", "/dev/null"], "cannot write the run directory '/dev/null/bandit-dpt'"),
         (["baselines", "--num-tasks", "0"], "num_tasks must be an integer >= 1, got 0"),

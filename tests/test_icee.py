@@ -82,6 +82,31 @@ def test_conditions_on_a_hand_made_history():
     np.testing.assert_allclose(tokens, [[0, 0, 0, 1], [0, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]])
 
 
+def test_acting_share_weighs_the_acting_episode_by_hand(room):
+    """ICEE's windows with acting_share 1 weigh only the last episode's positions (the ones carrying
+    the in-episode conditions), keeping the unbiasing weights' ratios among them (all 1 without
+    weights); with 0.25 those hold a quarter of the weight and every finished position the same
+    weight (plain imitation)."""
+    spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
+    data = make_icee_dataset(room, jax.random.PRNGKey(0), 64, 4).samples
+    batch = lambda **kw: ICEEObjective(spec, room.horizon, 3, **kw).sample_batch(data, jax.random.PRNGKey(1), 32)  # noqa: E731
+    _, _, unweighted = batch(unbiased=True)
+    for unbiased in (True, False):
+        tokens, _, labels = batch(unbiased=unbiased, acting_share=1.0)
+        acting = np.asarray(tokens[..., -4]) == 1  # the current-episode feature
+        assert acting.any() and (~acting).any()
+        w = np.asarray(labels.weights)
+        assert (w[~acting] == 0).all() and (w[acting] > 0).all()
+        expected = np.asarray(unweighted.weights)[acting] if unbiased else np.ones(acting.sum())
+        np.testing.assert_allclose(w[acting] / w[acting].sum(), expected / expected.sum(), rtol=1e-5)  # ratios kept
+        tokens, _, labels = batch(unbiased=unbiased, acting_share=0.25)
+        w = np.asarray(labels.weights)
+        np.testing.assert_allclose(w[acting].sum() / w.sum(), 0.25, rtol=1e-5)
+        np.testing.assert_allclose(w[~acting], w[~acting][0], rtol=1e-6)
+    with pytest.raises(ValueError, match="acting_share"):
+        ICEEObjective(spec, room.horizon, 3, acting_share=1.5)
+
+
 @pytest.mark.parametrize("name, kw", [("darkroom", dict(size=5, horizon=10)), ("keydoor", dict(size=5, horizon=20))])
 def test_greedy_oracle_episodes_fall_short_of_nothing(name, kw):
     """With epsilon 0 the oracle's episodes are optimal: every step's shortfall is 0 and every

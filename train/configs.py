@@ -190,7 +190,7 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
-                "window_steps": 0}
+                "window_steps": 0, "acting_share": 0.0}
 
 
 def applies(field_name: str, objective: str) -> bool:

@@ -33,6 +33,9 @@ class ICEEConfig:
     conditioned: bool = setting(True, "objective", "tokens carry the return to go and the cross-episode flag (off: AD on the episodes)")
     unbiased: bool = setting(True, "objective", "weight each action's log-likelihood by uniform(a) / pi(a | o)")
     weight_clip: float = setting(20.0, "objective", "the unbiasing weights are clipped at this (they grow as 1 / epsilon)")
+    acting_share: float = setting(0.0, "objective", "share of the loss's weight on the positions of the episode being acted in (the only "
+                                  "ones a deployed agent reads), weighted as the objective says; finished episodes' positions hold "
+                                  "the rest as plain imitation (0: every position weighted alike; 1: the acting positions alone)")
 
     def __post_init__(self):
         check_positive_int("icee_episodes", self.icee_episodes)
@@ -42,6 +45,8 @@ class ICEEConfig:
             raise ValueError(f"random_skew must be in (0, 1], got {self.random_skew!r}")
         if not self.weight_clip >= 1:
             raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
+        if not 0 <= self.acting_share <= 1:
+            raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
 
 
 class ICEE(Method):
@@ -89,7 +94,8 @@ class ICEE(Method):
         from icrl.objectives import ICEEObjective
 
         m = cfg.method
-        objective = ICEEObjective(spec, env.horizon, cfg.context_episodes, unbiased=m.unbiased, weight_clip=m.weight_clip)
+        objective = ICEEObjective(spec, env.horizon, cfg.context_episodes, unbiased=m.unbiased, weight_clip=m.weight_clip,
+                                  acting_share=m.acting_share)
         objective.check({"num_episodes": m.icee_episodes})
         return objective, cfg.context_episodes * env.horizon
 
