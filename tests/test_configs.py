@@ -107,10 +107,10 @@ def test_a_checkpoint_recorded_before_the_embedding_setting_still_loads():
         check_record(upgrade_record({"experiment": {**old["experiment"], "embedding": "mlp"}}), today, "other")
 
 
-def test_results_saved_before_a_training_field_existed_are_reused(tmp_path):
+def test_results_saved_before_a_training_field_existed_are_reused(tmp_path, monkeypatch):
     """A results file whose config predates TrainConfig.microbatches still matches today's config,
-    whatever its microbatches (the same model: they only pace the step), and no config that trains
-    another model."""
+    whatever its microbatches (the same model: they only pace the step) and however its output
+    directory is named, and no config that trains another model."""
     from icrl.results import SCHEMA
 
     cfg = config_for("bandit-dpt", out_dir=str(tmp_path))
@@ -121,6 +121,8 @@ def test_results_saved_before_a_training_field_existed_are_reused(tmp_path):
         json.dump({"schema": SCHEMA, "methods": {}, "config": saved}, f)
     assert saved_results(cfg, "run") is not None and saved_results(replace(cfg, microbatches=2), "run") is not None
     assert saved_results(replace(cfg, learning_rate=0.5), "run") is None
+    monkeypatch.chdir(tmp_path)  # the same directory named relatively: its runs are found as theirs
+    assert saved_results(replace(cfg, out_dir="."), "run") is not None
 
 
 def _tiny_ad(tmp_path, **kw):

@@ -286,15 +286,17 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
     """The results ``run(cfg, name)`` saved (``results{suffix}.json``), if they were made with
     ``cfg``: fields added since hold their reproducing values (:func:`without_added_defaults`), and
     training settings that do not shape the model (:data:`icrl.checkpoints.PACING_KEYS`: a
-    checkpoint resumes across them) may differ."""
+    checkpoint resumes across them) may differ, as may ``out_dir`` (the same directory named
+    another way: absolute or relative)."""
     path = os.path.join(cfg.out_dir, name, f"results{suffix}.json")
     if not os.path.exists(path):
         return None
     saved = load_results(path)
 
-    def same(c: ExperimentConfig) -> dict:  # training settings that do not shape the model left out
+    def same(c: ExperimentConfig) -> dict:  # training settings that do not shape the model, and where runs live, left out
         c = dataclasses.asdict(c)
         c["train"] = {k: v for k, v in c["train"].items() if k not in PACING_KEYS}
+        c.pop("out_dir")
         return c
 
     try:
