@@ -265,8 +265,9 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "rows say (AD evaluated again on the same pairs: docs/methods.md#dicp). darkroom20 is RA-DT's long-episode room "
              "(docs/methods.md#ra-dt), its runs made one at a time but for parts of darkroom20-ad's first seed and "
              "darkroom20-ad-short's third, which shared the cores with tests. darkroom9-ad-t2mir-noisy's second and third seeds, "
-             "keydoor9-ad-t2mir, darkroom9-icee (all three seeds of each) and the second and third seeds of darkroom9-rl2-s5 "
-             "were made with at most one other run beside them, darkroom9-icee's pinned to one core.", ""]
+             "keydoor9-ad-t2mir, darkroom9-icee (all three seeds of each), the second and third seeds of darkroom9-rl2-s5 and "
+             "keydoor9-ad-lhf's first seed were made with at most one other run beside them, darkroom9-icee's and "
+             "keydoor9-icee's pinned to one core.", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
