@@ -90,14 +90,14 @@ def test_acting_share_weighs_the_acting_episode_by_hand(room):
     spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
     data = make_icee_dataset(room, jax.random.PRNGKey(0), 64, 4).samples
     batch = lambda **kw: ICEEObjective(spec, room.horizon, 3, **kw).sample_batch(data, jax.random.PRNGKey(1), 32)  # noqa: E731
-    _, _, unweighted = batch(unbiased=True)
+    _, _, every_position = batch(unbiased=True)  # the unbiasing weights on every position
     for unbiased in (True, False):
         tokens, _, labels = batch(unbiased=unbiased, acting_share=1.0)
         acting = np.asarray(tokens[..., -4]) == 1  # the current-episode feature
         assert acting.any() and (~acting).any()
         w = np.asarray(labels.weights)
         assert (w[~acting] == 0).all() and (w[acting] > 0).all()
-        expected = np.asarray(unweighted.weights)[acting] if unbiased else np.ones(acting.sum())
+        expected = np.asarray(every_position.weights)[acting] if unbiased else np.ones(acting.sum())
         np.testing.assert_allclose(w[acting] / w[acting].sum(), expected / expected.sum(), rtol=1e-5)  # ratios kept
         tokens, _, labels = batch(unbiased=unbiased, acting_share=0.25)
         w = np.asarray(labels.weights)
