@@ -236,20 +236,75 @@ def render(summary: dict) -> tuple[str, list[str]]:
 BENCHMARK_ORDER = ("darkroom9", "keydoor9", "biasedroom9", "darkroom20")
 
 
-def gather_benchmark(name: str, seeds) -> dict:
+def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
     """The runs of benchmark ``name`` in runs/compare (as ``python -m train compare NAME`` leaves them), for
-    results.json: each preset's and baseline's fraction of optimal per seed and episode, and what is missing."""
-    from icrl.compare import plot
-    from train.compare import gather, title_of
+    results.json: each preset's and baseline's fraction of optimal per seed and episode, and what is missing.
 
-    found, num_goals, missing = gather(name, tuple(seeds))
-    plot(found, os.path.join(DOCS, f"{name}.png"), title_of(name, num_goals, seeds))
+    ``earlier``: the benchmark's entry already in results.json, whose figures are kept seed by seed where
+    runs/compare has no run for them (a run found replaces its seed's figures), so that runs made at
+    different times, or on different machines, add up to one table."""
+    from icrl.compare import merge_rows, plot
+    from train.compare import gather, run_name, title_of
+    from train.configs import BENCHMARKS
+
+    try:
+        found, num_goals, _ = gather(name, tuple(seeds))
+    except ValueError:
+        if not earlier:
+            raise
+        found, num_goals = [], 0
+    kept = [row for row in stored_rows(earlier) if row.seed_minutes == () or _preset_of(row.name) in BENCHMARKS[name]] if earlier else []
+    rows = [_only_seeds(row, seeds) for row in merge_rows(kept, found)]
+    rows = [row for row in rows if row is not None]
+    num_goals = max(num_goals, earlier["num_goals"] if earlier else 0)
+    have = {(_preset_of(row.name), s) for row in rows if row.seed_minutes for s in row.seed_ids}
+    missing = [run_name(p, s) for p in BENCHMARKS[name] for s in seeds if (p, s) not in have]
+    plot(rows, os.path.join(DOCS, f"{name}.png"), title_of(name, num_goals, seeds))
     return {"seeds": list(seeds), "num_goals": num_goals, "missing": missing,
-            "rows": [{"name": r.name, "fractions": np.round(r.fractions, 4).tolist(), "minutes": r.minutes} for r in found]}
+            "rows": [{"name": r.name, "seeds": list(r.seed_ids), "fractions": np.round(r.fractions, 4).tolist(),
+                      "seed_minutes": [round(m, 4) for m in r.seed_minutes] or None} for r in rows]}
+
+
+def _preset_of(row_name: str) -> str:
+    """The preset a row's name starts with (``keydoor9-dicp (planning off) [160 of 1296 tasks]``)."""
+    return row_name.split(" ")[0]
+
+
+def _only_seeds(row, seeds):
+    """``row`` cut to ``seeds`` (None if it has none of them)."""
+    from icrl.compare import Row
+
+    keep = [i for i, s in enumerate(row.seed_ids) if s in seeds]
+    if not keep:
+        return None
+    minutes = tuple(row.seed_minutes[i] for i in keep) if row.seed_minutes else ()
+    return Row(row.name, row.fractions[keep], float(np.mean(minutes)) if minutes else None,
+               tuple(row.seed_ids[i] for i in keep), minutes)
+
+
+def stored_rows(bench: dict) -> list:
+    """The rows of one benchmark entry of results.json. An entry written before rows named their seeds
+    (``minutes``: a mean) has them inferred: a method's seeds are the entry's less those its ``missing``
+    list names, a baseline's every one; raises ``ValueError`` where that does not account for a row."""
+    from icrl.compare import Row
+
+    out = []
+    for r in bench["rows"]:
+        fractions = np.asarray(r["fractions"], np.float64)
+        if "seeds" in r:
+            ids, minutes = tuple(r["seeds"]), tuple(r["seed_minutes"] or ())
+        else:
+            timed = r["minutes"] is not None
+            ids = tuple(s for s in bench["seeds"] if not (timed and f"{_preset_of(r['name'])}-seed{s}" in bench["missing"]))
+            minutes = (r["minutes"],) * len(ids) if timed else ()
+        if len(ids) != len(fractions):
+            raise ValueError(f"results.json row {r['name']!r}: {len(fractions)} curves but seeds {list(ids)}")
+        out.append(Row(r["name"], fractions, float(np.mean(minutes)) if minutes else None, ids, minutes))
+    return out
 
 
 def _benchmark_sections(n, benchmarks: dict) -> list[str]:
-    from icrl.compare import Row, table
+    from icrl.compare import table
 
     if not benchmarks:
         return []
@@ -270,7 +325,7 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "keydoor9-icee's pinned to one core.", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
-        rows = [Row(r["name"], np.asarray(r["fractions"]), r["minutes"]) for r in bench["rows"]]
+        rows = stored_rows(bench)
         n.printed.extend(r["name"] for r in bench["rows"])  # row names are the runs' own (DICP's "beam 4")
         lines += [f"## {name}", "", f"Held-out goals: {n(bench['num_goals'], 'd')}; training seeds "
                   f"{', '.join(n(s, 'd') for s in bench['seeds'])}.", "", table(rows, fmt=n), ""]
@@ -415,7 +470,10 @@ def main() -> None:
     parser.add_argument("--rerun", nargs="*", default=[], metavar="NAME", help="experiments to train again")
     parser.add_argument("--render-only", action="store_true", help="redraw the page and plots from docs/results.json")
     parser.add_argument("--benchmarks", nargs="+", default=[], metavar="NAME", choices=BENCHMARK_ORDER,
-                        help="gather these common benchmarks' runs from runs/compare into the summary (nothing is trained)")
+                        help="gather these common benchmarks' runs from runs/compare into the summary (nothing is trained); "
+                             "a run found replaces its seed's figures, the summary's other figures are kept")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --benchmarks: drop the summary's earlier figures of those benchmarks, keep only runs/compare's")
     args = parser.parse_args()
     from train.configs import EXPERIMENTS
 
@@ -427,7 +485,8 @@ def main() -> None:
         with open(SUMMARY) as f:
             summary = json.load(f)
     for name in args.benchmarks:
-        summary.setdefault("benchmarks", {})[name] = gather_benchmark(name, args.seeds)
+        earlier = None if args.replace else summary.get("benchmarks", {}).get(name)
+        summary.setdefault("benchmarks", {})[name] = gather_benchmark(name, args.seeds, earlier)
     if args.benchmarks:
         with open(SUMMARY, "w") as f:
             json.dump(summary, f, indent=1, allow_nan=False)

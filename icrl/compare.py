@@ -26,11 +26,17 @@ REACH = 0.9
 
 @dataclass(frozen=True)
 class Row:
-    """One method over seeds: ``fractions (seeds, episodes)`` of optimal return."""
+    """One method over seeds: ``fractions (seeds, episodes)`` of optimal return.
+
+    ``seed_ids``: the training seed of each row of ``fractions`` (empty where unknown);
+    ``seed_minutes``: each seed's training minutes (empty for a classic baseline), whose mean
+    is ``minutes``."""
 
     name: str
     fractions: np.ndarray
     minutes: float | None = None  # mean training minutes per seed (None: a classic baseline)
+    seed_ids: tuple[int, ...] = ()
+    seed_minutes: tuple[float, ...] = ()
 
     @property
     def seeds(self) -> int:
@@ -47,6 +53,35 @@ class Row:
         """The first episode whose mean over seeds is at least ``fraction`` of optimal."""
         hits = np.nonzero(self.fractions.mean(0) >= fraction)[0]
         return int(hits[0]) + 1 if hits.size else None
+
+
+def merge_rows(earlier: list[Row], found: list[Row]) -> list[Row]:
+    """``found`` rows completed by ``earlier`` ones, seed by seed: a seed of a row in ``found`` replaces
+    that seed of the same-named earlier row; the earlier row's other seeds, and earlier rows that
+    ``found`` lacks, are kept. Rows keep ``earlier``'s order, rows new to it follow ``found``'s.
+    Every row must name its seeds (``seed_ids``); raises ``ValueError`` where one does not."""
+    for row in (*earlier, *found):
+        if len(row.seed_ids) != row.seeds:
+            raise ValueError(f"row {row.name!r} names {len(row.seed_ids)} seeds for its {row.seeds} curves: "
+                             "rows are merged seed by seed")
+    new = {row.name: row for row in found}
+    old = {row.name: row for row in earlier}
+    order = list(old) + [name for name in new if name not in old]
+    out = []
+    for name in order:
+        parts = {}  # seed -> (curve, minutes or None)
+        for row in (old.get(name), new.get(name)):  # the found row last: its seeds win
+            if row is None:
+                continue
+            minutes = row.seed_minutes or (None,) * row.seeds
+            parts.update({s: (c, m) for s, c, m in zip(row.seed_ids, row.fractions, minutes)})
+        seeds = sorted(parts)
+        length = min(len(parts[s][0]) for s in seeds)
+        per_seed = [parts[s][1] for s in seeds]
+        timed = all(m is not None for m in per_seed)
+        out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]),
+                       float(np.mean(per_seed)) if timed else None, tuple(seeds), tuple(per_seed) if timed else ()))
+    return out
 
 
 def fraction_curve(results: dict, method: str) -> np.ndarray:
@@ -77,21 +112,28 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
         if not seeds:
             continue
         models = model_methods(seeds[0], baselines)
-        minutes = float(np.mean([r.get("train_seconds", 0.0) for r in seeds])) / 60
+        seed_minutes = tuple(r.get("train_seconds", 0.0) / 60 for r in seeds)
         for i, model in enumerate(models):
             curves = [fraction_curve(r, model) for r in seeds]
             length = min(len(c) for c in curves)
             label = name if i == 0 else f"{name} {model[model.index(' ('):].strip()}"
             if "pool_size" in seeds[0]:  # evaluated on a sample of the split's tasks (``eval_pool_sample``)
                 label += f" [{seeds[0]['num_goals']} of {seeds[0]['pool_size']} tasks]"
-            out.append(Row(label, np.stack([c[:length] for c in curves]), minutes))
+            out.append(Row(label, np.stack([c[:length] for c in curves]), float(np.mean(seed_minutes)), _seed_ids(seeds),
+                           seed_minutes))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
         if not having:
             continue
         seeds = max(having, key=lambda s: (len(s), len(s[0]["methods"][baseline]["episode_return"])))
-        out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds])))
+        out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds]), seed_ids=_seed_ids(seeds)))
     return out
+
+
+def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
+    """The training seed of each results dict (from its experiment's config), or ``()`` where one lacks it."""
+    ids = tuple(r.get("config", {}).get("seed") for r in seeds)
+    return () if None in ids else ids
 
 
 def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format) -> str:

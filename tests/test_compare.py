@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from icrl.compare import Row, rows, table
+from icrl.compare import Row, merge_rows, rows, table
 
 
 def _results(name, curves, optimal=10.0):
@@ -36,6 +36,26 @@ def test_table_by_hand():
     assert [r.name for r in rows({"room-dicp": [sampled]}, ("psrl",))] == ["room-dicp [160 of 1296 tasks]", "psrl"]
     one, longer = Row("x", np.array([[0.2, 0.4]])), Row("y", np.array([[0.1, 0.3, 0.5, 0.6, 0.7]]))
     assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one, longer], episodes=(1, 2, 5))  # a row shorter than another
+
+
+def test_rows_merge_seed_by_seed():
+    seeded = [{**_results("room-ad", {"AD": [5, 9, 10], "psrl": [7, 10, 10]}), "config": {"seed": s}, "train_seconds": 60.0 * (s + 1)}
+              for s in (2, 0)]
+    ad, psrl = rows({"room-ad": seeded}, ("psrl",))
+    assert ad.seed_ids == (2, 0) and ad.seed_minutes == (3.0, 1.0) and ad.minutes == 2.0 and psrl.seed_ids == (2, 0)
+    assert rows({"room-ad": seeded[:1] + [_results("room-ad", {"AD": [1, 2, 3], "psrl": [7, 10, 10]})]}, ("psrl",))[0].seed_ids == ()
+    earlier = [Row("a", np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), 5.0, (0, 1, 2), (4.0, 5.0, 6.0)),
+               Row("gone", np.array([[0.9, 0.9]]), 1.0, (1,), (1.0,)),
+               Row("psrl", np.array([[1.0, 1.0], [0.8, 1.0]]), None, (0, 1))]
+    found = [Row("a", np.array([[0.7, 0.8, 0.9]]), 10.0, (1,), (10.0,)), Row("new", np.array([[0.2, 0.2]]), 2.0, (0,), (2.0,)),
+             Row("psrl", np.array([[0.6, 1.0]]), None, (2,))]
+    a, gone, psrl, new = merge_rows(earlier, found)
+    assert [a.name, gone.name, psrl.name, new.name] == ["a", "gone", "psrl", "new"]
+    np.testing.assert_allclose(a.fractions, [[0.1, 0.2], [0.7, 0.8], [0.5, 0.6]])  # seed 1 replaced, cut to the shortest
+    assert a.seed_ids == (0, 1, 2) and a.seed_minutes == (4.0, 10.0, 6.0) and a.minutes == pytest.approx(20 / 3)
+    assert gone.seed_ids == (1,) and new.minutes == 2.0 and psrl.seed_ids == (0, 1, 2) and psrl.minutes is None
+    with pytest.raises(ValueError, match="row 'x' names 0 seeds for its 1 curves"):
+        merge_rows([], [Row("x", np.array([[0.5]]))])
 
 
 def test_compare_command_on_tiny_runs(tmp_path):

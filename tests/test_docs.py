@@ -131,3 +131,20 @@ def test_a_runs_code_is_changed_by_code_edits_not_by_documentation_edits(tmp_pat
     assert code_version(str(tmp_path)) == clean
     (tmp_path / "mod.py").write_text("x = 2\n")
     assert code_version(str(tmp_path))["dirty"] is True
+
+
+def test_stored_benchmark_rows_name_their_seeds_and_old_entries_have_them_inferred():
+    module = _make_results()
+    old = {"seeds": [0, 1, 2], "missing": ["room-ad-seed1", "room-dicp-seed0", "room-dicp-seed2"],
+           "rows": [{"name": "room-ad", "fractions": [[0.1], [0.3]], "minutes": 2.0},
+                    {"name": "room-dicp (planning off) [160 of 1296 tasks]", "fractions": [[0.2]], "minutes": 1.0},
+                    {"name": "psrl", "fractions": [[1.0], [1.0], [0.9]], "minutes": None}]}
+    ad, dicp, psrl = module.stored_rows(old)
+    assert (ad.seed_ids, ad.seed_minutes, dicp.seed_ids, psrl.seed_ids, psrl.minutes) == ((0, 2), (2.0, 2.0), (1,), (0, 1, 2), None)
+    new = {"seeds": [0, 2], "missing": [], "rows": [{"name": "room-ad", "seeds": [2, 0], "fractions": [[0.1], [0.3]],
+                                                    "seed_minutes": [1.0, 3.0]}]}
+    (row,) = module.stored_rows(new)
+    assert row.seed_ids == (2, 0) and row.minutes == 2.0
+    old["missing"] = []  # three seeds named for two curves
+    with pytest.raises(ValueError, match="'room-ad': 2 curves but seeds \\[0, 1, 2\\]"):
+        module.stored_rows(old)
