@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from envs.bandit import Bandit, BanditParams, BernoulliBandit, GaussianBandit, MultiArmedBandit
+from envs.bayesopt import BayesOpt, BayesOptParams
 from envs.base import SPLITS, TaskEnvironment, check_keywords, check_positive_int, check_signature, is_bandit, signature
 from envs.darkroom import DarkRoom, DarkRoomParams
 from envs.grid import GridWorld
@@ -19,6 +20,7 @@ REGISTRY = {
     "linear-bandit": LinearBandit,
     "darkroom": DarkRoom,
     "keydoor": DarkKeyToDoor,
+    "bayesopt": BayesOpt,
 }
 
 
@@ -36,5 +38,5 @@ __all__ = [
     "REGISTRY", "SPLITS", "make", "signature", "check_signature", "is_bandit", "check_positive_int",
     "TaskEnvironment", "Bandit", "MultiArmedBandit", "BernoulliBandit",
     "GaussianBandit", "BanditParams", "LinearBandit", "LinearBanditParams", "GridWorld",
-    "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams",
+    "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams", "BayesOpt", "BayesOptParams",
 ]

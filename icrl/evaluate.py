@@ -15,7 +15,7 @@ from icrl.agents.bandit import ArmStats
 from icrl.agents.linear import RidgeState
 from icrl.metrics import mean_ci95
 from icrl.results import SCHEMA
-from icrl.rollout import cumulative_regret, episode_returns, rollout
+from icrl.rollout import cumulative_regret, episode_returns, rollout, simple_regret
 
 
 def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_steps: int, seed: int = 0, split: str = "test",
@@ -40,7 +40,9 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
             report(name, time.perf_counter() - t0)
         if bandit:
             mean, ci = mean_ci95(cumulative_regret(h))
-            methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist()}
+            simple, simple_ci = mean_ci95(simple_regret(h))
+            methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist(),
+                             "simple_regret": simple.tolist(), "simple_regret_ci95": simple_ci.tolist()}
         else:
             mean, ci = mean_ci95(episode_returns(h, env.horizon))
             methods[name] = {"episode_return": mean.tolist(), "episode_return_ci95": ci.tolist(), "optimal_return": optimal}

@@ -10,7 +10,9 @@ A results dict (and ``results.json``)::
       "methods": {
         NAME: {                                # bandits
           "cumulative_regret": [float] * num_steps,       # mean over tasks, per step
-          "cumulative_regret_ci95": [float] * num_steps}  # 95% CI half-width
+          "cumulative_regret_ci95": [float] * num_steps,  # 95% CI half-width
+          "simple_regret": [float] * num_steps,           # best arm less the best pulled so far
+          "simple_regret_ci95": [float] * num_steps}
         NAME: {                                # grid worlds
           "episode_return": [float] * num_episodes,       # mean over tasks, per episode
           "episode_return_ci95": [float] * num_episodes,
@@ -106,6 +108,8 @@ def summary(results: dict) -> dict[str, dict]:
     for name, m in results["methods"].items():
         if kind(results) == REGRET:
             out[name] = {"final_regret": m["cumulative_regret"][-1], "final_regret_ci95": m["cumulative_regret_ci95"][-1]}
+            if "simple_regret" in m:  # results made before simple regret was recorded have none
+                out[name].update(final_simple_regret=m["simple_regret"][-1], final_simple_regret_ci95=m["simple_regret_ci95"][-1])
         else:
             r, ci = m["episode_return"], m["episode_return_ci95"]
             out[name] = {"first_return": r[0], "last_return": r[-1], "last_return_ci95": ci[-1], "num_episodes": len(r)}
@@ -123,8 +127,11 @@ def format_table(results: dict) -> str:
     width = max(16, 2 + max(len(name) for name in rows))
     if kind(results) == REGRET:
         steps = len(next(iter(results["methods"].values()))["cumulative_regret"])
-        lines = [f"cumulative regret on {results['num_tasks']} {_tasks(results)} at step {steps} (mean ± 95% CI)"]
-        lines += [f"  {name:<{width}}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}" for name, r in rows.items()]
+        lines = [f"cumulative regret on {results['num_tasks']} {_tasks(results)} at step {steps} (mean ± 95% CI)"
+                 + (", and simple regret (the best arm less the best pulled)" if "final_simple_regret" in next(iter(rows.values())) else "")]
+        lines += [f"  {name:<{width}}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}"
+                  + (f"   simple {r['final_simple_regret']:.4f} ± {r['final_simple_regret_ci95']:.4f}" if "final_simple_regret" in r else "")
+                  for name, r in rows.items()]
         for name, m in results.get("offline", {}).items():
             lines.append(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")
     else:

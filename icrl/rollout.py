@@ -188,6 +188,14 @@ def cumulative_regret(history: History) -> jax.Array:
     return jnp.cumsum(history.regret, axis=-1)
 
 
+def simple_regret(history: History) -> jax.Array:
+    """``(..., num_steps)`` simple regret: the best arm's expected reward less that of the best arm
+    pulled so far (Bayesian optimisation's measure: how good the best query yet is)."""
+    if history.regret is None:
+        raise ValueError("this history has no per-step regret: its environment has no expected_rewards")
+    return jax.lax.cummin(history.regret, axis=history.regret.ndim - 1)
+
+
 def episode_returns(history: History, episode_length: int) -> jax.Array:
     """Return of each whole episode: ``(..., num_steps // episode_length)``."""
     num_steps = history.reward.shape[-1]

@@ -19,6 +19,7 @@ from icrl.agents.linear import LinearThompsonAgent, LinUCBAgent
 from icrl.agents.model import ModelAgent
 from icrl.agents.oracle import OracleAgent
 from icrl.agents.epsilon import EpsilonOracleAgent
+from icrl.agents.gp import GPEIAgent
 from icrl.agents.posterior import TaskPosteriorAgent
 from icrl.agents.tabular import QLearningAgent
 
@@ -69,6 +70,8 @@ AGENTS: dict[str, Callable[[Any], tuple[type, dict]]] = {
     "psrl": _for_env(TaskPosteriorAgent, mode="episode"),
     # the exact posterior taken in at episode ends only: the ceiling of a DPT deployed with an episode-frozen context
     "posterior-episode": _for_env(TaskPosteriorAgent, mode="action", context="episode"),
+    # Bayesian optimisation: expected improvement under the exact Gaussian-process prior of the tasks
+    "gp-ei": _for_env(GPEIAgent),
 }
 
 
@@ -88,4 +91,5 @@ __all__ = [
     "AGENTS", "Agent", "AgentState", "Transition", "make_agent", "RandomAgent",
     "DirichletRandomAgent", "EpsilonGreedyAgent", "UCBAgent", "BernoulliThompsonAgent",
     "GaussianThompsonAgent", "LinUCBAgent", "LinearThompsonAgent", "QLearningAgent", "OracleAgent", "EpsilonOracleAgent", "TaskPosteriorAgent", "ModelAgent",
+    "GPEIAgent",
 ]
