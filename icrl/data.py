@@ -246,7 +246,7 @@ def make_ad_dataset(
     return _as_dataset(history, meta, **extras)
 
 
-def icee_conditions(reward, horizon: int, best_to_go) -> jax.Array:
+def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolerance: float = 0.5) -> jax.Array:
     """ICEE's per-step conditions of sequences of whole episodes: ``reward (..., E * horizon)`` and
     ``best_to_go (..., E * horizon)`` -> ``(..., E * horizon, 3)``: [no shortfall (1 or 0),
     shortfall / horizon, cross-episode flag].
@@ -254,27 +254,36 @@ def icee_conditions(reward, horizon: int, best_to_go) -> jax.Array:
     The in-episode return to go at step ``t`` sums the episode's rewards from ``t`` on (step
     ``t``'s own included); the condition is how far it falls short of the best the step's state
     allows (``best_to_go``): 0 when the rest of the episode is as good as it can be, also given
-    as its own 0/1 feature (whether the step's action lies on a best path). A deployed model asks
-    for 0, a value its data hold at every state; a raw return to go would need a target that
-    depends on the goal it does not know.
+    as its own 0/1 feature (whether the step's action lies on a best path: a shortfall below
+    ``tolerance``, the environment's ``return_tolerance``, 0.5 for the grid worlds' whole rewards).
+    A deployed model asks for 0, a value its data hold at every state; a raw return to go would
+    need a target that depends on the goal it does not know.
 
     The flag of episode ``k`` (:func:`icrl.objectives.icee_flag`) compares its return with every
-    earlier episode's, the first with an empty episode (return 0)."""
+    earlier episode's, the first with an empty episode (return ``floor``, the environment's
+    ``return_floor``)."""
     reward = jnp.asarray(reward, jnp.float32)
     per_episode = reward.reshape(reward.shape[:-1] + (-1, horizon))  # (..., E, H)
     to_go = jnp.flip(jnp.cumsum(jnp.flip(per_episode, -1), -1), -1).reshape(reward.shape)
     returns = per_episode.sum(-1)  # (..., E)
     best_before = jax.lax.cummax(returns, axis=returns.ndim - 1)
-    best_before = jnp.concatenate([jnp.zeros_like(returns[..., :1]), best_before[..., :-1]], -1)  # an empty episode first
-    flag = jnp.broadcast_to(icee_flag(returns, best_before)[..., None], per_episode.shape).reshape(reward.shape)
+    best_before = jnp.concatenate([jnp.full_like(returns[..., :1], floor), best_before[..., :-1]], -1)  # an empty episode first
+    flag = jnp.broadcast_to(icee_flag(returns, best_before, floor)[..., None], per_episode.shape).reshape(reward.shape)
     shortfall = jnp.asarray(best_to_go, jnp.float32) - to_go
-    return jnp.stack([(shortfall < 0.5).astype(jnp.float32), shortfall / horizon, flag], -1)
+    return jnp.stack([(shortfall < tolerance).astype(jnp.float32), shortfall / horizon, flag], -1)
+
+
+def return_scale(env) -> tuple[float, float]:
+    """``(floor, tolerance)`` of ``env``'s returns for ICEE's conditions: the return of an episode that
+    achieved nothing and the shortfall below which a return counts as the best (0 and 0.5, the grid
+    worlds' whole rewards, unless the environment says otherwise)."""
+    return float(getattr(env, "return_floor", 0.0)), float(getattr(env, "return_tolerance", 0.5))
 
 
 def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, split: str = "train", max_epsilon: float = 1.0,
-                      skew: float = 1.0, sort_by_epsilon: bool = False) -> Dataset:
+                      skew: float = 1.0, sort_by_epsilon: bool = False, min_epsilon: float = 0.0) -> Dataset:
     """ICEE data (Dai et al. 2024): ``num_episodes`` episodes of the ε-greedy oracle on each task
-    (:class:`icrl.agents.epsilon.EpsilonOracleAgent`, ε drawn per episode from ``[0, max_epsilon]``,
+    (:class:`icrl.agents.epsilon.EpsilonOracleAgent`, ε drawn per episode from ``[min_epsilon, max_epsilon]``,
     random actions leaning by ``skew``), not learning histories. Arrays ``(N, num_episodes * horizon)``.
 
     Extras: ``conditions`` (:func:`icee_conditions`), ``behaviour`` (the probability of each
@@ -284,7 +293,7 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
     spread of the unbiasing weights ``uniform(a) / π(a | o)``."""
     if not hasattr(env, "horizon"):
         raise ValueError(f"ICEE needs an environment with fixed-length episodes, got {env.name!r}")
-    agent = make_agent("epsilon-oracle", env, max_epsilon=max_epsilon, skew=skew)
+    agent = make_agent("epsilon-oracle", env, max_epsilon=max_epsilon, min_epsilon=min_epsilon, skew=skew)
     k_tasks, k_roll = jax.random.split(key)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
     history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
@@ -302,9 +311,10 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
         history, behaviour, best_to_go = jax.tree.map(sort, history), sort(behaviour), sort(best_to_go)
         epsilon = jnp.take_along_axis(epsilon, order, axis=1)
     optimal = jax.vmap(env.optimal_return)(tasks)
-    conditions = icee_conditions(history.reward, env.horizon, best_to_go)
+    conditions = icee_conditions(history.reward, env.horizon, best_to_go, *return_scale(env))
     weights = np.asarray(unbiasing_weights(behaviour, env.num_actions)).ravel()
-    meta = _meta("icee", env, split, "epsilon-oracle", {"max_epsilon": max_epsilon, "skew": skew}, key, num_tasks=num_tasks,
+    source_args = {"max_epsilon": max_epsilon, "skew": skew} | ({"min_epsilon": min_epsilon} if min_epsilon else {})
+    meta = _meta("icee", env, split, "epsilon-oracle", source_args, key, num_tasks=num_tasks,
                  num_episodes=num_episodes, horizon=env.horizon, sorted_by_epsilon=sort_by_epsilon)
     meta["weights"] = {f"p{q}": float(np.percentile(weights, q)) for q in (50, 90, 99)} | {"max": float(weights.max())}
     return _as_dataset(history, meta, optimal_return=optimal, task=task_vectors(tasks, num_tasks), conditions=conditions,

@@ -227,16 +227,21 @@ class DICPObjective(ADObjective):
 
 #: ICEE's token conditions: [in the current episode, no shortfall, shortfall / horizon, flag] (:func:`icee_token_conditions`)
 ICEE_CONDITIONS = 4
+#: Which episode of an ICEE training window is the one being acted in (:class:`ICEEObjective`).
+ACTING_EPISODES = ("last", "any")
 
 
-def icee_flag(returns: jax.Array, best_before: jax.Array) -> jax.Array:
+def icee_flag(returns: jax.Array, best_before: jax.Array, floor: float = 0.0) -> jax.Array:
     """ICEE's cross-episode flag (0 or 1) of episodes of ``returns`` whose earlier episodes' best
-    return is ``best_before`` (0 before any): above 0 and at least every earlier episode's. A
-    tie counts as better, so an optimal episode repeated (nothing can beat it) keeps the flag
-    on, as every step asks at deployment. Read from rewards alone, so the data
-    (:func:`icrl.data.icee_conditions`) and a deployed agent relabelling its finished episodes
-    (:class:`icrl.agents.model.ICEEAgent`) give it alike."""
-    return ((returns > 0) & (returns >= best_before)).astype(jnp.float32)
+    return is ``best_before`` (``floor`` before any): above ``floor`` and at least every earlier
+    episode's. ``floor`` is the return of an episode that achieved nothing, the environment's
+    ``return_floor``: 0 in the grid worlds (an episode that never reached the goal earns no flag),
+    −∞ in Bayesian optimisation (any first query beats an empty history). A tie counts as better,
+    so an optimal episode repeated (nothing can beat it) keeps the flag on, as every step asks at
+    deployment. Read from rewards alone, so the data (:func:`icrl.data.icee_conditions`) and a
+    deployed agent relabelling its finished episodes (:class:`icrl.agents.model.ICEEAgent`) give it
+    alike."""
+    return ((returns > floor) & (returns >= best_before)).astype(jnp.float32)
 
 
 def unbiasing_weights(behaviour: jax.Array, num_actions: int) -> jax.Array:
@@ -278,7 +283,16 @@ class ICEEObjective:
     would only dilute the conditions' signal). 1: the acting positions alone. The share is a
     factor that depends on a position's inputs alone (whether it lies in the acting episode):
     it leaves what the model should predict for each input as it is and only moves the
-    gradient toward the positions a deployed agent reads, some 5% of a window's."""
+    gradient toward the positions a deployed agent reads, some 5% of a window's.
+
+    ``acting_episode``: which of a window's episodes is the one being acted in. ``"last"``: the
+    window's last, so the acting episode always has ``context_episodes - 1`` episodes before it.
+    ``"any"``: one drawn uniformly among the episodes that begin inside the window, so the
+    acting episode has anywhere from none to ``context_episodes - 1`` episodes before it, as a
+    deployed agent's has over its first episodes (a window at the sequence's start holds the
+    first episodes with nothing before them); the positions after it carry no loss (their
+    context would show the acting episode's in-episode conditions, which a deployed agent's
+    finished episodes never carry)."""
 
     spec: TokenSpec
     horizon: int
@@ -286,6 +300,7 @@ class ICEEObjective:
     unbiased: bool = True
     weight_clip: float = 20.0
     acting_share: float = 0.0
+    acting_episode: str = "last"
     kind = "icee"
 
     def __post_init__(self):
@@ -293,6 +308,8 @@ class ICEEObjective:
             raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
         if not 0 <= self.acting_share <= 1:
             raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
+        if self.acting_episode not in ACTING_EPISODES:
+            raise ValueError(f"acting_episode must be one of {ACTING_EPISODES}, got {self.acting_episode!r}")
         if self.spec.num_conditions not in (0, ICEE_CONDITIONS):
             raise ValueError(f"ICEE's tokens carry {ICEE_CONDITIONS} conditions (or none), got a spec with {self.spec.num_conditions}")
 
@@ -310,7 +327,7 @@ class ICEEObjective:
             raise ValueError("the unbiased objective needs the data policy's probabilities (Samples.behaviour)")
         if self.spec.num_conditions and data.conditions is None:
             raise ValueError("these tokens carry conditions; the data holds none (Samples.conditions)")
-        k_task, k_start, k_back = jax.random.split(key, 3)
+        k_task, k_start, k_back, k_acting = jax.random.split(key, 4)
         length = data.history.action.shape[1]
         num_episodes = length // self.horizon
         idx = sample_tasks(data, k_task, batch_size)
@@ -320,17 +337,23 @@ class ICEEObjective:
         pick = lambda x: x[idx[:, None], steps]  # noqa: E731
         h = jax.tree.map(pick, data.history._replace(regret=None, info=None))
         episode = steps // self.horizon
-        acting = episode == episode[:, -1:]  # the positions of the episode being acted in
+        if self.acting_episode == "any":  # one of the episodes that begin inside the window: start, ..., its last
+            acting_episode = start + jax.random.randint(k_acting, (batch_size,), 0, self.context_episodes)
+        else:
+            acting_episode = episode[:, -1]
+        acting = episode == acting_episode[:, None]  # the positions of the episode being acted in
+        counted = episode <= acting_episode[:, None]  # positions after it carry no loss
         conditions = None
         if self.spec.num_conditions:
             conditions = icee_token_conditions(pick(data.conditions), acting)
         tokens = self.spec.tokens(h, conditions=conditions)
-        if not (self.unbiased or self.acting_share):
+        if not (self.unbiased or self.acting_share or self.acting_episode == "any"):
             return tokens, None, h.action
         weights = self.weights(pick(data.behaviour)) if self.unbiased else jnp.ones(h.action.shape, jnp.float32)
+        weights = jnp.where(counted, weights, 0.0)
         if self.acting_share:
             weights = jnp.where(acting, weights, 0.0)
-            finished = (~acting).astype(jnp.float32)
+            finished = (counted & ~acting).astype(jnp.float32)
             weights = (self.acting_share * weights / jnp.maximum(jnp.sum(weights), 1e-8)
                        + (1 - self.acting_share) * finished / jnp.maximum(jnp.sum(finished), 1.0))
         return tokens, None, Weighted(h.action, weights)

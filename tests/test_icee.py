@@ -107,6 +107,30 @@ def test_acting_share_weighs_the_acting_episode_by_hand(room):
         ICEEObjective(spec, room.horizon, 3, acting_share=1.5)
 
 
+def test_any_acting_episode_is_drawn_per_window_and_nothing_after_it_counts(room):
+    """acting_episode='any': each window's acting episode (the positions carrying the current-episode
+    feature) is one contiguous episode among those that begin in the window, the last or an earlier
+    one, and the positions after it weigh 0 (all before it 1, without weights); with 'last' it is
+    always the window's end."""
+    spec = TokenSpec(room.obs_feature_dim, room.num_actions, room.obs_features, num_conditions=4)
+    data = make_icee_dataset(room, jax.random.PRNGKey(0), 64, 4).samples
+    window = 3 * room.horizon
+    tokens, _, labels = ICEEObjective(spec, room.horizon, 3, unbiased=False, acting_episode="any").sample_batch(data, jax.random.PRNGKey(1), 64)
+    acting, w = np.asarray(tokens[..., -4]) == 1, np.asarray(labels.weights)
+    ends = []
+    for row_acting, row_w in zip(acting, w):
+        idx = np.nonzero(row_acting)[0]
+        assert idx.size > 0 and (np.diff(idx) == 1).all()
+        assert (row_w[idx[-1] + 1:] == 0).all() and (row_w[: idx[-1] + 1] == 1).all()
+        ends.append(idx[-1])
+    ends = np.array(ends)
+    assert 10 < (ends == window - 1).sum() < 40 and (ends < window - room.horizon).any()  # about a third end the window
+    tokens, _, _ = ICEEObjective(spec, room.horizon, 3, acting_episode="last").sample_batch(data, jax.random.PRNGKey(1), 64)
+    assert (np.asarray(tokens[:, -1, -4]) == 1).all()
+    with pytest.raises(ValueError, match="acting_episode must be one of"):
+        ICEEObjective(spec, room.horizon, 3, acting_episode="first")
+
+
 @pytest.mark.parametrize("name, kw", [("darkroom", dict(size=5, horizon=10)), ("keydoor", dict(size=5, horizon=20))])
 def test_greedy_oracle_episodes_fall_short_of_nothing(name, kw):
     """With epsilon 0 the oracle's episodes are optimal: every step's shortfall is 0 and every

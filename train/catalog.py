@@ -43,6 +43,8 @@ DESCRIPTIONS = {
     "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",
     "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
     "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",
+    "bayesopt-icee": "ICEE doing Bayesian optimisation in context: 50 queries of a GP function on a 32x32 grid, against GP-EI",
+    "bayesopt-icee-noweights": "bayesopt-icee without the unbiasing weights",
     "baselines": "the classic algorithms (UCB, Thompson, LinUCB, Q-learning, PSRL, ...) on every environment",
 }
 

@@ -190,7 +190,8 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
-                "window_steps": 0, "acting_share": 0.0}
+                "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
+                "min_epsilon": 0.0}
 
 
 def applies(field_name: str, objective: str) -> bool:
@@ -395,6 +396,14 @@ def _dicp(room: dict, key: str, depth: int, widths: tuple[int, ...], **kw) -> di
     return {f"{key}-dicp": (_preset(**room, **_DICP9, plan_depth=depth, beam_widths=widths, **kw), {})}
 
 
+# Bayesian optimisation in context (ICEE's second setting, docs/methods.md#bayesian-optimisation): functions on a 32 x 32 grid
+# drawn from a Matérn-5/2 Gaussian process, each query an episode of its own, 50 queries of one function in context. ICEE
+# trains on 50 queries of the epsilon-greedy oracle per function, the acting query anywhere among them (as deployed: after 0
+# to 49 others); GP expected improvement under the tasks' own prior and random search run on the same held-out functions.
+_BAYESOPT = dict(env="bayesopt", size=32, horizon=1, eval_tasks=1000, eval_episodes=50, baselines=("random", "gp-ei"))
+_ICEE_BO = dict(objective="icee", num_train_tasks=20_000, icee_episodes=50, context_episodes=50, acting_episode="any",
+                train_steps=1500, batch_size=32, microbatches=_CPU_MICROBATCHES)
+
 EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # Streamed (fresh training tasks and contexts inside every step): as good at equal steps as a fixed dataset, within
     # a few percent of it end to end (benchmarks/stream.py: 0.93-0.99x the steps/s, no dataset to make; docs/streams.md).
@@ -461,6 +470,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_radt(_ROOM9, "darkroom9"),
     **_LONG_ROOM,
     **_dicp(_ROOM9, "darkroom9", 8, (0, 1, 4, 10)),
+    "bayesopt-icee": (_preset(**_BAYESOPT, **_ICEE_BO), {}),
+    "bayesopt-icee-noweights": (_preset(**_BAYESOPT, **_ICEE_BO, unbiased=False), {}),
     # the widths' ablation on darkroom9 only; planning 16 steps deep on every one of the 1,296 held-out (key, goal) pairs
     # would take one to two hours per seed on two cores, so 160 of them, drawn per seed (AD's runs evaluate again on the
     # same sample: python -m train eval RUN_DIR --eval-pool-sample 160)

@@ -28,7 +28,8 @@ class EpsilonOracleState:
 @dataclass(frozen=True)
 class EpsilonOracleAgent:
     """The oracle of ``env`` acting at random with probability ``epsilon``, drawn uniformly
-    from ``[0, max_epsilon]`` at the start of every episode.
+    from ``[min_epsilon, max_epsilon]`` at the start of every episode (``min_epsilon = max_epsilon = 1``:
+    uniformly random actions, for which ICEE's weights are all 1).
 
     A random action is drawn from ``q(a) ∝ skew ** a`` (``skew=1``: uniform; below 1 the
     behaviour leans toward the low-numbered actions: ICEE's biased data). ``record``
@@ -39,11 +40,14 @@ class EpsilonOracleAgent:
 
     env: Any
     max_epsilon: float = 1.0
+    min_epsilon: float = 0.0
     skew: float = 1.0
 
     def __post_init__(self):
         if not 0.0 <= self.max_epsilon <= 1.0:
             raise ValueError(f"max_epsilon must be in [0, 1], got {self.max_epsilon!r}")
+        if not 0.0 <= self.min_epsilon <= self.max_epsilon:
+            raise ValueError(f"min_epsilon must be in [0, max_epsilon={self.max_epsilon}], got {self.min_epsilon!r}")
         if not 0.0 < self.skew <= 1.0:
             raise ValueError(f"skew must be in (0, 1], got {self.skew!r}")
         OracleAgent(self.env)  # an environment without an oracle is refused here
@@ -63,7 +67,7 @@ class EpsilonOracleAgent:
 
     def init(self, key, env_params) -> EpsilonOracleState:
         k_eps, key = jax.random.split(key)
-        epsilon = jax.random.uniform(k_eps, (), maxval=self.max_epsilon)
+        epsilon = jax.random.uniform(k_eps, (), minval=self.min_epsilon, maxval=self.max_epsilon)
         zero = jnp.zeros((), jnp.int32)
         return EpsilonOracleState(OracleAgent(self.env).init(key, env_params), key, epsilon, jnp.ones(()), jnp.zeros(()), zero, zero)
 
@@ -84,5 +88,5 @@ class EpsilonOracleAgent:
         oracle = OracleAgent(self.env).update(state.oracle, transition)
         done = jnp.asarray(transition.done, bool)
         k_eps = jax.random.fold_in(state.key, state.episode)
-        epsilon = jnp.where(done, jax.random.uniform(k_eps, (), maxval=self.max_epsilon), state.epsilon)
+        epsilon = jnp.where(done, jax.random.uniform(k_eps, (), minval=self.min_epsilon, maxval=self.max_epsilon), state.epsilon)
         return state.replace(oracle=oracle, epsilon=epsilon, episode=state.episode + done, step=jnp.where(done, 0, state.step + 1))

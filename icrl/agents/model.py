@@ -158,7 +158,7 @@ class ICEEState:
     base: jax.Array  # (horizon, token_dim - 4) the episode's tokens without their conditions
     rewards: jax.Array  # (horizon,)
     step: jax.Array  # () steps taken in the episode
-    best: jax.Array  # () the best return of a finished episode (0 before any)
+    best: jax.Array  # () the best return of a finished episode (the floor before any)
 
 
 @struct.dataclass
@@ -173,6 +173,7 @@ class ICEEAgent(ModelAgent):
     success they did not have."""
 
     horizon: int = struct.field(pytree_node=False, default=1)
+    floor: float = struct.field(pytree_node=False, default=0.0)  # the return of an empty episode (the environment's return_floor)
 
     def __post_init__(self):
         super().__post_init__()
@@ -183,8 +184,8 @@ class ICEEAgent(ModelAgent):
     def init(self, key, env_params=None) -> ModelState:
         state = super().init(key, env_params)
         base = jnp.zeros((self.horizon, self.spec.token_dim - self.spec.num_conditions), jnp.float32)
-        zero = jnp.zeros((), jnp.float32)
-        return state.replace(extra=ICEEState(state.carry, base, jnp.zeros(self.horizon), jnp.zeros((), jnp.int32), zero))
+        floor = jnp.full((), self.floor, jnp.float32)
+        return state.replace(extra=ICEEState(state.carry, base, jnp.zeros(self.horizon), jnp.zeros((), jnp.int32), floor))
 
     def _conditions(self, state: ModelState):
         return icee_token_conditions(jnp.array([1.0, 0.0, 1.0]), 1.0)  # the current episode: no shortfall, flag on
@@ -200,7 +201,7 @@ class ICEEAgent(ModelAgent):
     def end_episode(self, state: ModelState) -> ModelState:
         extra = state.extra
         ret = extra.rewards.sum()
-        finished = jnp.stack([0.0, 0.0, icee_flag(ret, extra.best)])  # a finished episode keeps only the flag it earned
+        finished = jnp.stack([0.0, 0.0, icee_flag(ret, extra.best, self.floor)])  # a finished episode keeps only the flag it earned
         conditions = jnp.broadcast_to(icee_token_conditions(finished, 0.0), (self.horizon, self.spec.num_conditions))
         tokens = jnp.concatenate([extra.base, conditions], axis=-1)
 

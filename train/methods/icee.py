@@ -17,8 +17,8 @@ import numpy as np
 
 from envs.base import check_positive_int
 from icrl.agents import make_agent
-from icrl.data import make_icee_dataset
-from icrl.objectives import ICEE_CONDITIONS, unbiasing_weights
+from icrl.data import make_icee_dataset, return_scale
+from icrl.objectives import ACTING_EPISODES, ICEE_CONDITIONS, unbiasing_weights
 from train.fields import setting
 from train.methods import Method
 
@@ -26,7 +26,8 @@ from train.methods import Method
 @dataclass(frozen=True)
 class ICEEConfig:
     icee_episodes: int = setting(12, "data", "episodes of one task in each training sequence")
-    max_epsilon: float = setting(1.0, "data", "each episode's probability of a random action is drawn from [0, this]")
+    max_epsilon: float = setting(1.0, "data", "each episode's probability of a random action is drawn from [min_epsilon, this]")
+    min_epsilon: float = setting(0.0, "data", "the least probability of a random action (1, with max_epsilon 1: uniformly random actions)")
     random_skew: float = setting(1.0, "data", "a random action a is drawn with probability proportional to skew**a (1: uniform; "
                                  "below 1: a biased data policy)")
     sort_by_epsilon: bool = setting(False, "data", "each task's episodes in order of decreasing epsilon (the AD-sorted baseline)")
@@ -36,17 +37,24 @@ class ICEEConfig:
     acting_share: float = setting(0.0, "objective", "share of the loss's weight on the positions of the episode being acted in (the only "
                                   "ones a deployed agent reads), weighted as the objective says; finished episodes' positions hold "
                                   "the rest as plain imitation (0: every position weighted alike; 1: the acting positions alone)")
+    acting_episode: str = setting("last", "objective", "which episode of a training window is acted in: last, or any (drawn per window "
+                                  "among those that begin in it, later positions carrying no loss: the acting episode has as few "
+                                  "episodes before it as a deployed agent's first ones)")
 
     def __post_init__(self):
         check_positive_int("icee_episodes", self.icee_episodes)
         if not 0 <= self.max_epsilon <= 1:
             raise ValueError(f"max_epsilon must be in [0, 1], got {self.max_epsilon!r}")
+        if not 0 <= self.min_epsilon <= self.max_epsilon:
+            raise ValueError(f"min_epsilon must be in [0, max_epsilon={self.max_epsilon}], got {self.min_epsilon!r}")
         if not 0 < self.random_skew <= 1:
             raise ValueError(f"random_skew must be in (0, 1], got {self.random_skew!r}")
         if not self.weight_clip >= 1:
             raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
         if not 0 <= self.acting_share <= 1:
             raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
+        if self.acting_episode not in ACTING_EPISODES:
+            raise ValueError(f"acting_episode must be one of {ACTING_EPISODES}, got {self.acting_episode!r}")
 
 
 class ICEE(Method):
@@ -77,7 +85,7 @@ class ICEE(Method):
 
     def make_data(self, cfg, env, key, num_tasks: int):
         m = cfg.method
-        data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon,
+        data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon, min_epsilon=m.min_epsilon,
                                  skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon)
         w = data.meta["weights"]
         clipped = float(np.mean(np.asarray(unbiasing_weights(data.extras["behaviour"], env.num_actions)) > m.weight_clip))
@@ -95,12 +103,16 @@ class ICEE(Method):
 
         m = cfg.method
         objective = ICEEObjective(spec, env.horizon, cfg.context_episodes, unbiased=m.unbiased, weight_clip=m.weight_clip,
-                                  acting_share=m.acting_share)
+                                  acting_share=m.acting_share, acting_episode=m.acting_episode)
         objective.check({"num_episodes": m.icee_episodes})
         return objective, cfg.context_episodes * env.horizon
 
     def agents(self, cfg, params, model, spec):
+        import envs
         from icrl.agents.model import ICEEAgent, ModelAgent
 
-        agent = ICEEAgent(params, model, spec, horizon=cfg.eval_horizon or cfg.horizon) if cfg.method.conditioned else ModelAgent(params, model, spec)
+        if not cfg.method.conditioned:
+            return {self.model_label(cfg): ModelAgent(params, model, spec)}
+        env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())  # its return floor: what an empty episode earns
+        agent = ICEEAgent(params, model, spec, horizon=env.horizon, floor=return_scale(env)[0])
         return {self.model_label(cfg): agent}
