@@ -6,7 +6,8 @@
 Each preset's run of each seed (``runs/compare/PRESET-seedK``, trained first where missing, as
 ``python -m train PRESET --train-seed K`` would) is deployed on the same ``--tasks`` functions of
 ``--split`` with the same keys as GP expected improvement (the exact posterior under the tasks'
-own prior, ``max_queries`` = the number of queries) and random search. Printed: simple regret
+own prior, ``max_queries`` = the number of queries) and random search (``--untrained``: freshly
+initialised models, for the wall times alone). Printed: simple regret
 (the grid's maximum less the best value found) after 10, 25 and 50 queries, mean over seeds with
 a Student-t 95% interval across seeds (GP-EI and random are drawn with each seed's keys too);
 and the wall time of one query, every agent on the whole batch of functions at once (compiled
@@ -36,15 +37,21 @@ OUT = os.path.join("runs", "compare")
 CHECKPOINTS = (10, 25, 50)
 
 
-def trained_agent(preset: str, seed: int, out_dir: str):
-    """The deployed agent of ``preset``'s run of ``seed`` (trained first where there is none), and its label."""
+def trained_agent(preset: str, seed: int, out_dir: str, untrained: bool = False):
+    """``(config, environment, deployed agent)`` of ``preset``'s run of ``seed`` (trained first where there is
+    none), or of its freshly initialised model (``untrained``: for the cost alone, which does not depend on
+    what a model learned)."""
     cfg = config_for(preset, seed=seed, out_dir=out_dir)
-    name = f"{preset}-seed{seed}"
-    if saved_results(cfg, name) is None:
-        run(cfg, name)
-    model, params, _ = load_model(os.path.join(out_dir, name))
     setup = build(cfg)
-    (label, agent), = cfg.method_def.agents(cfg, params, model, setup.spec).items()
+    if untrained:
+        model = setup.model
+        params = model.init(jax.random.PRNGKey(seed), jax.numpy.zeros((1, 2, setup.spec.token_dim)))
+    else:
+        name = f"{preset}-seed{seed}"
+        if saved_results(cfg, name) is None:
+            run(cfg, name)
+        model, params, _ = load_model(os.path.join(out_dir, name))
+    (agent,) = cfg.method_def.agents(cfg, params, model, setup.spec).values()
     return cfg, setup.eval_env, agent
 
 
@@ -68,12 +75,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out-dir", default=OUT)
     parser.add_argument("--plot", default=None, help="draw every agent's simple regret per query here")
+    parser.add_argument("--untrained", action="store_true", help="deploy freshly initialised models: the wall times alone")
     args = parser.parse_args()
     regrets, seconds, env = {}, {}, None
     for seed in args.seeds:
         agents = {}
         for preset in args.presets:
-            cfg, env, agents[preset] = trained_agent(preset, seed, args.out_dir)
+            cfg, env, agents[preset] = trained_agent(preset, seed, args.out_dir, args.untrained)
         steps = cfg.eval_episodes * env.horizon
         agents["gp-ei"] = make_agent("gp-ei", env, max_queries=steps)
         agents["random"] = make_agent("random", env)
