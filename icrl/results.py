@@ -33,6 +33,8 @@ import json
 import os
 
 SCHEMA = "icrl-results/1"
+#: Environments whose terminal table shows simple regret beside cumulative regret (Bayesian optimisation: its measure).
+SIMPLE_REGRET_ENVS = ("bayesopt",)
 #: What a results file's methods report: per-step cumulative regret, or return per episode.
 REGRET, RETURN = "regret", "return"
 
@@ -127,10 +129,11 @@ def format_table(results: dict) -> str:
     width = max(16, 2 + max(len(name) for name in rows))
     if kind(results) == REGRET:
         steps = len(next(iter(results["methods"].values()))["cumulative_regret"])
+        simple = results.get("env", {}).get("name") in SIMPLE_REGRET_ENVS and "final_simple_regret" in next(iter(rows.values()))
         lines = [f"cumulative regret on {results['num_tasks']} {_tasks(results)} at step {steps} (mean ± 95% CI)"
-                 + (", and simple regret (the best arm less the best pulled)" if "final_simple_regret" in next(iter(rows.values())) else "")]
+                 + (", and simple regret (the best arm less the best pulled)" if simple else "")]
         lines += [f"  {name:<{width}}{r['final_regret']:8.2f} ± {r['final_regret_ci95']:5.2f}"
-                  + (f"   simple {r['final_simple_regret']:.4f} ± {r['final_simple_regret_ci95']:.4f}" if "final_simple_regret" in r else "")
+                  + (f"   simple {r['final_simple_regret']:.4f} ± {r['final_simple_regret_ci95']:.4f}" if simple else "")
                   for name, r in rows.items()]
         for name, m in results.get("offline", {}).items():
             lines.append(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")

@@ -136,3 +136,19 @@ def test_icee_data_and_agent_on_bayesopt(small):
         params = setup.model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, setup.spec.token_dim)))
         (agent,) = cfg.method_def.agents(cfg, params, setup.model, setup.spec).values()
         assert agent.floor == floor and agent.horizon == setup.env.horizon
+
+
+def test_evaluation_reports_simple_regret(small):
+    """The evaluation's simple regret per step is the mean over tasks of the rollout's (same tasks, same
+    keys); the terminal table shows it for Bayesian optimisation and leaves it out for other bandits."""
+    from icrl.evaluate import evaluate_online
+    from icrl.results import format_table
+
+    tasks = small.sample_tasks(jax.random.PRNGKey(5), 16, "test")
+    results = evaluate_online(small, {"random": "random"}, tasks, jax.random.PRNGKey(6), 6)
+    expected = np.asarray(simple_regret(rollout(small, make_agent("random", small), tasks, jax.random.PRNGKey(6), 6))).mean(0)
+    np.testing.assert_allclose(results["methods"]["random"]["simple_regret"], expected, rtol=1e-5)
+    assert "simple" in format_table(results)
+    bandit = envs.make("bernoulli-bandit", num_arms=3, horizon=5)[0]
+    plain = evaluate_online(bandit, {"random": "random"}, bandit.sample_tasks(jax.random.PRNGKey(0), 8), jax.random.PRNGKey(1), 5)
+    assert "simple_regret" in plain["methods"]["random"] and "simple" not in format_table(plain)
