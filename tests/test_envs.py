@@ -16,6 +16,7 @@ SMALL = {
     "linear-bandit": dict(dim=3, num_arms=6, horizon=20),
     "darkroom": dict(size=5, horizon=12),
     "keydoor": dict(size=5, horizon=12),
+    "bayesopt": dict(size=4, horizon=3),
 }
 
 
