@@ -131,8 +131,8 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
 
 
 def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
-    """The training seed of each results dict (from its experiment's config), or ``()`` where one lacks it."""
-    ids = tuple(r.get("config", {}).get("seed") for r in seeds)
+    """The training seed of each results dict (its experiment's config's ``train.seed``), or ``()`` where one lacks it."""
+    ids = tuple((r.get("config") or {}).get("train", {}).get("seed") for r in seeds)
     return () if None in ids else ids
 
 

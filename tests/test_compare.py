@@ -39,7 +39,7 @@ def test_table_by_hand():
 
 
 def test_rows_merge_seed_by_seed():
-    seeded = [{**_results("room-ad", {"AD": [5, 9, 10], "psrl": [7, 10, 10]}), "config": {"seed": s}, "train_seconds": 60.0 * (s + 1)}
+    seeded = [{**_results("room-ad", {"AD": [5, 9, 10], "psrl": [7, 10, 10]}), "config": {"train": {"seed": s}}, "train_seconds": 60.0 * (s + 1)}
               for s in (2, 0)]
     ad, psrl = rows({"room-ad": seeded}, ("psrl",))
     assert ad.seed_ids == (2, 0) and ad.seed_minutes == (3.0, 1.0) and ad.minutes == 2.0 and psrl.seed_ids == (2, 0)
