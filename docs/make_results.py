@@ -256,6 +256,8 @@ def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
     kept = [row for row in stored_rows(earlier) if row.seed_minutes == () or _preset_of(row.name) in BENCHMARKS[name]] if earlier else []
     rows = [_only_seeds(row, seeds) for row in merge_rows(kept, found)]
     rows = [row for row in rows if row is not None]
+    place = {preset: i for i, preset in enumerate(BENCHMARKS[name])}  # methods in the presets' order, then the baselines
+    rows.sort(key=lambda row: (not row.seed_minutes, place.get(_preset_of(row.name), len(place))))
     num_goals = max(num_goals, earlier["num_goals"] if earlier else 0)
     have = {(_preset_of(row.name), s) for row in rows if row.seed_minutes for s in row.seed_ids}
     missing = [run_name(p, s) for p in BENCHMARKS[name] for s in seeds if (p, s) not in have]
