@@ -280,8 +280,7 @@ def _only_seeds(row, seeds):
     if not keep:
         return None
     minutes = tuple(row.seed_minutes[i] for i in keep) if row.seed_minutes else ()
-    return Row(row.name, row.fractions[keep], float(np.mean(minutes)) if minutes else None,
-               tuple(row.seed_ids[i] for i in keep), minutes)
+    return Row(row.name, row.fractions[keep], tuple(row.seed_ids[i] for i in keep), minutes)
 
 
 def stored_rows(bench: dict) -> list:
@@ -301,7 +300,7 @@ def stored_rows(bench: dict) -> list:
             minutes = (r["minutes"],) * len(ids) if timed else ()
         if len(ids) != len(fractions):
             raise ValueError(f"results.json row {r['name']!r}: {len(fractions)} curves but seeds {list(ids)}")
-        out.append(Row(r["name"], fractions, float(np.mean(minutes)) if minutes else None, ids, minutes))
+        out.append(Row(r["name"], fractions, ids, minutes))
     return out
 
 

@@ -29,14 +29,17 @@ class Row:
     """One method over seeds: ``fractions (seeds, episodes)`` of optimal return.
 
     ``seed_ids``: the training seed of each row of ``fractions`` (empty where unknown);
-    ``seed_minutes``: each seed's training minutes (empty for a classic baseline), whose mean
-    is ``minutes``."""
+    ``seed_minutes``: each seed's training minutes (empty for a classic baseline)."""
 
     name: str
     fractions: np.ndarray
-    minutes: float | None = None  # mean training minutes per seed (None: a classic baseline)
     seed_ids: tuple[int, ...] = ()
     seed_minutes: tuple[float, ...] = ()
+
+    @property
+    def minutes(self) -> float | None:
+        """Mean training minutes per seed (None: a classic baseline)."""
+        return float(np.mean(self.seed_minutes)) if self.seed_minutes else None
 
     @property
     def seeds(self) -> int:
@@ -79,8 +82,7 @@ def merge_rows(earlier: list[Row], found: list[Row]) -> list[Row]:
         length = min(len(parts[s][0]) for s in seeds)
         per_seed = [parts[s][1] for s in seeds]
         timed = all(m is not None for m in per_seed)
-        out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]),
-                       float(np.mean(per_seed)) if timed else None, tuple(seeds), tuple(per_seed) if timed else ()))
+        out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]), tuple(seeds), tuple(per_seed) if timed else ()))
     return out
 
 
@@ -119,8 +121,7 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
             label = name if i == 0 else f"{name} {model[model.index(' ('):].strip()}"
             if "pool_size" in seeds[0]:  # evaluated on a sample of the split's tasks (``eval_pool_sample``)
                 label += f" [{seeds[0]['num_goals']} of {seeds[0]['pool_size']} tasks]"
-            out.append(Row(label, np.stack([c[:length] for c in curves]), float(np.mean(seed_minutes)), _seed_ids(seeds),
-                           seed_minutes))
+            out.append(Row(label, np.stack([c[:length] for c in curves]), _seed_ids(seeds), seed_minutes))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
         if not having:

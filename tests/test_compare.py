@@ -44,11 +44,11 @@ def test_rows_merge_seed_by_seed():
     ad, psrl = rows({"room-ad": seeded}, ("psrl",))
     assert ad.seed_ids == (2, 0) and ad.seed_minutes == (3.0, 1.0) and ad.minutes == 2.0 and psrl.seed_ids == (2, 0)
     assert rows({"room-ad": seeded[:1] + [_results("room-ad", {"AD": [1, 2, 3], "psrl": [7, 10, 10]})]}, ("psrl",))[0].seed_ids == ()
-    earlier = [Row("a", np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), 5.0, (0, 1, 2), (4.0, 5.0, 6.0)),
-               Row("gone", np.array([[0.9, 0.9]]), 1.0, (1,), (1.0,)),
-               Row("psrl", np.array([[1.0, 1.0], [0.8, 1.0]]), None, (0, 1))]
-    found = [Row("a", np.array([[0.7, 0.8, 0.9]]), 10.0, (1,), (10.0,)), Row("new", np.array([[0.2, 0.2]]), 2.0, (0,), (2.0,)),
-             Row("psrl", np.array([[0.6, 1.0]]), None, (2,))]
+    earlier = [Row("a", np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), (0, 1, 2), (4.0, 5.0, 6.0)),
+               Row("gone", np.array([[0.9, 0.9]]), (1,), (1.0,)),
+               Row("psrl", np.array([[1.0, 1.0], [0.8, 1.0]]), (0, 1))]
+    found = [Row("a", np.array([[0.7, 0.8, 0.9]]), (1,), (10.0,)), Row("new", np.array([[0.2, 0.2]]), (0,), (2.0,)),
+             Row("psrl", np.array([[0.6, 1.0]]), (2,))]
     a, gone, psrl, new = merge_rows(earlier, found)
     assert [a.name, gone.name, psrl.name, new.name] == ["a", "gone", "psrl", "new"]
     np.testing.assert_allclose(a.fractions, [[0.1, 0.2], [0.7, 0.8], [0.5, 0.6]])  # seed 1 replaced, cut to the shortest

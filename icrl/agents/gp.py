@@ -56,7 +56,7 @@ class GPEIAgent:
 
     The GP is the prior the tasks are drawn from (its kernel matrix, mean and noise): no
     hyperparameter is fitted, so this is expected improvement at its best on these tasks. The
-    first query, with nothing observed,, is a candidate drawn uniformly; later ones maximise
+    first query, with nothing observed, is a candidate drawn uniformly; later ones maximise
     the expected improvement (the first of equals). Each step costs a Cholesky factor of the
     queries so far and a solve against every candidate: ``O(M³ + N M²)`` for ``M`` queries and
     ``N`` candidates. ``max_queries`` bounds ``M`` (static shapes); a longer rollout is refused."""
