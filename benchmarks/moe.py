@@ -1,6 +1,7 @@
 """T2MIR mixture-of-experts layers against the dense transformer on Dark Room AD, at matched active parameters.
 
     python benchmarks/moe.py [--seeds 0] [--expert-hidden 48] [--rounds 5] [--split test|train] [--plot docs/t2mir_router.png]
+    python benchmarks/moe.py --layer [--tokens 3200] [--rounds 5]
 
 (1) Parameters: total, and active per token (the dense feed-forward layer, or the k
 token-wise plus k task-wise experts a token is routed to, plus the gates), for the
@@ -12,6 +13,11 @@ held-out return with its 95% interval over rollouts. (4) Router diagnostics of t
 trained T2MIR model on PSRL histories of held-out goals: the token-wise experts' load
 per kind of token (an episode's first step, after a step without reward, after the
 goal) and the task-wise experts' load per goal, drawn to ``--plot``.
+
+``--layer``: the expert layer alone, forward and backward on ``--tokens`` tokens (darkroom9-ad-t2mir's
+share of a batch per device: 16 windows of 200 steps) at width 64, for the token-wise (6 experts) and
+task-wise (12) mixtures, top-2: activations computed for the chosen experts only (the layer) against
+every expert evaluated (``icrl.models.moe.every_expert``), interleaved, best of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -111,6 +118,27 @@ def plot(path: str, kinds, token_load, task_load) -> None:
     print(f"router plot: {path}")
 
 
+def layer_seconds(num_experts: int, tokens: int, rounds: int, width: int = 64, hidden: int = 64, k: int = 2) -> dict:
+    """Best seconds of a forward and backward pass of the expert layer, chosen-only and every-expert."""
+    from icrl.models.moe import GLUExperts, every_expert
+
+    layer = GLUExperts(num_experts, hidden, width // 2, k)
+    x = jax.random.normal(jax.random.PRNGKey(0), (tokens, width))
+    logits = jax.random.normal(jax.random.PRNGKey(1), (tokens, num_experts))
+    chosen = logits >= jax.lax.top_k(logits, k)[0][:, k - 1 : k]
+    weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+    params = layer.init(jax.random.PRNGKey(2), x, weights)
+    faces = {"chosen only": lambda p, x: layer.apply(p, x, weights), "every expert": lambda p, x: every_expert(p["params"], x, weights)}
+    grads = {name: jax.jit(jax.grad(lambda p, x, f=f: jnp.sum(jnp.sin(f(p, x))), argnums=(0, 1))) for name, f in faces.items()}
+    best = {name: float("inf") for name in grads}
+    for _ in range(rounds + 1):  # the first compiles
+        for name, g in grads.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(g(params, x))
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -120,7 +148,15 @@ def main() -> None:
     parser.add_argument("--plot", default=os.path.join("docs", "t2mir_router.png"))
     parser.add_argument("--no-train", action="store_true", help="parameters and step times only")
     parser.add_argument("--router-only", action="store_true", help="only the router diagnostics of the trained T2MIR run")
+    parser.add_argument("--layer", action="store_true", help="only the expert layer: chosen experts against every expert")
+    parser.add_argument("--tokens", type=int, default=3200)
     args = parser.parse_args()
+    if args.layer:
+        for experts in (6, 12):
+            s = layer_seconds(experts, args.tokens, args.rounds)
+            print(f"{experts} experts, top 2, {args.tokens} tokens, forward + backward: chosen only {s['chosen only'] * 1e3:.1f} ms, "
+                  f"every expert {s['every expert'] * 1e3:.1f} ms; ratio {s['chosen only'] / s['every expert']:.2f}")
+        return
     variants = {"dense": dict(ffn="dense"), "t2mir": dict(ffn="t2mir", expert_hidden=args.expert_hidden)}
     cfgs = {name: config_for("darkroom-ad", **kw, out_dir=OUT, baselines=("psrl",), eval_split=args.split)
             for name, kw in variants.items()}

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from icrl.models import Transformer
-from icrl.models.moe import MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared
+from icrl.models.moe import GLUExperts, MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared, every_expert
 
 
 def test_top_k_routing_sends_every_token_to_exactly_k_experts():
@@ -45,6 +45,31 @@ def test_experts_combine_with_the_gate_weights():
             a, g = np.split(np.asarray(h), 2)
             expected += float(weights[i, e]) * (np.asarray(jax.nn.gelu(a) * jax.nn.sigmoid(g)) @ p["w_out"][e] + p["b_out"][e])
         np.testing.assert_allclose(out[i], expected, atol=1e-5)
+
+
+def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the_gate_in_value_and_gradient():
+    """Activations are computed for each token's chosen experts alone; the layer's output and its gradients
+    (parameters, input, and the gate weights of the chosen experts) equal evaluating every expert."""
+    experts = GLUExperts(num_experts=6, hidden=8, out=3, num_selects=2)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 9, 12))
+    logits = jax.random.normal(jax.random.PRNGKey(1), (4, 9, 6))
+    chosen = logits >= jax.lax.top_k(logits, 2)[0][..., 1:2]
+    params = experts.init(jax.random.PRNGKey(2), x, jnp.ones((4, 9, 6)) / 6)
+
+    def reference(params, x, logits):
+        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+        return every_expert(params["params"], x, weights)
+
+    def routed(params, x, logits):
+        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+        return experts.apply(params, x, weights)
+
+    np.testing.assert_allclose(routed(params, x, logits), reference(params, x, logits), atol=1e-5)
+    loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))  # noqa: E731
+    got = jax.grad(loss(routed), argnums=(0, 1, 2))(params, x, logits)
+    want = jax.grad(loss(reference), argnums=(0, 1, 2))(params, x, logits)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(g, w, atol=1e-5)
 
 
 def test_contrastive_loss_rewards_routing_that_tells_tasks_apart():

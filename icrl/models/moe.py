@@ -15,11 +15,15 @@ Gating is noisy top-k (Shazeer et al. 2017): ``logits + N(0, 1) · (softplus(W_n
 softmax-normalised. The balance loss is ``cv²(importance) + cv²(load)`` over the
 experts, where importance sums the gate weights and load is the smooth
 probability, under the noise, that each expert is among a token's top ``k``; it is
-zero for a perfectly even spread. Experts are GLU networks; every expert is
-evaluated for every token and combined with the (mostly zero) gate weights, which
-keeps shapes static and the parallel and step faces equal. It costs every expert's
-compute, not k's: on CPU a grouped product (``jax.lax.ragged_dot``) measured slower
-still, and a per-token gather of the chosen experts' weights needs memory per token.
+zero for a perfectly even spread. Experts are GLU networks. Every expert's input
+product is computed for every token (one matrix product over all experts, which keeps
+shapes static and the parallel and step faces equal); the activations, the costly
+element-wise part, only for each token's ``k`` chosen experts, scattered back to zeros
+for the output product. Outputs and gradients equal evaluating every expert and
+weighting the rest by zero (:func:`every_expert`, the definition), in a fraction of its
+time (``python benchmarks/moe.py --layer`` prints both). On CPU a grouped product (``jax.lax.ragged_dot``)
+measured slower than the dense form, and a per-token gather of the chosen experts'
+weights needs memory per token.
 
 Differences from the reference code, by choice: the contrastive loss's keys are
 the online router's own outputs under a stop-gradient rather than a momentum
@@ -78,29 +82,42 @@ class NoisyTopKGate(nn.Module):
 
 
 class GLUExperts(nn.Module):
-    """``num_experts`` GLU networks ``width -> hidden -> out``, every one evaluated and their
-    outputs summed with ``weights (..., num_experts)``: ``(..., width) -> (..., out)``.
+    """``num_experts`` GLU networks ``width -> hidden -> out`` combined with ``weights (..., num_experts)``,
+    of which at most ``num_selects`` per token are non-zero: ``(..., width) -> (..., out)``.
 
-    Computed as two plain matrix products over all experts at once, ``x @ [W_in_1 .. W_in_E]``
-    and ``[w_1 a_1 .. w_E a_E] @ [W_out_1; ..; W_out_E]`` (the weighted sum folded into the
-    second product)."""
+    The input product runs over all experts at once, ``x @ [W_in_1 .. W_in_E]``; each token's
+    ``num_selects`` largest weights pick the experts whose activations are computed; those, times their
+    weights, are scattered to zeros and meet ``[W_out_1; ..; W_out_E]`` in one product (the weighted
+    sum folded into it). An expert of weight zero adds nothing, so this equals evaluating all."""
 
     num_experts: int
     hidden: int
     out: int
+    num_selects: int
 
     @nn.compact
     def __call__(self, x, weights):
         init = nn.initializers.lecun_normal()
-        e, d, h = self.num_experts, x.shape[-1], self.hidden
+        e, d, h, k = self.num_experts, x.shape[-1], self.hidden, self.num_selects
         w_in = self.param("w_in", init, (e, d, 2 * h))
         b_in = self.param("b_in", nn.initializers.zeros, (e, 2 * h))
         w_out = self.param("w_out", init, (e, h, self.out))
         b_out = self.param("b_out", nn.initializers.zeros, (e, self.out))
-        hid = x @ w_in.transpose(1, 0, 2).reshape(d, e * 2 * h) + b_in.reshape(-1)
-        a, gate = jnp.split(hid.reshape(x.shape[:-1] + (e, 2 * h)), 2, axis=-1)
-        act = nn.gelu(a) * jax.nn.sigmoid(gate) * weights[..., None]  # (..., E, h): zero for experts not chosen
-        return act.reshape(x.shape[:-1] + (e * h,)) @ w_out.reshape(e * h, self.out) + weights @ b_out
+        hid = (x @ w_in.transpose(1, 0, 2).reshape(d, e * 2 * h) + b_in.reshape(-1)).reshape(x.shape[:-1] + (e, 2 * h))
+        chosen_weights, chosen = jax.lax.top_k(weights, k)  # (..., k): the experts a token is routed to
+        a, gate = jnp.split(jnp.take_along_axis(hid, chosen[..., None], axis=-2), 2, axis=-1)  # (..., k, h) each
+        act = nn.gelu(a) * jax.nn.sigmoid(gate) * chosen_weights[..., None]
+        scattered = jnp.einsum("...ke,...kh->...eh", jax.nn.one_hot(chosen, e, dtype=act.dtype), act)  # zero elsewhere
+        return scattered.reshape(x.shape[:-1] + (e * h,)) @ w_out.reshape(e * h, self.out) + weights @ b_out
+
+
+def every_expert(params: dict, x: jax.Array, weights: jax.Array) -> jax.Array:
+    """What :class:`GLUExperts` computes, by definition: every expert evaluated on every token and the
+    outputs summed with ``weights (..., num_experts)``. ``params``: the layer's own (``w_in``, ``b_in``,
+    ``w_out``, ``b_out``). The reference the layer is checked and timed against."""
+    hid = jnp.einsum("...d,edf->...ef", x, params["w_in"]) + params["b_in"]
+    a, gate = jnp.split(hid, 2, axis=-1)
+    return jnp.einsum("...e,...eh,eho->...o", weights, nn.gelu(a) * jax.nn.sigmoid(gate), params["w_out"]) + weights @ params["b_out"]
 
 
 class MoE(nn.Module):
@@ -114,7 +131,7 @@ class MoE(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool = True):
         weights, balance, probs = NoisyTopKGate(self.num_experts, self.num_selects, name="gate")(x, deterministic)
-        out = GLUExperts(self.num_experts, self.hidden, self.out, name="experts")(x, weights)
+        out = GLUExperts(self.num_experts, self.hidden, self.out, self.num_selects, name="experts")(x, weights)
         return out, balance, probs, weights
 
 
