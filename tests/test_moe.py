@@ -54,7 +54,7 @@ def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the
     x = jax.random.normal(jax.random.PRNGKey(0), (4, 9, 12))
     logits = jax.random.normal(jax.random.PRNGKey(1), (4, 9, 6))
     chosen = logits >= jax.lax.top_k(logits, 2)[0][..., 1:2]
-    params = experts.init(jax.random.PRNGKey(2), x, jnp.ones((4, 9, 6)) / 6)
+    params = jax.jit(experts.init)(jax.random.PRNGKey(2), x, jnp.ones((4, 9, 6)) / 6)
 
     def reference(params, x, logits):
         weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
@@ -64,10 +64,10 @@ def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the
         weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
         return experts.apply(params, x, weights)
 
-    np.testing.assert_allclose(routed(params, x, logits), reference(params, x, logits), atol=1e-5)
+    np.testing.assert_allclose(jax.jit(routed)(params, x, logits), jax.jit(reference)(params, x, logits), atol=1e-5)
     loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))  # noqa: E731
-    got = jax.grad(loss(routed), argnums=(0, 1, 2))(params, x, logits)
-    want = jax.grad(loss(reference), argnums=(0, 1, 2))(params, x, logits)
+    got = jax.jit(jax.grad(loss(routed), argnums=(0, 1, 2)))(params, x, logits)
+    want = jax.jit(jax.grad(loss(reference), argnums=(0, 1, 2)))(params, x, logits)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(g, w, atol=1e-5)
 
