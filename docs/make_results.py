@@ -323,9 +323,12 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "darkroom20-ad-short's third, which shared the cores with tests. darkroom9-ad-t2mir-noisy's second and third seeds, "
              "keydoor9-ad-t2mir, darkroom9-icee (all three seeds of each), the second and third seeds of darkroom9-rl2-s5 and "
              "keydoor9-ad-lhf's first seed were made with at most one other run beside them, darkroom9-icee's and "
-             "keydoor9-icee's pinned to one core. keydoor9-ad-t2mir-noisy, the second and third seeds of keydoor9-rl2-s5 "
+             "keydoor9-icee's pinned to one core. The first two seeds of keydoor9-ad-t2mir-noisy, the second of keydoor9-rl2-s5 "
              "and keydoor9-icee, and biasedroom9's runs (pinned to one core) were made with two other runs and tests "
-             "sharing the cores, which stretched their training several times over. Each preset's training time on an "
+             "sharing the cores, which stretched their training several times over; the third seeds of "
+             "keydoor9-ad-t2mir-noisy, keydoor9-rl2-s5 and keydoor9-icee two at a time, each pinned to one core, with tests "
+             "beside them for part of the time (keydoor9-ad-t2mir-noisy's third with the expert layer that computes the "
+             "chosen experts alone, the same function: docs/methods.md). Each preset's training time on an "
              "idle machine, from its step time, is measured by benchmarks/preset_times.py (docs/methods.md).", ""]
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
