@@ -120,13 +120,13 @@ def plot(path: str, kinds, token_load, task_load) -> None:
 
 def layer_seconds(num_experts: int, tokens: int, rounds: int, width: int = 64, hidden: int = 64, k: int = 2) -> dict:
     """Best seconds of a forward and backward pass of the expert layer, chosen-only and every-expert."""
-    from icrl.models.moe import GLUExperts, every_expert
+    from icrl.models.moe import GLUExperts, every_expert, routing_weights
 
     layer = GLUExperts(num_experts, hidden, width // 2, k)
     x = jax.random.normal(jax.random.PRNGKey(0), (tokens, width))
     logits = jax.random.normal(jax.random.PRNGKey(1), (tokens, num_experts))
     chosen = logits >= jax.lax.top_k(logits, k)[0][:, k - 1 : k]
-    weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+    weights = routing_weights(logits, chosen)
     params = layer.init(jax.random.PRNGKey(2), x, weights)
     faces = {"chosen only": lambda p, x: layer.apply(p, x, weights), "every expert": lambda p, x: every_expert(p["params"], x, weights)}
     grads = {name: jax.jit(jax.grad(lambda p, x, f=f: jnp.sum(jnp.sin(f(p, x))), argnums=(0, 1))) for name, f in faces.items()}

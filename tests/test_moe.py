@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from icrl.models import Transformer
-from icrl.models.moe import GLUExperts, MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared, every_expert
+from icrl.models.moe import GLUExperts, MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared, every_expert, routing_weights
 
 
 def test_top_k_routing_sends_every_token_to_exactly_k_experts():
@@ -57,12 +57,10 @@ def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the
     params = jax.jit(experts.init)(jax.random.PRNGKey(2), x, jnp.ones((4, 9, 6)) / 6)
 
     def reference(params, x, logits):
-        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
-        return every_expert(params["params"], x, weights)
+        return every_expert(params["params"], x, routing_weights(logits, chosen))
 
     def routed(params, x, logits):
-        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
-        return experts.apply(params, x, weights)
+        return experts.apply(params, x, routing_weights(logits, chosen))
 
     np.testing.assert_allclose(jax.jit(routed)(params, x, logits), jax.jit(reference)(params, x, logits), atol=1e-5)
     loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))  # noqa: E731

@@ -20,10 +20,10 @@ product is computed for every token (one matrix product over all experts, which 
 shapes static and the parallel and step faces equal); the activations, the costly
 element-wise part, only for each token's ``k`` chosen experts, scattered back to zeros
 for the output product. Outputs and gradients equal evaluating every expert and
-weighting the rest by zero (:func:`every_expert`, the definition), in a fraction of its
-time (``python benchmarks/moe.py --layer`` prints both). On CPU a grouped product (``jax.lax.ragged_dot``)
-measured slower than the dense form, and a per-token gather of the chosen experts'
-weights needs memory per token.
+weighting the rest by zero (:func:`every_expert`, the definition), in a fraction of
+its time (``python benchmarks/moe.py --layer`` prints both). On CPU a grouped product
+(``jax.lax.ragged_dot``) measured slower than the dense form, and a per-token gather of
+the chosen experts' weights needs memory per token.
 
 Differences from the reference code, by choice: the contrastive loss's keys are
 the online router's own outputs under a stop-gradient rather than a momentum
@@ -44,6 +44,12 @@ NOISE_EPSILON = 1e-2
 def cv_squared(x: jax.Array) -> jax.Array:
     """Squared coefficient of variation of ``x: (num_experts,)``: 0 exactly when all are equal."""
     return jnp.var(x) / (jnp.mean(x) ** 2 + 1e-10)
+
+
+def routing_weights(logits: jax.Array, chosen: jax.Array) -> jax.Array:
+    """Gate weights ``(..., num_experts)``: the softmax of ``logits`` over the ``chosen`` experts (bool, same
+    shape), zero for the rest."""
+    return jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
 
 
 class NoisyTopKGate(nn.Module):
@@ -68,7 +74,7 @@ class NoisyTopKGate(nn.Module):
         k = self.num_selects
         top = jax.lax.top_k(logits, min(k + 1, self.num_experts))[0]  # (..., k + 1) descending
         chosen = logits >= top[..., k - 1 : k]  # the k largest (ties measure zero under noise)
-        weights = jnp.where(chosen, jax.nn.softmax(jnp.where(chosen, logits, -jnp.inf), axis=-1), 0.0)
+        weights = routing_weights(logits, chosen)
         flat = weights.reshape(-1, self.num_experts)
         importance = flat.sum(0)
         if noisy and k < self.num_experts:  # smooth load: P(expert in the top k) under the noise
