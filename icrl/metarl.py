@@ -211,7 +211,7 @@ class PPOTrainer(Trainer):
         self.check_data(data)
         return None
 
-    def _train_step(self, state: TrainState, data, first_nonfinite):
+    def _train_step(self, state: TrainState, data, first_nonfinite, schedule):  # PPO's own schedule: self.optimizer
         objective, ppo = self.objective, self.objective.ppo
         key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
         k_collect, k_epochs = jax.random.split(key)

@@ -117,15 +117,32 @@ def weight_decay_mask(params) -> Any:
     return jax.tree_util.tree_map_with_path(decayed, params)
 
 
-def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+def schedule_values(cfg: TrainConfig) -> np.ndarray:
+    """``(peak, warm-up steps, total steps)`` of :func:`warmup_cosine`: the schedule's settings as data, so
+    that the compiled step takes them as an argument and runs of other lengths reuse its program."""
+    return np.array([cfg.learning_rate, min(cfg.warmup_steps, cfg.train_steps - 1), max(cfg.train_steps, 1)], np.float32)
+
+
+def warmup_cosine(count, values, floor: float = 0.1):
+    """Linear warm-up from 0 to the peak over the warm-up steps, then cosine decay to ``floor`` x peak
+    at the last step (``optax.warmup_cosine_decay_schedule``'s values, from traced ``values``)."""
+    peak, warmup, total = values[0], values[1], values[2]
+    count = jnp.asarray(count, jnp.float32)
+    rising = peak * jnp.clip(count / jnp.maximum(warmup, 1.0), 0.0, 1.0)
+    decay = jnp.maximum(total - warmup, 1.0)
+    progress = jnp.clip(count - warmup, 0.0, decay) / decay
+    falling = peak * ((1.0 - floor) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress)) + floor)
+    return jnp.where(count < warmup, rising, falling)
+
+
+def make_optimizer(cfg: TrainConfig, values=None) -> optax.GradientTransformation:
     """AdamW with linear warm-up and cosine decay (to 10%), after global-norm clipping;
-    weight decay on weight matrices only (:func:`weight_decay_mask`)."""
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, cfg.learning_rate, min(cfg.warmup_steps, cfg.train_steps - 1), max(cfg.train_steps, 1), cfg.learning_rate * 0.1
-    )
+    weight decay on weight matrices only (:func:`weight_decay_mask`). ``values``: the schedule's
+    :func:`schedule_values`, traced inside a compiled step (default: ``cfg``'s)."""
+    values = schedule_values(cfg) if values is None else values
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),
-        optax.adamw(schedule, weight_decay=cfg.weight_decay, mask=weight_decay_mask),
+        optax.adamw(lambda count: warmup_cosine(count, values), weight_decay=cfg.weight_decay, mask=weight_decay_mask),
     )
 
 
@@ -213,6 +230,8 @@ class Trainer:
         # on device, replicated as the step returns it (a host scalar would compile the step a second time
         # for its second call); read only at check points
         self._first_nonfinite = self._replicate(np.int32(-1))
+        # the learning-rate schedule's settings, an argument of the step rather than constants in it
+        self._schedule = self._replicate(schedule_values(cfg))
 
     def loss(self, params, batch, key):
         """Cross-entropy, plus the mixture-of-experts losses a T2MIR layer sows (balance, and the
@@ -302,9 +321,9 @@ class Trainer:
         """The loss and gradients the next step would use (for checks and debugging)."""
         return self._grads(state, data)
 
-    def _train_step(self, state: TrainState, data: Samples, first_nonfinite):
+    def _train_step(self, state: TrainState, data: Samples, first_nonfinite, schedule):
         loss, grads = self._loss_and_grads(state, data)
-        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        updates, opt_state = make_optimizer(self.cfg, schedule).update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         new = TrainState(state.step + 1, params, opt_state)
         new, first_nonfinite = self._guard(state, new, finite_step(loss, grads), first_nonfinite)
@@ -325,7 +344,7 @@ class Trainer:
         """One gradient step; returns the new state and the loss (or a dict of figures with a ``loss``).
         A non-finite loss or gradient leaves ``state`` as it was, and every
         later step too, until :meth:`first_nonfinite_step` is read (no host round trip here)."""
-        state, loss, self._first_nonfinite = self._step(state, data, self._first_nonfinite)
+        state, loss, self._first_nonfinite = self._step(state, data, self._first_nonfinite, self._schedule)
         return state, loss
 
     def first_nonfinite_step(self) -> int | None:

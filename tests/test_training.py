@@ -6,6 +6,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import envs
@@ -295,6 +296,19 @@ def test_held_out_loss_reveals_memorisation(bandit):
     seen, held_out = trainer.mean_loss(params, small.samples), trainer.mean_loss(params, fresh.samples)
     assert held_out > seen + 0.3, (seen, held_out)
     assert trainer.mean_loss(params, fresh.samples) == held_out  # fixed keys: the same figure every time
+
+
+@pytest.mark.parametrize("steps,warmup", [(300, 10), (2, 50), (1, 0), (40, 0)])
+def test_schedule_from_traced_values_equals_optax(steps, warmup):
+    """The step takes the schedule's settings as data (so runs of other lengths share one compiled
+    program); its learning rates are optax's warm-up cosine schedule's, at every step."""
+    from icrl.training import schedule_values, warmup_cosine
+
+    cfg = TrainConfig(train_steps=steps, warmup_steps=warmup, learning_rate=3e-3)
+    expected = optax.warmup_cosine_decay_schedule(0.0, 3e-3, min(warmup, steps - 1), max(steps, 1), 3e-4)
+    counts = jnp.arange(steps + 2)
+    ours = jax.jit(jax.vmap(warmup_cosine, in_axes=(0, None)))(counts, jnp.asarray(schedule_values(cfg)))
+    np.testing.assert_allclose(ours, jax.vmap(expected)(counts), rtol=1e-5, atol=1e-9)
 
 
 def test_weight_decay_spares_biases_norms_positions_and_s5_dynamics():
