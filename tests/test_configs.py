@@ -128,7 +128,7 @@ def test_results_saved_before_a_training_field_existed_are_reused(tmp_path, monk
 def _tiny_ad(tmp_path, **kw):
     base = dict(size=4, horizon=5, num_train_tasks=16, history_episodes=6, context_episodes=2, episode_stride=1,
                 source="q-learning", window_starts="episode",
-                train_steps=2, batch_size=4, width=16, num_layers=1, eval_tasks=4, eval_episodes=2,
+                train_steps=2, batch_size=4, microbatches=1, width=16, num_layers=1, eval_tasks=4, eval_episodes=2,
                 baselines=("random",), out_dir=str(tmp_path))
     return config_for("darkroom-ad", **{**base, **kw})
 

@@ -208,7 +208,7 @@ def test_a_tiny_dicp_run_beats_random_on_held_out_goals_and_two_steps_do_not(tmp
 
     def later_return(steps):
         cfg = config_for("darkroom9-dicp", size=5, horizon=10, history_episodes=24, episode_stride=2, num_train_tasks=400,
-                         train_steps=steps, learning_rate=3e-3, eval_tasks=25, eval_episodes=8, width=32, num_layers=2, plan_depth=4,
+                         train_steps=steps, microbatches=1, learning_rate=3e-3, eval_tasks=25, eval_episodes=8, width=32, num_layers=2, plan_depth=4,
                          beam_widths=(4,), out_dir=str(tmp_path), baselines=("random",))
         methods = run_experiment(cfg, f"s{steps}", progress=False)["methods"]
         return {name: float(np.mean(m["episode_return"][2:])) for name, m in methods.items()}

@@ -10,7 +10,7 @@ from train.__main__ import main
 
 def _tiny(tmp_path, name="bandit-dpt", **kw):
     base = dict(train_steps=10, num_train_tasks=200, eval_tasks=40, horizon=20, width=16, num_layers=1, batch_size=16,
-                out_dir=str(tmp_path))
+                microbatches=1, out_dir=str(tmp_path))  # one piece: a tiny batch in parts only adds steps
     return config_for(name, **{**base, **kw})
 
 
