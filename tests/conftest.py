@@ -36,7 +36,6 @@ SLOWEST_FIRST = (
     "test_dicp.py::test_a_tiny_dicp_run_beats_random",
     "test_icee.py::test_tiny_icee_beats_random",
     "test_experiments.py::test_experiment_writes_results_and_plot_and_resumes",
-    "test_streams.py::test_streamed_tiny_model_beats_random",
     "test_configs.py::test_a_changed_config_never_reuses_a_stale_model",
     "test_training.py::test_resume_after_kill_matches_uninterrupted_run",
     "test_training.py::test_same_seed_same_loss_curve",
