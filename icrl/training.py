@@ -188,6 +188,7 @@ class Trainer:
         self.model, self.objective, self.cfg = model, objective, cfg
         #: the loss of outputs against labels: the objective's own (DICP's heads), or cross-entropy
         self.criterion = getattr(objective, "criterion", cross_entropy)
+        # initialises the optimizer state; the step builds the same optimizer from its traced schedule values
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
         self.num_shards = self.mesh.size
