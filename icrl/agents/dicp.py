@@ -74,7 +74,7 @@ class DICPAgent(ModelAgent):
     @staticmethod
     def beams_carry(carry):
         """What :meth:`predict` continues from the real context's cache ``carry``: no imagined step yet."""
-        layers, _, _, heads, head_dim = carry.keys.shape
+        layers, _, heads, _, head_dim = carry.keys.shape
         empty = jnp.zeros((layers, 1, 0, heads, head_dim), carry.keys.dtype)
         return carry, empty, empty
 
