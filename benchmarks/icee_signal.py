@@ -1,0 +1,56 @@
+"""What ICEE's in-episode condition tells the model about the action, under the unbiasing weights.
+
+    python benchmarks/icee_signal.py [--presets darkroom9-icee keydoor9-icee] [--tasks 1000]
+
+For each preset's ε-oracle data (its own settings, ``--tasks`` training-split tasks), the
+positions are split by the no-shortfall condition (the rest of the episode as good as the
+step's state allows); printed for each part: its share of positions, and how often the action
+taken there was the oracle's, plain and weighted by ``uniform(a) / π(a | o)`` (clipped as the
+preset clips). The weighted figure is the oracle action's probability in the target the
+unbiased objective fits for that condition (given the rest of the token alike): near uniform
+(1 / actions), the condition says nothing about which action is good.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from icrl.data import make_icee_dataset  # noqa: E402
+from icrl.objectives import unbiasing_weights  # noqa: E402
+from train.configs import config_for  # noqa: E402
+from train.experiments import build  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["darkroom9-icee", "keydoor9-icee"])
+    parser.add_argument("--tasks", type=int, default=1000)
+    args = parser.parse_args()
+    for preset in args.presets:
+        cfg = config_for(preset)
+        env, m = build(cfg).env, cfg.method
+        data = make_icee_dataset(env, jax.random.PRNGKey(0), args.tasks, m.icee_episodes, max_epsilon=m.max_epsilon,
+                                 min_epsilon=m.min_epsilon, skew=m.random_skew)
+        behaviour = np.asarray(data.extras["behaviour"])
+        epsilon = np.repeat(np.asarray(data.extras["epsilon"]), env.horizon, axis=1)
+        n = env.num_actions
+        # the oracle's action is taken with probability 1 - ε + ε / n, any other with ε / n (random actions not skewed)
+        oracle = behaviour > epsilon / n + 1e-5 if m.random_skew == 1.0 else None
+        if oracle is None:
+            raise SystemExit(f"{preset}: skewed random actions (random_skew={m.random_skew}) hide which action was the oracle's")
+        weights = np.minimum(np.asarray(unbiasing_weights(behaviour, n)), m.weight_clip)
+        best = np.asarray(data.extras["conditions"])[..., 0] > 0.5
+        for name, part in (("no shortfall", best), ("shortfall", ~best)):
+            print(f"{preset}, {name}: {part.mean():.3f} of positions; the oracle's action {oracle[part].mean():.3f} of them, "
+                  f"{np.sum(weights[part] * oracle[part]) / np.sum(weights[part]):.3f} weighted (uniform {1 / n:.3f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
