@@ -1,10 +1,11 @@
 """What ICEE's in-episode condition tells the model about the action, under the unbiasing weights.
 
-    python benchmarks/icee_signal.py [--presets darkroom9-icee keydoor9-icee] [--tasks 1000]
+    python benchmarks/icee_signal.py [--presets darkroom9-icee keydoor9-icee keydoor9-icee-time] [--tasks 1000]
 
 For each preset's ε-oracle data (its own settings, ``--tasks`` training-split tasks), the
 positions are split by the no-shortfall condition (the rest of the episode as good as the
-step's state allows); printed for each part: its share of positions, and how often the action
+step's state allows), and those with no shortfall by whether any reward is left to collect
+(where none is, every action is as good); printed for each part: its share of positions, and how often the action
 taken there was the oracle's, plain and weighted by ``uniform(a) / π(a | o)`` (clipped as the
 preset clips). The weighted figure is the oracle action's probability in the target the
 unbiased objective fits for that condition (given the rest of the token alike): near uniform
@@ -30,14 +31,14 @@ from train.experiments import build  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["darkroom9-icee", "keydoor9-icee"])
+    parser.add_argument("--presets", nargs="+", default=["darkroom9-icee", "keydoor9-icee", "keydoor9-icee-time"])
     parser.add_argument("--tasks", type=int, default=1000)
     args = parser.parse_args()
     for preset in args.presets:
         cfg = config_for(preset)
         env, m = build(cfg).env, cfg.method
         data = make_icee_dataset(env, jax.random.PRNGKey(0), args.tasks, m.icee_episodes, max_epsilon=m.max_epsilon,
-                                 min_epsilon=m.min_epsilon, skew=m.random_skew)
+                                 min_epsilon=m.min_epsilon, skew=m.random_skew, time_shortfall=m.time_shortfall)
         behaviour = np.asarray(data.extras["behaviour"])
         epsilon = np.repeat(np.asarray(data.extras["epsilon"]), env.horizon, axis=1)
         n = env.num_actions
@@ -46,11 +47,15 @@ def main() -> None:
         if oracle is None:
             raise SystemExit(f"{preset}: skewed random actions (random_skew={m.random_skew}) hide which action was the oracle's")
         weights = np.minimum(np.asarray(unbiasing_weights(behaviour, n)), m.weight_clip)
-        best = np.asarray(data.extras["conditions"])[..., 0] > 0.5
-        for name, part in (("no shortfall", best), ("shortfall", ~best)):
+        conditions = np.asarray(data.extras["conditions"])
+        rewards = np.asarray(data.history.reward).reshape(args.tasks, -1, env.horizon)
+        to_go = np.flip(np.cumsum(np.flip(rewards, -1), -1), -1).reshape(args.tasks, -1)
+        left = conditions[..., 1] * env.horizon + to_go > 0.5  # the best return to go (shortfall + return to go) is not 0
+        best = conditions[..., 0] > 0.5
+        for name, part in (("no shortfall, reward left", best & left), ("no shortfall, none left", best & ~left),
+                           ("shortfall", ~best)):
             print(f"{preset}, {name}: {part.mean():.3f} of positions; the oracle's action {oracle[part].mean():.3f} of them, "
                   f"{np.sum(weights[part] * oracle[part]) / np.sum(weights[part]):.3f} weighted (uniform {1 / n:.3f})", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -246,7 +246,7 @@ def make_ad_dataset(
     return _as_dataset(history, meta, **extras)
 
 
-def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolerance: float = 0.5) -> jax.Array:
+def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolerance: float = 0.5, best_steps=None) -> jax.Array:
     """ICEE's per-step conditions of sequences of whole episodes: ``reward (..., E * horizon)`` and
     ``best_to_go (..., E * horizon)`` -> ``(..., E * horizon, 3)``: [no shortfall (1 or 0),
     shortfall / horizon, cross-episode flag].
@@ -259,6 +259,12 @@ def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolera
     A deployed model asks for 0, a value its data hold at every state; a raw return to go would
     need a target that depends on the goal it does not know.
 
+    With ``best_steps (..., E * horizon)`` (the fewest steps that collect the best return from each
+    step's state), "no shortfall" also asks that the episode collect its last reward after step ``t``
+    within that many steps: a detour that still ends with the best return (Key-to-Door's two
+    rewards, each paid once, with time to spare) falls short in time. Where reward comes every step
+    to the end (Dark Room's goal) a best return already takes every step left, so nothing changes.
+
     The flag of episode ``k`` (:func:`icrl.objectives.icee_flag`) compares its return with every
     earlier episode's, the first with an empty episode (return ``floor``, the environment's
     ``return_floor``)."""
@@ -270,7 +276,13 @@ def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolera
     best_before = jnp.concatenate([jnp.full_like(returns[..., :1], floor), best_before[..., :-1]], -1)  # an empty episode first
     flag = jnp.broadcast_to(icee_flag(returns, best_before, floor)[..., None], per_episode.shape).reshape(reward.shape)
     shortfall = jnp.asarray(best_to_go, jnp.float32) - to_go
-    return jnp.stack([(shortfall < tolerance).astype(jnp.float32), shortfall / horizon, flag], -1)
+    best = shortfall < tolerance
+    if best_steps is not None:
+        t = jnp.arange(horizon)
+        last = jnp.max(jnp.where(per_episode != 0, t, -1), axis=-1, keepdims=True)  # (..., E, 1) the last paid step, -1: none
+        used = jnp.maximum(last - t + 1, 0).reshape(reward.shape)  # steps from t to the last reward, t's own included
+        best &= used <= jnp.asarray(best_steps)
+    return jnp.stack([best.astype(jnp.float32), shortfall / horizon, flag], -1)
 
 
 def return_scale(env) -> tuple[float, float]:
@@ -281,10 +293,12 @@ def return_scale(env) -> tuple[float, float]:
 
 
 def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, split: str = "train", max_epsilon: float = 1.0,
-                      skew: float = 1.0, sort_by_epsilon: bool = False, min_epsilon: float = 0.0) -> Dataset:
+                      skew: float = 1.0, sort_by_epsilon: bool = False, min_epsilon: float = 0.0,
+                      time_shortfall: bool = False) -> Dataset:
     """ICEE data (Dai et al. 2024): ``num_episodes`` episodes of the ε-greedy oracle on each task
     (:class:`icrl.agents.epsilon.EpsilonOracleAgent`, ε drawn per episode from ``[min_epsilon, max_epsilon]``,
     random actions leaning by ``skew``), not learning histories. Arrays ``(N, num_episodes * horizon)``.
+    ``time_shortfall``: "no shortfall" also asks for the best return in the fewest steps (:func:`icee_conditions`).
 
     Extras: ``conditions`` (:func:`icee_conditions`), ``behaviour`` (the probability of each
     recorded action under the data policy), ``epsilon (N, num_episodes)``, ``optimal_return``
@@ -297,7 +311,7 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
     k_tasks, k_roll = jax.random.split(key)
     tasks = env.sample_tasks(k_tasks, num_tasks, split)
     history = rollout(env, agent, tasks, k_roll, num_episodes=num_episodes)
-    behaviour, epsilon, best_to_go = history.info
+    behaviour, epsilon, best_to_go, best_steps = history.info
     history = history._replace(info=None)
     epsilon = epsilon.reshape(num_tasks, num_episodes, env.horizon)[:, :, 0]
     if sort_by_epsilon:
@@ -308,12 +322,14 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
             per = jnp.take_along_axis(per, order.reshape(order.shape + (1,) * (per.ndim - 2)), axis=1)
             return per.reshape(x.shape)
 
-        history, behaviour, best_to_go = jax.tree.map(sort, history), sort(behaviour), sort(best_to_go)
+        history, behaviour, best_to_go, best_steps = jax.tree.map(sort, history), sort(behaviour), sort(best_to_go), sort(best_steps)
         epsilon = jnp.take_along_axis(epsilon, order, axis=1)
     optimal = jax.vmap(env.optimal_return)(tasks)
-    conditions = icee_conditions(history.reward, env.horizon, best_to_go, *return_scale(env))
+    conditions = icee_conditions(history.reward, env.horizon, best_to_go, *return_scale(env),
+                                 best_steps=best_steps if time_shortfall else None)
     weights = np.asarray(unbiasing_weights(behaviour, env.num_actions)).ravel()
-    source_args = {"max_epsilon": max_epsilon, "skew": skew} | ({"min_epsilon": min_epsilon} if min_epsilon else {})
+    source_args = ({"max_epsilon": max_epsilon, "skew": skew} | ({"min_epsilon": min_epsilon} if min_epsilon else {})
+                   | ({"time_shortfall": True} if time_shortfall else {}))
     meta = _meta("icee", env, split, "epsilon-oracle", source_args, key, num_tasks=num_tasks,
                  num_episodes=num_episodes, horizon=env.horizon, sorted_by_epsilon=sort_by_epsilon)
     meta["weights"] = {f"p{q}": float(np.percentile(weights, q)) for q in (50, 90, 99)} | {"max": float(weights.max())}

@@ -59,6 +59,46 @@ def test_recorded_probabilities_match_the_oracle_and_epsilon_changes_per_episode
     np.testing.assert_allclose(data.extras["behaviour"], expected, rtol=1e-5)
 
 
+def test_best_steps_are_the_fewest_that_collect_the_best_return():
+    """Key-to-Door, 5x5, 20-step episodes: from a cell, the best return (2) takes the steps to the key
+    and on to the door (a target under the agent takes one step: staying collects it); with fewer
+    steps left than that, the best return is the key alone, in the steps to it."""
+    env = envs.make("keydoor", size=5, horizon=20)[0]
+    tasks = env.sample_tasks(jax.random.PRNGKey(0), 16)
+    agent = EpsilonOracleAgent(env)
+    for i in range(16):
+        params = jax.tree.map(lambda x: x[i], tasks)
+        obs, _ = env.reset(jax.random.PRNGKey(i), params)
+        key, door = np.asarray(params.key_pos), np.asarray(params.door_pos)
+        to_key, key_to_door = max(np.abs(np.asarray(obs) - key).sum(), 1), max(np.abs(key - door).sum(), 1)
+        state = agent.init(jax.random.PRNGKey(1), params)
+        _, new = agent.act(jax.random.PRNGKey(2), state, obs)
+        assert (float(new.best_to_go), int(new.best_steps)) == (2.0, to_key + key_to_door)
+        late = state.replace(step=jnp.int32(20 - (to_key + key_to_door - 1)))  # one step short of the door
+        _, new = agent.act(jax.random.PRNGKey(2), late, obs)
+        assert (float(new.best_to_go), int(new.best_steps)) == (1.0, to_key)
+
+
+def test_time_shortfall_on_a_hand_made_episode():
+    """Horizon 6, rewards [0, 1, 0, 1, 0, 0] with best returns to go [2, 2, 1, 1, 0, 0]: no shortfall
+    in return anywhere. The fewest steps to collect them, [3, 2, 2, 1, 0, 0], against the steps the
+    episode took to its last reward, [4, 3, 2, 1, 0, 0]: the first two steps fall short in time."""
+    rewards = np.array([0, 1, 0, 1, 0, 0], np.float32)
+    best = np.array([2, 2, 1, 1, 0, 0], np.float32)
+    np.testing.assert_array_equal(np.asarray(icee_conditions(rewards, 6, best))[:, 0], 1)
+    timed = np.asarray(icee_conditions(rewards, 6, best, best_steps=np.array([3, 2, 2, 1, 0, 0])))
+    np.testing.assert_array_equal(timed[:, 0], [0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(timed[:, 1:], np.asarray(icee_conditions(rewards, 6, best))[:, 1:])
+
+
+def test_time_shortfall_changes_nothing_in_dark_room(room):
+    """Dark Room pays every step on the goal, so the best return already takes every step left."""
+    plain = make_icee_dataset(room, jax.random.PRNGKey(3), 16, 6)
+    timed = make_icee_dataset(room, jax.random.PRNGKey(3), 16, 6, time_shortfall=True)
+    np.testing.assert_array_equal(plain.extras["conditions"], timed.extras["conditions"])
+    assert timed.meta != plain.meta  # a dataset made so is not taken for the other
+
+
 def test_sorted_episodes_have_decreasing_epsilon(room):
     data = make_icee_dataset(room, jax.random.PRNGKey(3), 8, 6, sort_by_epsilon=True)
     assert (np.diff(data.extras["epsilon"], axis=1) <= 0).all()

@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     "darkroom9-dicp": "DICP: AD on Q-learning's histories plus reward and next-state heads, planning by beam search, Dark Room 9x9",
     "keydoor9-dicp": "DICP on Key-to-Door 9x9 (Q-learning's histories, plans 16 steps deep; 160 held-out pairs per seed)",
     "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",
+    "keydoor9-icee-time": "keydoor9-icee whose no-shortfall condition also asks for the best return in the fewest steps",
     "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
     "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",
     "bayesopt-icee": "ICEE doing Bayesian optimisation in context: 50 queries of a GP function on a 32x32 grid, against GP-EI",

@@ -191,7 +191,7 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
                 "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
-                "min_epsilon": 0.0}
+                "min_epsilon": 0.0, "time_shortfall": False}
 
 
 def applies(field_name: str, objective: str) -> bool:
@@ -478,6 +478,8 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_dicp(_KEYDOOR9, "keydoor9", 16, (0, 10), eval_pool_sample=160),
     # Q-learning's 60-episode keydoor9 histories hold almost no reward, so neither AD nor DICP learns from them; AD on
     # PSRL's histories does (0.76 of optimal at episode 40) and leaves headroom below PSRL: DICP on keydoor9-ad's data
+    # ICEE whose "no shortfall" also asks for the fewest steps (docs/methods.md#icee): on keydoor9 a detour costs no return
+    "keydoor9-icee-time": (_preset(**_KEYDOOR9, **{**_ICEE9_WEIGHTED, "context_episodes": 4}, time_shortfall=True), {}),
     "keydoor9-dicp-psrl": (_preset(**_KEYDOOR9, **{**_DICP9, "source": "psrl", "history_episodes": 12, "episode_stride": 1,
                                                    "num_train_tasks": _AD9["num_train_tasks"]},
                                    plan_depth=16, beam_widths=(0, 10), eval_pool_sample=160), {}),

@@ -21,6 +21,7 @@ class EpsilonOracleState:
     epsilon: jax.Array  # () this episode's probability of a random action
     prob: jax.Array  # () the probability with which the last action was chosen
     best_to_go: jax.Array  # () the most reward the episode could still collect where the last action was taken
+    best_steps: jax.Array  # () the fewest steps that collect it from there
     episode: jax.Array  # () episodes finished
     step: jax.Array  # () steps taken in this episode
 
@@ -33,10 +34,11 @@ class EpsilonOracleAgent:
 
     A random action is drawn from ``q(a) ∝ skew ** a`` (``skew=1``: uniform; below 1 the
     behaviour leans toward the low-numbered actions: ICEE's biased data). ``record``
-    reports ``(prob, epsilon, best_to_go)``: the probability ``(1 - ε) [a = a*] + ε q(a)`` of the
-    action just taken (``a*`` the oracle's), the episode's ε, and the most reward the rest of the
-    episode could collect from the state it was taken in (the environment's
-    ``best_return_to_go``): what ICEE's weights and conditions are made of."""
+    reports ``(prob, epsilon, best_to_go, best_steps)``: the probability ``(1 - ε) [a = a*] + ε q(a)``
+    of the action just taken (``a*`` the oracle's), the episode's ε, the most reward the rest of the
+    episode could collect from the state it was taken in (the environment's ``best_return_to_go``),
+    and the fewest steps that collect it (the least step count for which ``best_return_to_go`` is
+    as large): what ICEE's weights and conditions are made of."""
 
     env: Any
     max_epsilon: float = 1.0
@@ -69,7 +71,8 @@ class EpsilonOracleAgent:
         k_eps, key = jax.random.split(key)
         epsilon = jax.random.uniform(k_eps, (), minval=self.min_epsilon, maxval=self.max_epsilon)
         zero = jnp.zeros((), jnp.int32)
-        return EpsilonOracleState(OracleAgent(self.env).init(key, env_params), key, epsilon, jnp.ones(()), jnp.zeros(()), zero, zero)
+        return EpsilonOracleState(OracleAgent(self.env).init(key, env_params), key, epsilon, jnp.ones(()), jnp.zeros(()), zero, zero,
+                                  zero)
 
     def act(self, key, state: EpsilonOracleState, obs):
         k_flip, k_random = jax.random.split(key)
@@ -78,11 +81,15 @@ class EpsilonOracleAgent:
         random = jax.random.categorical(k_random, jnp.log(q))
         action = jnp.where(jax.random.uniform(k_flip) < state.epsilon, random, best).astype(jnp.int32)
         prob = (1 - state.epsilon) * (action == best) + state.epsilon * q[action]
-        best_to_go = self.env.best_return_to_go(obs, state.oracle.memory, self.env.horizon - state.step, state.oracle.env_params)
-        return action, state.replace(oracle=oracle, prob=prob, best_to_go=best_to_go)
+        steps_left = self.env.horizon - state.step
+        within = jnp.arange(self.env.horizon + 1)  # every step count up to a whole episode
+        best_within = jax.vmap(lambda n: self.env.best_return_to_go(obs, state.oracle.memory, n, state.oracle.env_params))(within)
+        best_to_go = best_within[steps_left]
+        best_steps = jnp.argmax((best_within >= best_to_go - 1e-6) & (within <= steps_left))  # the first count that collects it
+        return action, state.replace(oracle=oracle, prob=prob, best_to_go=best_to_go, best_steps=best_steps.astype(jnp.int32))
 
     def record(self, state: EpsilonOracleState):
-        return state.prob, state.epsilon, state.best_to_go
+        return state.prob, state.epsilon, state.best_to_go, state.best_steps
 
     def update(self, state: EpsilonOracleState, transition) -> EpsilonOracleState:
         oracle = OracleAgent(self.env).update(state.oracle, transition)

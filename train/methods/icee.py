@@ -31,6 +31,8 @@ class ICEEConfig:
     random_skew: float = setting(1.0, "data", "a random action a is drawn with probability proportional to skew**a (1: uniform; "
                                  "below 1: a biased data policy)")
     sort_by_epsilon: bool = setting(False, "data", "each task's episodes in order of decreasing epsilon (the AD-sorted baseline)")
+    time_shortfall: bool = setting(False, "data", "'no shortfall' also asks for the best return in the fewest steps (a detour "
+                                   "that still ends with the best return falls short: Key-to-Door's rewards, each paid once)")
     conditioned: bool = setting(True, "objective", "tokens carry the return to go and the cross-episode flag (off: AD on the episodes)")
     unbiased: bool = setting(True, "objective", "weight each action's log-likelihood by uniform(a) / pi(a | o)")
     weight_clip: float = setting(20.0, "objective", "the unbiasing weights are clipped at this (they grow as 1 / epsilon)")
@@ -86,7 +88,7 @@ class ICEE(Method):
     def make_data(self, cfg, env, key, num_tasks: int):
         m = cfg.method
         data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon, min_epsilon=m.min_epsilon,
-                                 skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon)
+                                 skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon, time_shortfall=m.time_shortfall)
         w = data.meta["weights"]
         clipped = float(np.mean(np.asarray(unbiasing_weights(data.extras["behaviour"], env.num_actions)) > m.weight_clip))
         data.meta["weights"]["clipped_fraction"] = clipped
