@@ -180,7 +180,7 @@ class Block(nn.Module):
         its own: they attend to the context's cache, shared and never copied (``base_keys, base_values:
         (h, max_len, d)``, the slots ``base_valid: (max_len,)``), and to their own earlier imagined steps
         and this one (``suffix_keys, suffix_values: (K, j, h, d)``, this step's appended). Rotations and
-        distances as :meth:`step`, for the base ``(1, max_len, d)`` and the suffix ``(j + 1, 1, d)``.
+        distances as :meth:`step`, for the base ``(max_len, d)`` and the suffix ``(j + 1, 1, d)``.
         Returns ``x`` and this step's key and value ``(K, h, d)``."""
         q, k, v = jnp.moveaxis(self.qkv(self.ln_attn(x)), -3, 0)  # each (K, h, d)
         suffix_keys = jnp.concatenate([suffix_keys, k[:, None]], axis=1)
