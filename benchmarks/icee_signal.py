@@ -5,9 +5,9 @@
 For each preset's ε-oracle data (its own settings, ``--tasks`` training-split tasks), the
 positions are split by the no-shortfall condition (the rest of the episode as good as the
 step's state allows), and those with no shortfall by whether any reward is left to collect
-(where none is, every action is as good); printed for each part: its share of positions, and how often the action
-taken there was the oracle's, plain and weighted by ``uniform(a) / π(a | o)`` (clipped as the
-preset clips). The weighted figure is the oracle action's probability in the target the
+(where none is, every action is as good); printed for each part: its share of positions, and
+how often the action taken there was the oracle's, plain and weighted by ``uniform(a) / π(a | o)``
+(clipped as the preset clips). The weighted figure is the oracle action's probability in the target the
 unbiased objective fits for that condition (given the rest of the token alike): near uniform
 (1 / actions), the condition says nothing about which action is good.
 """
@@ -39,13 +39,12 @@ def main() -> None:
         env, m = build(cfg).env, cfg.method
         data = make_icee_dataset(env, jax.random.PRNGKey(0), args.tasks, m.icee_episodes, max_epsilon=m.max_epsilon,
                                  min_epsilon=m.min_epsilon, skew=m.random_skew, time_shortfall=m.time_shortfall)
+        if m.random_skew != 1.0:
+            raise SystemExit(f"{preset}: skewed random actions (random_skew={m.random_skew}) hide which action was the oracle's")
         behaviour = np.asarray(data.extras["behaviour"])
         epsilon = np.repeat(np.asarray(data.extras["epsilon"]), env.horizon, axis=1)
         n = env.num_actions
-        # the oracle's action is taken with probability 1 - ε + ε / n, any other with ε / n (random actions not skewed)
-        oracle = behaviour > epsilon / n + 1e-5 if m.random_skew == 1.0 else None
-        if oracle is None:
-            raise SystemExit(f"{preset}: skewed random actions (random_skew={m.random_skew}) hide which action was the oracle's")
+        oracle = behaviour > epsilon / n + 1e-5  # the oracle's action has probability 1 - ε + ε / n, any other ε / n
         weights = np.minimum(np.asarray(unbiasing_weights(behaviour, n)), m.weight_clip)
         conditions = np.asarray(data.extras["conditions"])
         rewards = np.asarray(data.history.reward).reshape(args.tasks, -1, env.horizon)
@@ -56,6 +55,7 @@ def main() -> None:
                            ("shortfall", ~best)):
             print(f"{preset}, {name}: {part.mean():.3f} of positions; the oracle's action {oracle[part].mean():.3f} of them, "
                   f"{np.sum(weights[part] * oracle[part]) / np.sum(weights[part]):.3f} weighted (uniform {1 / n:.3f})", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -476,10 +476,11 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     # would take one to two hours per seed on two cores, so 160 of them, drawn per seed (AD's runs evaluate again on the
     # same sample: python -m train eval RUN_DIR --eval-pool-sample 160)
     **_dicp(_KEYDOOR9, "keydoor9", 16, (0, 10), eval_pool_sample=160),
+    # ICEE whose "no shortfall" also asks for the fewest steps (docs/methods.md#icee): on keydoor9 a detour costs no return
+    "keydoor9-icee-time": (_preset(**_KEYDOOR9, **{**_ICEE9_WEIGHTED, "context_episodes": _KEYDOOR9_AD["context_episodes"]},
+                                   time_shortfall=True), {}),
     # Q-learning's 60-episode keydoor9 histories hold almost no reward, so neither AD nor DICP learns from them; AD on
     # PSRL's histories does (0.76 of optimal at episode 40) and leaves headroom below PSRL: DICP on keydoor9-ad's data
-    # ICEE whose "no shortfall" also asks for the fewest steps (docs/methods.md#icee): on keydoor9 a detour costs no return
-    "keydoor9-icee-time": (_preset(**_KEYDOOR9, **{**_ICEE9_WEIGHTED, "context_episodes": 4}, time_shortfall=True), {}),
     "keydoor9-dicp-psrl": (_preset(**_KEYDOOR9, **{**_DICP9, "source": "psrl", "history_episodes": 12, "episode_stride": 1,
                                                    "num_train_tasks": _AD9["num_train_tasks"]},
                                    plan_depth=16, beam_widths=(0, 10), eval_pool_sample=160), {}),

@@ -350,9 +350,10 @@ class Transformer(nn.Module):
         valid = (slot_time >= 0) & (slot_time >= segment_start[:, None])  # (b, max_len)
         x = self._embed(token)
         key_rotation = None
-        distance = (time[:, None] - slot_time).astype(jnp.float32)  # a cached key sits this many steps back
+        back = time[:, None] - slot_time  # a cached key sits this many steps back
+        distance = back.astype(jnp.float32)
         if self.position_encoding == "rotary":
-            key_rotation = self._key_rotation(time[:, None] - slot_time)
+            key_rotation = self._key_rotation(back)
         elif self.position_encoding == "learned":
             x = x + self.positions[jnp.clip(time - segment_start, 0, self.max_len - 1)]
         keys, values = [], []
