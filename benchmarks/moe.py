@@ -16,7 +16,7 @@ goal) and the task-wise experts' load per goal, drawn to ``--plot``.
 
 ``--layer``: the expert layer alone, forward and backward on ``--tokens`` tokens (darkroom9-ad-t2mir's
 share of a batch per device: 16 windows of 200 steps) at width 64, for the token-wise (6 experts) and
-task-wise (12) mixtures, top-2: activations computed for the chosen experts only (the layer) against
+task-wise (12) mixtures, top-2: the chosen experts only, on pairs sorted into tiles (the layer) against
 every expert evaluated (``icrl.models.moe.every_expert``), interleaved, best of ``--rounds``.
 """
 
@@ -123,18 +123,19 @@ def layer_seconds(num_experts: int, tokens: int, rounds: int, width: int = 64, h
     from icrl.models.moe import GLUExperts, every_expert, routing_weights
 
     layer = GLUExperts(num_experts, hidden, width // 2, k)
-    x = jax.random.normal(jax.random.PRNGKey(0), (tokens, width))
-    logits = jax.random.normal(jax.random.PRNGKey(1), (tokens, num_experts))
-    chosen = logits >= jax.lax.top_k(logits, k)[0][:, k - 1 : k]
+    rows = (tokens // 200, 200) if tokens % 200 == 0 else (tokens,)  # windows of 200 steps, as the presets'
+    x = jax.random.normal(jax.random.PRNGKey(0), rows + (width,))
+    logits = jax.random.normal(jax.random.PRNGKey(1), rows + (num_experts,))
+    chosen = logits >= jax.lax.top_k(logits, k)[0][..., k - 1 : k]
     weights = routing_weights(logits, chosen)
     params = layer.init(jax.random.PRNGKey(2), x, weights)
-    faces = {"chosen only": lambda p, x: layer.apply(p, x, weights), "every expert": lambda p, x: every_expert(p["params"], x, weights)}
-    grads = {name: jax.jit(jax.grad(lambda p, x, f=f: jnp.sum(jnp.sin(f(p, x))), argnums=(0, 1))) for name, f in faces.items()}
+    faces = {"chosen only": lambda p, x, w: layer.apply(p, x, w), "every expert": lambda p, x, w: every_expert(p["params"], x, w)}
+    grads = {name: jax.jit(jax.grad(lambda p, x, w, f=f: jnp.sum(jnp.sin(f(p, x, w))), argnums=(0, 1, 2))) for name, f in faces.items()}
     best = {name: float("inf") for name in grads}
     for _ in range(rounds + 1):  # the first compiles
         for name, g in grads.items():
             t0 = time.perf_counter()
-            jax.block_until_ready(g(params, x))
+            jax.block_until_ready(g(params, x, weights))
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
 

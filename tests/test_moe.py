@@ -3,8 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from icrl.models import Transformer
+from icrl.models import moe as moe_module
 from icrl.models.moe import GLUExperts, MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared, every_expert, routing_weights
 
 
@@ -47,14 +49,23 @@ def test_experts_combine_with_the_gate_weights():
         np.testing.assert_allclose(out[i], expected, atol=1e-5)
 
 
-def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the_gate_in_value_and_gradient():
-    """Activations are computed for each token's chosen experts alone; the layer's output and its gradients
-    (parameters, input, and the gate weights of the chosen experts) equal evaluating every expert."""
+@pytest.mark.parametrize("shape, group_tokens, skew", [
+    ((4, 40, 12), 2048, False),  # one group of 160 tokens, tiles of 16 pairs
+    ((4, 40, 12), 80, False),  # two groups of two rows side by side, tiles of 8
+    ((4, 40, 12), 80, True),  # most pairs on the first experts, the last chosen by none
+    ((100, 12), 2048, True),  # tokens without a time axis: one group
+    ((3, 5, 12), 2048, False),  # too few pairs to tile: the definition's path
+])
+def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the_gate_in_value_and_gradient(
+        monkeypatch, shape, group_tokens, skew):
+    """Only the chosen experts are evaluated, on pairs sorted by expert into tiles; the layer's output and
+    its gradients (parameters, input, and the gate weights of the chosen experts) equal evaluating every expert."""
+    monkeypatch.setattr(moe_module, "GROUP_TOKENS", group_tokens)
     experts = GLUExperts(num_experts=6, hidden=8, out=3, num_selects=2)
-    x = jax.random.normal(jax.random.PRNGKey(0), (4, 9, 12))
-    logits = jax.random.normal(jax.random.PRNGKey(1), (4, 9, 6))
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    logits = jax.random.normal(jax.random.PRNGKey(1), shape[:-1] + (6,)) + (jnp.arange(6.0)[::-1] * 2 if skew else 0)
     chosen = logits >= jax.lax.top_k(logits, 2)[0][..., 1:2]
-    params = jax.jit(experts.init)(jax.random.PRNGKey(2), x, jnp.ones((4, 9, 6)) / 6)
+    params = jax.jit(experts.init)(jax.random.PRNGKey(2), x, jnp.ones(shape[:-1] + (6,)) / 6)
 
     def reference(params, x, logits):
         return every_expert(params["params"], x, routing_weights(logits, chosen))
@@ -70,6 +81,15 @@ def test_experts_computed_for_the_chosen_only_equal_every_expert_weighted_by_the
         np.testing.assert_allclose(g, w, atol=1e-5)
 
 
+def test_tile_sizes_keep_padding_within_half_the_pairs():
+    """The tile is the largest power of two up to 128 whose one part-empty tile per expert pads at most half the
+    pairs; a group too small for tiles of 8 is left to the definition (0)."""
+    assert moe_module._tile_size(3200, 12) == 128  # darkroom9-ad-t2mir: 8 rows of 200 steps, top 2
+    assert moe_module._tile_size(3200, 6) == 128
+    assert moe_module._tile_size(320, 6) == 16
+    assert moe_module._tile_size(30, 6) == 0
+
+
 def test_contrastive_loss_rewards_routing_that_tells_tasks_apart():
     w = jnp.eye(4) * 5.0
     same = jnp.repeat(jax.nn.one_hot(jnp.arange(4), 4), 2, axis=0)  # rows 2i and 2i+1 route alike, tasks differ
@@ -79,19 +99,20 @@ def test_contrastive_loss_rewards_routing_that_tells_tasks_apart():
 
 def test_t2mir_transformer_parallel_equals_step_and_sows_its_losses():
     model = Transformer(6, 4, max_len=40, num_layers=2, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
-    tokens = jax.random.normal(jax.random.PRNGKey(0), (2, 30, 6))
+    tokens = jax.random.normal(jax.random.PRNGKey(0), (4, 30, 6))  # enough tokens to tile both mixtures; a step has too few
+    assert moe_module._tile_size(4 * 30 * 2, 12) and not moe_module._tile_size(4 * 2, 6)
     params = jax.jit(model.init)(jax.random.PRNGKey(1), tokens[:, :3])
     parallel = jax.jit(model.apply)(params, tokens)
 
     def body(carry, x):
         return model.apply(params, carry, x, None, method="step")
 
-    _, steps = jax.jit(lambda c, x: jax.lax.scan(body, c, x))(model.init_carry(2), tokens.swapaxes(0, 1))
+    _, steps = jax.jit(lambda c, x: jax.lax.scan(body, c, x))(model.init_carry(4), tokens.swapaxes(0, 1))
     np.testing.assert_allclose(parallel, steps.swapaxes(0, 1), atol=1e-5)
     _, sown = jax.jit(lambda p: model.apply(p, tokens, None, deterministic=False, paired=True, rngs={"dropout": jax.random.PRNGKey(2)},
                                             mutable=["moe"]))(params)
     ffn = sown["moe"]["blocks_1"]["ffn"]
-    assert ffn["task_router"][0].shape == (2, 12) and float(ffn["balance"][0]) >= 0 and np.isfinite(float(ffn["contrastive"][0]))
+    assert ffn["task_router"][0].shape == (4, 12) and float(ffn["balance"][0]) >= 0 and np.isfinite(float(ffn["contrastive"][0]))
     assert "blocks_0" not in sown["moe"]  # T2MIR's layer replaces the last block's feed-forward only
 
 

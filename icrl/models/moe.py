@@ -15,15 +15,18 @@ Gating is noisy top-k (Shazeer et al. 2017): ``logits + N(0, 1) · (softplus(W_n
 softmax-normalised. The balance loss is ``cv²(importance) + cv²(load)`` over the
 experts, where importance sums the gate weights and load is the smooth
 probability, under the noise, that each expert is among a token's top ``k``; it is
-zero for a perfectly even spread. Experts are GLU networks. Every expert's input
-product is computed for every token (one matrix product over all experts, which keeps
-shapes static and the parallel and step faces equal); the activations, the costly
-element-wise part, only for each token's ``k`` chosen experts, scattered back to zeros
-for the output product. Outputs and gradients equal evaluating every expert and
-weighting the rest by zero (:func:`every_expert`, the definition), in a fraction of
-its time (``python benchmarks/moe.py --layer`` prints both). On CPU a grouped product
-(``jax.lax.ragged_dot``) measured slower than the dense form, and a per-token gather of
-the chosen experts' weights needs memory per token.
+zero for a perfectly even spread. Experts are GLU networks.
+
+Each token's ``k`` (token, expert) pairs are sorted by expert into tiles of a fixed
+size, every tile holding one expert's pairs (its last tile padded with empty
+slots), and each tile meets its own expert's weights in a batched product: the
+experts' products are computed for the chosen pairs alone, at most
+``pairs + experts · tile`` slots, with static shapes (:func:`routed_glu`). Outputs
+equal evaluating every expert on every token and weighting the rest by zero
+(:func:`every_expert`, the definition), up to float rounding; ``python
+benchmarks/moe.py --layer`` times both. A sequence's tokens are tiled in groups of
+whole rows of the batch, so the data-parallel split of a batch stays a split of
+the groups. A handful of tokens (a deployed step) takes the definition's path.
 
 Differences from the reference code, by choice: the contrastive loss's keys are
 the online router's own outputs under a stop-gradient rather than a momentum
@@ -89,12 +92,8 @@ class NoisyTopKGate(nn.Module):
 
 class GLUExperts(nn.Module):
     """``num_experts`` GLU networks ``width -> hidden -> out`` combined with ``weights (..., num_experts)``,
-    of which at most ``num_selects`` per token are non-zero: ``(..., width) -> (..., out)``.
-
-    The input product runs over all experts at once, ``x @ [W_in_1 .. W_in_E]``; each token's
-    ``num_selects`` largest weights pick the experts whose activations are computed; those, times their
-    weights, are scattered to zeros and meet ``[W_out_1; ..; W_out_E]`` in one product (the weighted
-    sum folded into it). An expert of weight zero adds nothing, so this equals evaluating all."""
+    of which at most ``num_selects`` per token are non-zero: ``(..., width) -> (..., out)``. Only the chosen
+    experts are evaluated (:func:`routed_glu`)."""
 
     num_experts: int
     hidden: int
@@ -104,17 +103,103 @@ class GLUExperts(nn.Module):
     @nn.compact
     def __call__(self, x, weights):
         init = nn.initializers.lecun_normal()
-        e, d, h, k = self.num_experts, x.shape[-1], self.hidden, self.num_selects
-        w_in = self.param("w_in", init, (e, d, 2 * h))
-        b_in = self.param("b_in", nn.initializers.zeros, (e, 2 * h))
-        w_out = self.param("w_out", init, (e, h, self.out))
-        b_out = self.param("b_out", nn.initializers.zeros, (e, self.out))
-        hid = (x @ w_in.transpose(1, 0, 2).reshape(d, e * 2 * h) + b_in.reshape(-1)).reshape(x.shape[:-1] + (e, 2 * h))
-        chosen_weights, chosen = jax.lax.top_k(weights, k)  # (..., k): the experts a token is routed to
-        a, gate = jnp.split(jnp.take_along_axis(hid, chosen[..., None], axis=-2), 2, axis=-1)  # (..., k, h) each
-        act = nn.gelu(a) * jax.nn.sigmoid(gate) * chosen_weights[..., None]
-        scattered = jnp.einsum("...ke,...kh->...eh", jax.nn.one_hot(chosen, e, dtype=act.dtype), act)  # zero elsewhere
-        return scattered.reshape(x.shape[:-1] + (e * h,)) @ w_out.reshape(e * h, self.out) + weights @ b_out
+        e, d, h = self.num_experts, x.shape[-1], self.hidden
+        params = {
+            "w_in": self.param("w_in", init, (e, d, 2 * h)),
+            "b_in": self.param("b_in", nn.initializers.zeros, (e, 2 * h)),
+            "w_out": self.param("w_out", init, (e, h, self.out)),
+            "b_out": self.param("b_out", nn.initializers.zeros, (e, self.out)),
+        }
+        return routed_glu(params, x, weights, self.num_selects)
+
+
+#: Tokens per group of whole batch rows that :func:`routed_glu` sorts together (at most; a row is never split).
+GROUP_TOKENS = 2048
+#: Largest and smallest tile of pairs; the tile is the largest power of two in between whose padding,
+#: one tile per expert at most, stays within half the pairs of a group.
+MAX_TILE, MIN_TILE = 128, 8
+
+
+@jax.custom_vjp
+def _permute(rows: jax.Array, index: jax.Array, inverse: jax.Array) -> jax.Array:
+    """``rows[index]``, an index equal to ``len(rows)`` giving a row of zeros. ``index`` maps each output
+    row to at most one input row and ``inverse`` (``len(output)`` where none) does the converse, so the
+    gradient is the same kind of gather instead of a scatter-add."""
+    return _take_rows(rows, index)
+
+
+def _take_rows(rows, index):
+    return jnp.concatenate([rows, jnp.zeros((1,) + rows.shape[1:], rows.dtype)])[index]
+
+
+def _permute_fwd(rows, index, inverse):
+    return _take_rows(rows, index), (index, inverse)
+
+
+def _permute_bwd(residuals, grad):
+    index, inverse = residuals
+    return _take_rows(grad, inverse), None, None
+
+
+_permute.defvjp(_permute_fwd, _permute_bwd)
+
+
+def _tile_size(pairs: int, num_experts: int) -> int:
+    """The largest power of two in ``[MIN_TILE, MAX_TILE]`` with ``num_experts · tile <= pairs / 2``, or 0
+    when even the smallest pads more than that (too few tokens to be worth sorting)."""
+    tile = MAX_TILE
+    while tile >= MIN_TILE and num_experts * tile * 2 > pairs:
+        tile //= 2
+    return tile if tile >= MIN_TILE else 0
+
+
+def _routed_group(params: dict, x: jax.Array, weights: jax.Array, k: int, tile: int) -> jax.Array:
+    """:func:`routed_glu` of one group of tokens ``x: (n, d)``, ``weights: (n, e)``, in tiles of ``tile`` pairs."""
+    e, d, h2 = params["w_in"].shape
+    n = x.shape[0]
+    pairs = n * k
+    num_tiles = -(-pairs // tile) + e  # each expert's last tile may be part empty: at most e more than full
+    chosen_weights, chosen = jax.lax.top_k(weights, k)  # (n, k): the experts a token is routed to
+    expert = chosen.reshape(pairs)  # pair p = token p // k, its (p % k)-th expert
+    one_hot = jax.nn.one_hot(expert, e, dtype=jnp.int32)
+    rank = jnp.take_along_axis(jnp.cumsum(one_hot, axis=0), expert[:, None], axis=1)[:, 0] - 1  # among its expert's
+    tiles = (one_hot.sum(0) + tile - 1) // tile  # per expert
+    first_tile = jnp.cumsum(tiles) - tiles
+    slot = first_tile[expert] * tile + rank  # every pair's slot, distinct
+    slot_pair = jnp.full((num_tiles * tile,), pairs, jnp.int32).at[slot].set(
+        jnp.arange(pairs, dtype=jnp.int32), unique_indices=True)  # pairs (none) where a slot is empty
+    tile_expert = jnp.minimum(jnp.searchsorted(first_tile + tiles, jnp.arange(num_tiles), side="right"), e - 1)
+    select = jax.nn.one_hot(tile_expert, e, dtype=x.dtype)  # (tiles, e): each tile's expert's weights
+    w_in = (select @ params["w_in"].reshape(e, -1)).reshape(num_tiles, d, h2)
+    w_out = (select @ params["w_out"].reshape(e, -1)).reshape(num_tiles, h2 // 2, -1)
+    slots_x = _permute(jnp.repeat(x, k, axis=0), slot_pair, slot).reshape(num_tiles, tile, d)
+    a, gate = jnp.split(jnp.einsum("tsd,tdf->tsf", slots_x, w_in) + (select @ params["b_in"])[:, None], 2, axis=-1)
+    slots_y = jnp.einsum("tsh,tho->tso", nn.gelu(a) * jax.nn.sigmoid(gate), w_out).reshape(num_tiles * tile, -1)
+    pair_y = _permute(slots_y, slot, slot_pair).reshape(n, k, -1)
+    return jnp.einsum("nk,nko->no", chosen_weights, pair_y) + weights @ params["b_out"]
+
+
+def routed_glu(params: dict, x: jax.Array, weights: jax.Array, k: int) -> jax.Array:
+    """The experts ``params`` (``w_in (e, d, 2h)``, ``b_in``, ``w_out (e, h, out)``, ``b_out``) on
+    ``x: (..., d)``, combined with ``weights (..., e)``, of which each token has ``k`` non-zero
+    (the gate's top ``k``): what :func:`every_expert` computes, evaluating only the chosen experts.
+
+    ``x: (batch, time, d)`` is cut into groups of whole rows, at most :data:`GROUP_TOKENS` tokens each
+    (but one row at least), the groups run side by side (``vmap``); other shapes form one group.
+    Within a group the ``k`` (token, expert) pairs of every token are sorted by expert into
+    tiles (:func:`_tile_size`); a group too small to tile is computed by the definition."""
+    e = params["w_in"].shape[0]
+    if x.ndim == 3 and x.shape[0] > 1:
+        batch, time = x.shape[:2]
+        rows = max([r for r in range(1, batch + 1) if batch % r == 0 and r * time <= GROUP_TOKENS], default=1)
+        groups = (x.reshape(batch // rows, rows * time, -1), weights.reshape(batch // rows, rows * time, e))
+    else:
+        groups = (x.reshape(1, -1, x.shape[-1]), weights.reshape(1, -1, e))
+    tile = _tile_size(groups[0].shape[1] * k, e)
+    if not tile:
+        return every_expert(params, x, weights)
+    out = jax.vmap(lambda xs, ws: _routed_group(params, xs, ws, k, tile))(*groups)
+    return out.reshape(x.shape[:-1] + out.shape[-1:])
 
 
 def every_expert(params: dict, x: jax.Array, weights: jax.Array) -> jax.Array:
