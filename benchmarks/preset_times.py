@@ -1,6 +1,6 @@
 """How long each preset of the common benchmark trains on this machine, from its measured step time.
 
-    python benchmarks/preset_times.py [--benchmarks darkroom9 keydoor9] [--presets NAME ...] [--rounds 3]
+    python benchmarks/preset_times.py [--benchmarks darkroom9 keydoor9] [--presets NAME ...] [--rounds 3] [--json FILE]
 
 For every preset: its training step (its own model, objective, batch and microbatches, on data made
 as its runs make them from ``--dataset-tasks`` training tasks, or streamed / meta-RL trials where
@@ -10,19 +10,28 @@ training minutes (the benchmark table's column, which runs measure end to end, c
 progress included). Beside it, where a preset trains on a fixed dataset, the seconds that making
 the whole dataset takes, scaled from a second making of ``--dataset-tasks`` tasks (the first
 compiles). Untrained parameters: a step's cost does not depend on what the model learned.
-Run it on an otherwise idle machine: the minutes are absolute, not ratios.
+Run it on an otherwise idle machine: the minutes are absolute, not ratios. As many host devices as
+``python -m train`` makes from the cores, unless ``XLA_FLAGS`` names a count. ``--json FILE`` writes
+the figures (``python docs/make_results.py --preset-times FILE`` puts them in the results page's
+benchmark tables).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 import time
 
-import jax
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from train.__main__ import _use_every_core  # noqa: E402
+
+_use_every_core()  # the devices a training run makes, before JAX starts
+
+import jax  # noqa: E402
 
 from icrl.training import Trainer  # noqa: E402
 from train.configs import BENCHMARKS, config_for  # noqa: E402
@@ -47,11 +56,12 @@ def trainer_and_data(cfg, setup, num_tasks: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", nargs="+", default=["darkroom9", "keydoor9"], choices=sorted(BENCHMARKS))
+    parser.add_argument("--benchmarks", nargs="+", default=sorted(BENCHMARKS), choices=sorted(BENCHMARKS))
     parser.add_argument("--presets", nargs="+", default=None, help="only these presets (of the benchmarks named)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dataset-tasks", type=int, default=512)
     parser.add_argument("--limit-minutes", type=float, default=10.0, help="flag presets whose training would take longer")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
     presets = [p for b in args.benchmarks for p in BENCHMARKS[b]]
     if args.presets:
@@ -76,6 +86,17 @@ def main() -> None:
             over.append(preset)
     print(f"\nlongest: {max(presets, key=lambda p: seconds[p] * cfgs[p].train.train_steps)}; "
           + (f"over {args.limit_minutes:g} min of training: {', '.join(over)}" if over else f"every one within {args.limit_minutes:g} min"))
+    if args.json:
+        figures = {"format": "icrl-preset-times/1", "devices": jax.device_count(), "backend": jax.default_backend(),
+                   "cores": os.cpu_count(), "processor": platform.processor() or platform.machine(), "rounds": args.rounds,
+                   "date": time.strftime("%Y-%m-%d"),
+                   "presets": {p: {"step_ms": seconds[p] * 1e3, "steps": cfgs[p].train.train_steps,
+                                   "minutes": seconds[p] * cfgs[p].train.train_steps / 60,
+                                   "data_minutes": None if data_seconds[p] is None else data_seconds[p] / 60}
+                               for p in presets}}
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

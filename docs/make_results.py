@@ -228,7 +228,7 @@ def render(summary: dict) -> tuple[str, list[str]]:
         lines += [_chosen(name) + " " + _commits(n, seeds), ""]
         lines += _bandit_table(n, seeds, model) if cfg["kind"] == REGRET else _grid_table(n, seeds, model, cfg)
         lines += ["", f"![{name}]({name}.png)", ""]
-    lines += _benchmark_sections(n, summary.get("benchmarks", {}))
+    lines += _benchmark_sections(n, summary.get("benchmarks", {}), summary.get("preset_times"))
     return "\n".join(lines) + "\n", n.printed
 
 
@@ -304,7 +304,23 @@ def stored_rows(bench: dict) -> list:
     return out
 
 
-def _benchmark_sections(n, benchmarks: dict) -> list[str]:
+def read_preset_times(path: str) -> dict:
+    """The figures ``benchmarks/preset_times.py --json`` wrote to ``path``, checked."""
+    try:
+        with open(path) as f:
+            figures = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f"--preset-times {path}: cannot read it ({err})") from None
+    if not isinstance(figures, dict) or figures.get("format") != "icrl-preset-times/1":
+        raise SystemExit(f"--preset-times {path}: not written by benchmarks/preset_times.py --json "
+                         f"(format {figures.get('format') if isinstance(figures, dict) else None!r}, expected 'icrl-preset-times/1')")
+    missing = [k for k in ("devices", "cores", "rounds", "date", "presets") if k not in figures]
+    if missing or not figures["presets"]:
+        raise SystemExit(f"--preset-times {path}: missing {missing or ['presets']}")
+    return figures
+
+
+def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -> list[str]:
     from icrl.compare import table
 
     if not benchmarks:
@@ -313,29 +329,33 @@ def _benchmark_sections(n, benchmarks: dict) -> list[str]:
              "Every method on the grid-world protocol of the AD, ICEE and DICP papers (docs/methods.md), gathered by "
              "`python -m train compare NAME` from runs made as `python -m train PRESET --train-seed K` would make them. "
              "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
-             "ICEE's design was chosen on training-split goals. Training minutes: darkroom9's AD, DPT, AD-S5, T2MIR, LHF, "
-             "meta-RL and ICEE runs were measured with up to five runs sharing the two cores; keydoor9's and RA-DT's "
-             "one run at a time, but for the first seed of keydoor9-ad and keydoor9-ad-s5, which shared the cores with another run; "
-             "DICP's with tests sharing the cores at times. DICP's rows are one trained model per seed deployed several ways "
+             "ICEE's design was chosen on training-split goals. DICP's rows are one trained model per seed deployed several ways "
              "(beam widths, planning off); keydoor9's DICP runs plan on a sample of the held-out pairs drawn per seed, as their "
              "rows say (AD evaluated again on the same pairs: docs/methods.md#dicp). darkroom20 is RA-DT's long-episode room "
-             "(docs/methods.md#ra-dt), its runs made one at a time but for parts of darkroom20-ad's first seed and "
-             "darkroom20-ad-short's third, which shared the cores with tests. darkroom9-ad-t2mir-noisy's second and third seeds, "
-             "keydoor9-ad-t2mir, darkroom9-icee (all three seeds of each), the second and third seeds of darkroom9-rl2-s5 and "
-             "keydoor9-ad-lhf's first seed were made with at most one other run beside them, darkroom9-icee's and "
-             "keydoor9-icee's pinned to one core. The first two seeds of keydoor9-ad-t2mir-noisy, the second of keydoor9-rl2-s5 "
-             "and keydoor9-icee, and biasedroom9's runs (pinned to one core) were made with two other runs and tests "
-             "sharing the cores, which stretched their training several times over; the third seeds of "
-             "keydoor9-ad-t2mir-noisy, keydoor9-rl2-s5 and keydoor9-icee two at a time, each pinned to one core, with tests "
-             "beside them for part of the time (keydoor9-ad-t2mir-noisy's third with the expert layer that computes the "
-             "chosen experts alone, the same function: docs/methods.md). Each preset's training time on an "
-             "idle machine, from its step time, is measured by benchmarks/preset_times.py (docs/methods.md).", ""]
+             "(docs/methods.md#ra-dt).", "",
+             "'Training (min per seed)' is the runs' own wall time. Many runs shared the two cores with other runs and tests "
+             "(up to five runs at once, some pinned to one core), which stretched their minutes, several times over for "
+             "some: the column records the runs, it does not measure the presets."]
+    idle = None
+    if preset_times:
+        idle = {p: t["minutes"] for p, t in preset_times["presets"].items()}
+        longest = max(idle, key=idle.get)
+        lines[-1] += (" 'Training, idle machine' measures them: each preset's training step timed in turns with every other "
+                      "preset's on one otherwise idle machine, best of " + n(preset_times["rounds"], "d") + " rounds, times "
+                      "its steps, with " + n(preset_times["devices"], "d") + " host devices on " + n(preset_times["cores"], "d")
+                      + " cores (" + n(preset_times["date"], "s") + "; `python benchmarks/preset_times.py --json FILE`, "
+                      "gathered by `python docs/make_results.py --preset-times FILE`). The longest, " + longest + ", trains in "
+                      + n(idle[longest], ".1f") + " minutes there" + (
+                          "; over ten minutes: " + ", ".join(p for p in idle if idle[p] > 10) if any(v > 10 for v in idle.values())
+                          else "") + ". T2MIR runs made before its expert layer evaluated the "
+                      "chosen experts alone computed the same function (docs/methods.md).")
+    lines.append("")
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
         rows = stored_rows(bench)
         n.printed.extend(r["name"] for r in bench["rows"])  # row names are the runs' own (DICP's "beam 4")
         lines += [f"## {name}", "", f"Held-out goals: {n(bench['num_goals'], 'd')}; training seeds "
-                  f"{', '.join(n(s, 'd') for s in bench['seeds'])}.", "", table(rows, fmt=n), ""]
+                  f"{', '.join(n(s, 'd') for s in bench['seeds'])}.", "", table(rows, fmt=n, idle_minutes=idle), ""]
         if bench["missing"]:
             lines += ["Not yet run: " + ", ".join(f"`{m}`" for m in bench["missing"]) + ".", ""]
         lines += [f"![{name}]({name}.png)", ""]
@@ -479,6 +499,9 @@ def main() -> None:
     parser.add_argument("--benchmarks", nargs="+", default=[], metavar="NAME", choices=BENCHMARK_ORDER,
                         help="gather these common benchmarks' runs from runs/compare into the summary (nothing is trained); "
                              "a run found replaces its seed's figures, the summary's other figures are kept")
+    parser.add_argument("--preset-times", default=None, metavar="FILE",
+                        help="put the idle-machine training minutes that benchmarks/preset_times.py --json wrote to FILE into "
+                             "the summary (the benchmark tables' last column), replacing any earlier")
     parser.add_argument("--replace", action="store_true",
                         help="with --benchmarks: drop the summary's earlier figures of those benchmarks, keep only runs/compare's")
     args = parser.parse_args()
@@ -494,10 +517,12 @@ def main() -> None:
     for name in args.benchmarks:
         earlier = None if args.replace else summary.get("benchmarks", {}).get(name)
         summary.setdefault("benchmarks", {})[name] = gather_benchmark(name, args.seeds, earlier)
-    if args.benchmarks:
+    if args.preset_times:
+        summary["preset_times"] = read_preset_times(args.preset_times)
+    if args.benchmarks or args.preset_times:
         with open(SUMMARY, "w") as f:
             json.dump(summary, f, indent=1, allow_nan=False)
-    if not args.render_only and not args.benchmarks:
+    if not (args.render_only or args.benchmarks or args.preset_times):
         names = args.only or ORDER
         fresh = run_all(names, args.seeds, set(args.rerun))
         summary["experiments"].update(fresh["experiments"])

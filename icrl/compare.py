@@ -137,14 +137,18 @@ def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
     return () if None in ids else ids
 
 
-def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format) -> str:
+def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format,
+          idle_minutes: dict[str, float] | None = None) -> str:
     """A markdown table: one row per method, the fraction of optimal at ``episodes`` (mean ±
     interval across seeds), the first episode reaching ``reach``, seeds and training minutes.
     Every number goes through ``fmt(value, spec)`` (the results page passes one that keeps them).
-    An episode no row reaches has no column."""
+    An episode no row reaches has no column. ``idle_minutes``: preset -> training minutes measured
+    on an idle machine (``benchmarks/preset_times.py``), a column beside the runs' own minutes; a
+    row takes its preset's figure by the first word of its name (DICP's "darkroom9-dicp (beam 4)")."""
     episodes = tuple(e for e in episodes if any(row.at(e) is not None for row in rows)) or episodes
     head = (["method"] + [f"episode {fmt(e, 'd')}" for e in episodes]
-            + [f"first episode ≥ {fmt(100 * reach, '.0f')}%", "seeds", "training (min per seed)"])
+            + [f"first episode ≥ {fmt(100 * reach, '.0f')}%", "seeds", "training (min per seed)"]
+            + ([] if idle_minutes is None else ["training, idle machine (min)"]))
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in rows:
         cells = [row.name]
@@ -154,6 +158,9 @@ def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = 
         first = row.first_reaching(reach)
         cells += ["—" if first is None else fmt(first, "d"), fmt(row.seeds, "d"),
                   "—" if row.minutes is None else fmt(row.minutes, ".1f")]
+        if idle_minutes is not None:
+            idle = idle_minutes.get(row.name.split(" ")[0]) if row.minutes is not None else None
+            cells.append("—" if idle is None else fmt(idle, ".1f"))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"\nFraction of the optimal return per episode, mean over training seeds ± Student-t {fmt(CI_LEVEL, 'd')}% "
                  f"interval across seeds (none for one seed).")

@@ -34,6 +34,12 @@ def test_table_by_hand():
     # a run evaluated on a sample of the held-out pool says so in its row
     sampled = {**_results("room-dicp", {"DICP": [4, 8, 10], "psrl": [7, 10, 10]}), "num_goals": 160, "pool_size": 1296}
     assert [r.name for r in rows({"room-dicp": [sampled]}, ("psrl",))] == ["room-dicp [160 of 1296 tasks]", "psrl"]
+    # minutes measured on an idle machine, by preset: every way of deploying it, none for a baseline or an unmeasured preset
+    idle = table(found + [Row("room-ad", np.array([[0.5, 0.9, 1.0]]), (0,), (3.0,))], episodes=(1,),
+                 idle_minutes={"room-dicp": 7.31, "other": 1.0})
+    assert "training, idle machine (min) |" in idle.splitlines()[0]
+    assert "| room-dicp (beam 1) | 0.30 | — | 1 | 2.0 | 7.3 |" in idle and "| psrl | 0.70 | 2 | 1 | — | — |" in idle
+    assert "| room-ad | 0.50 | 2 | 1 | 3.0 | — |" in idle and "idle" not in table(found, episodes=(1,))
     one, longer = Row("x", np.array([[0.2, 0.4]])), Row("y", np.array([[0.1, 0.3, 0.5, 0.6, 0.7]]))
     assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one, longer], episodes=(1, 2, 5))  # a row shorter than another
 
