@@ -148,3 +148,22 @@ def test_stored_benchmark_rows_name_their_seeds_and_old_entries_have_them_inferr
     old["missing"] = []  # three seeds named for two curves
     with pytest.raises(ValueError, match="'room-ad': 2 curves but seeds \\[0, 1, 2\\]"):
         module.stored_rows(old)
+
+
+def test_preset_times_file_is_checked_before_it_reaches_the_summary(tmp_path):
+    """make_results.py --preset-times reads what benchmarks/preset_times.py --json wrote; a missing, corrupt or
+    foreign file is refused with its path and what was expected."""
+    module = _make_results()
+    good = {"format": "icrl-preset-times/1", "devices": 2, "cores": 2, "rounds": 3, "date": "2026-01-01",
+            "presets": {"darkroom9-ad": {"step_ms": 190.0, "steps": 1500, "minutes": 4.75, "data_minutes": 0.3}}}
+    path = tmp_path / "times.json"
+    path.write_text(json.dumps(good))
+    assert module.read_preset_times(str(path)) == good
+    cases = [("missing.json", None, "cannot read it"), ("corrupt.json", "{", "cannot read it"),
+             ("foreign.json", json.dumps({"format": "other"}), "expected 'icrl-preset-times/1'"),
+             ("empty.json", json.dumps({**good, "presets": {}}), "missing")]
+    for name, text, message in cases:
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        with pytest.raises(SystemExit, match=message):
+            module.read_preset_times(str(tmp_path / name))
