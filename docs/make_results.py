@@ -340,14 +340,14 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
     if preset_times:
         idle = {p: t["minutes"] for p, t in preset_times["presets"].items()}
         longest = max(idle, key=idle.get)
+        over = [p for p, minutes in idle.items() if minutes > 10]
         lines[-1] += (" 'Training, idle machine' measures them: each preset's training step timed in turns with every other "
                       "preset's on one otherwise idle machine, best of " + n(preset_times["rounds"], "d") + " rounds, times "
                       "its steps, with " + n(preset_times["devices"], "d") + " host devices on " + n(preset_times["cores"], "d")
                       + " cores (" + n(preset_times["date"], "s") + "; `python benchmarks/preset_times.py --json FILE`, "
                       "gathered by `python docs/make_results.py --preset-times FILE`). The longest, " + longest + ", trains in "
-                      + n(idle[longest], ".1f") + " minutes there" + (
-                          "; over ten minutes: " + ", ".join(p for p in idle if idle[p] > 10) if any(v > 10 for v in idle.values())
-                          else "") + ". T2MIR runs made before its expert layer evaluated the "
+                      + n(idle[longest], ".1f") + " minutes there" + ("; over ten minutes: " + ", ".join(over) if over else "")
+                      + ". T2MIR runs made before its expert layer evaluated the "
                       "chosen experts alone computed the same function (docs/methods.md).")
     lines.append("")
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
