@@ -77,13 +77,21 @@ class S5SSM(nn.Module):
         return lam_bar, ((lam_bar - 1.0) / lam)[:, None] * b
 
     def _output(self, states, u):
-        c = self.c[..., 0] + 1j * self.c[..., 1]
-        return 2.0 * jnp.einsum("hp,...p->...h", c, states).real + self.d * u
+        # 2 Re(C x) as one real product: [Re x, Im x] against [Re C, -Im C]
+        c = jnp.concatenate([self.c[..., 0], -self.c[..., 1]], axis=1)  # (width, state_size)
+        x = jnp.concatenate([states.real, states.imag], axis=-1)
+        return 2.0 * (x @ c.T) + self.d * u
+
+    def _input(self, b_bar, u):
+        """``B u`` of real ``u``: one real product against ``[Re B; Im B]``."""
+        both = u @ jnp.concatenate([b_bar.real, b_bar.imag], axis=0).T
+        half = b_bar.shape[0]
+        return jax.lax.complex(both[..., :half], both[..., half:])
 
     def __call__(self, u, resets):
         """``u: (batch, time, width)``, ``resets: (batch, time)``."""
         lam_bar, b_bar = self.discretized()
-        bu = jnp.einsum("ph,bth->btp", b_bar, u.astype(jnp.complex64))
+        bu = self._input(b_bar, u)
         a = jnp.broadcast_to(lam_bar, bu.shape)
         r = jnp.broadcast_to(resets[..., None], bu.shape)
         _, states, _ = jax.lax.associative_scan(reset_scan_operator, (a, bu, r), axis=1)
@@ -93,7 +101,7 @@ class S5SSM(nn.Module):
         """``state: (batch, half) complex``, ``u: (batch, width)``, ``reset: (batch,)``."""
         lam_bar, b_bar = self.discretized()
         state = jnp.where(reset[:, None], 0.0, state)
-        state = lam_bar * state + jnp.einsum("ph,bh->bp", b_bar, u.astype(jnp.complex64))
+        state = lam_bar * state + self._input(b_bar, u)
         return state, self._output(state, u)
 
 
