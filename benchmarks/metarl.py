@@ -4,9 +4,11 @@
 
 (1) For each preset, one PPO update (rollout of the trials, the parallel pass, the
 minibatch epochs) with the S5 policy and with the GRU policy at the same width and
-depth, measured interleaved over ``--rounds`` rounds of 2 updates (best round of
-each); environment steps per second of training and the ratio S5 / GRU; and, for
-the S5 policy, the share of an update spent rolling out (the trials alone). (2)
+depth, and with the S5 policy on one device (updates are data parallel over the
+host devices ``python -m train`` makes), measured interleaved over ``--rounds``
+rounds of 2 updates (best round of each); environment steps per second of training,
+the ratio S5 / GRU and the data-parallel speed-up; and, for the S5 policy, the share
+of an update spent rolling out (the trials alone, on one device). (2)
 ``--train``: the named experiments (``PRESET-s5`` and ``PRESET-gru``) trained with
 the same seed, or their saved results reused; held-out figures against the
 baselines: bandits, cumulative regret at the horizon against Thompson sampling and
@@ -22,9 +24,13 @@ import os
 import sys
 import time
 
-import jax
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from train.__main__ import _use_every_core  # noqa: E402
+
+_use_every_core()  # the devices a training run makes, before JAX starts
+
+import jax  # noqa: E402
 
 from icrl.results import format_table  # noqa: E402
 from train.configs import config_for  # noqa: E402
@@ -35,23 +41,26 @@ OUT = os.path.join("runs", "bench-rl2")
 RESULTS = os.path.join("runs", "results")  # docs/make_results.py's runs of DPT and AD
 
 
-def _trainer(preset: str, backbone: str):
-    cfg = config_for(f"{preset}-{backbone}")
+def _trainer(preset: str, backbone: str, **overrides):
+    cfg = config_for(f"{preset}-{backbone}", **overrides)
     setup = build(cfg)
     return setup, setup.objective.make_trainer(setup.model, cfg.train), cfg
 
 
 def throughput(preset: str, rounds: int) -> None:
     built = {backbone: _trainer(preset, backbone) for backbone in ("s5", "gru")}
-    runs = {backbone: (trainer, None) for backbone, (_, trainer, _) in built.items()}
+    one = _trainer(preset, "s5", num_devices=1)[1]
+    runs = {**{backbone: (trainer, None) for backbone, (_, trainer, _) in built.items()}, "s5-one": (one, None)}
     steps = {backbone: cfg.train.batch_size * setup.objective.trial_len for backbone, (setup, _, cfg) in built.items()}
     seconds = interleaved_step_seconds(runs, rounds, steps=2)
-    rate = {b: steps[b] / s for b, s in seconds.items()}
+    rate = {b: steps[b] / seconds[b] for b in steps}
     cfg = built["s5"][2]
     print(f"{preset} ({cfg.train.batch_size} trials x {steps['s5'] // cfg.train.batch_size} steps per update, "
           f"{cfg.num_layers} layers of width {cfg.width}, {cfg.ppo_epochs} epochs x {cfg.ppo_minibatches} minibatches): "
           f"S5 {seconds['s5']:.2f} s/update ({rate['s5']:,.0f} env steps/s), GRU {seconds['gru']:.2f} s/update "
           f"({rate['gru']:,.0f} env steps/s); S5 / GRU {rate['s5'] / rate['gru']:.2f}x")
+    print(f"  S5 on {built['s5'][1].num_shards} devices, data parallel: {seconds['s5']:.2f} s/update against "
+          f"{seconds['s5-one']:.2f} on one ({seconds['s5-one'] / seconds['s5']:.2f}x)")
     for backbone, (setup, trainer, cfg) in built.items():  # the rollout alone: the part that runs step by step
         params = trainer.init_state().params
         collect = jax.jit(lambda p, k: setup.objective.collect(setup.model, p, k, cfg.train.batch_size))

@@ -19,6 +19,11 @@ One compiled PPO update (:meth:`PPOTrainer._train_step`):
 3. ``num_epochs`` passes of clipped-PPO minibatch updates (:func:`ppo_loss`) over
    whole trials.
 
+Data parallel over the training mesh (:func:`jax.shard_map`): each device collects
+its share of the trials and takes its share of every minibatch; gradients, losses
+and the advantages' normalisation are averaged across devices, so N devices take the
+update one device would, on other random draws (one device keeps its draws).
+
 The model's last output is the value, in units of the largest discounted
 return of a trial (:attr:`MetaRL.value_scale`: a reward of 1 at every step), so
 that value and policy losses have like scales whatever the trial's length. Training runs in :func:`icrl.training.train` like any other
@@ -28,13 +33,13 @@ objective: checkpoints, exact resume (update ``t``'s randomness is
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import PartitionSpec
 
 from envs.base import check_positive_int
 from icrl.agents.model import ModelAgent
@@ -87,13 +92,23 @@ def gae(rewards: jax.Array, values: jax.Array, gamma: float, lam: float) -> tupl
     return adv, adv + values
 
 
-def ppo_loss(logits, values, actions, old_logp, advantages, returns, cfg: PPOConfig) -> tuple[jax.Array, dict]:
+def ppo_loss(logits, values, actions, old_logp, advantages, returns, cfg: PPOConfig,
+             axis_name: str | None = None) -> tuple[jax.Array, dict]:
     """Clipped PPO loss over every position of a minibatch.
 
     ``logits: (..., A)``; ``values, actions, old_logp, advantages, returns: (...)``. The
     advantages are normalised over the minibatch; the value loss is ``½ (V − R)²``.
+    ``axis_name``: the minibatch is split in equal shares over that mapped axis, and the
+    normalisation uses the whole minibatch's mean and deviation (each share's loss is then
+    its part of the whole's: their mean is the loss of the minibatch in one piece).
     Returns ``(loss, parts)`` with ``parts = {policy, value, entropy, clip_fraction}``."""
-    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    mean = advantages.mean()
+    if axis_name is not None:
+        mean = jax.lax.pmean(mean, axis_name)
+    var = jnp.mean(jnp.square(advantages - mean))
+    if axis_name is not None:
+        var = jax.lax.pmean(var, axis_name)
+    adv = (advantages - mean) / (jnp.sqrt(var) + 1e-8)
     logp_all = jax.nn.log_softmax(logits)
     logp = jnp.take_along_axis(logp_all, actions[..., None], -1)[..., 0]
     ratio = jnp.exp(logp - old_logp)
@@ -174,9 +189,10 @@ class MetaRL:
         advantages, returns = gae(history.reward / self.value_scale, values, self.ppo.gamma, self.ppo.gae_lambda)
         return Trials(tokens, resets, history.action, log_probs, advantages, returns, history.reward, history.regret)
 
-    def loss(self, model, params, trials: Trials):
+    def loss(self, model, params, trials: Trials, axis_name: str | None = None):
+        """PPO's loss on ``trials`` (a share of the minibatch over ``axis_name``, when named)."""
         logits, values = self._outputs(model, params, trials.tokens, trials.resets)
-        return ppo_loss(logits, values, trials.actions, trials.log_probs, trials.advantages, trials.returns, self.ppo)
+        return ppo_loss(logits, values, trials.actions, trials.log_probs, trials.advantages, trials.returns, self.ppo, axis_name)
 
 
 def ppo_optimizer(cfg: TrainConfig, steps_per_update: int) -> optax.GradientTransformation:
@@ -189,17 +205,20 @@ def ppo_optimizer(cfg: TrainConfig, steps_per_update: int) -> optax.GradientTran
 
 class PPOTrainer(Trainer):
     """:class:`icrl.training.Trainer` whose step is one PPO update of a :class:`MetaRL` objective:
-    ``cfg.train_steps`` updates of ``cfg.batch_size`` trials each. Runs on one device."""
+    ``cfg.train_steps`` updates of ``cfg.batch_size`` trials each, data parallel over the devices
+    (``cfg.num_devices``; 0: every device): each collects and learns from its share of the trials."""
 
     def __init__(self, model, objective: MetaRL, cfg: TrainConfig):
-        if cfg.num_devices > 1:
-            raise ValueError(f"meta-RL training runs on one device; got num_devices={cfg.num_devices}")
         if cfg.microbatches != 1:
             raise ValueError(f"meta-RL splits its updates by ppo_minibatches; got microbatches={cfg.microbatches}")
         ppo = objective.ppo
         if cfg.batch_size % ppo.num_minibatches:
             raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} equal minibatches")
-        super().__init__(model, objective, dataclasses.replace(cfg, num_devices=1))
+        super().__init__(model, objective, cfg)
+        if cfg.batch_size % (ppo.num_minibatches * self.num_shards):
+            raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} "
+                             f"minibatches with an equal share on each of {self.num_shards} devices (a multiple of "
+                             f"{ppo.num_minibatches * self.num_shards}); or set num_devices")
         self.steps_per_update = ppo.num_epochs * ppo.num_minibatches
         self.optimizer = ppo_optimizer(cfg, self.steps_per_update)
 
@@ -211,32 +230,47 @@ class PPOTrainer(Trainer):
         self.check_data(data)
         return None
 
-    def _train_step(self, state: TrainState, data, first_nonfinite, schedule):  # PPO's own schedule: self.optimizer
-        objective, ppo = self.objective, self.objective.ppo
-        key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
+    def _update(self, state: TrainState, key):
+        """One device's part of a PPO update (inside :func:`jax.shard_map` over the ``data`` axis):
+        its share of the trials, its share of each minibatch, gradients and figures averaged over
+        the devices. Returns ``(new state, metrics, whether every minibatch step was finite)``."""
+        objective, ppo, shards = self.objective, self.objective.ppo, self.num_shards
+        if shards > 1:  # one device keeps the draws of a run made before updates were data parallel
+            key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         k_collect, k_epochs = jax.random.split(key)
-        trials = objective.collect(self.model, state.params, k_collect, self.cfg.batch_size)
-        minibatch = self.cfg.batch_size // ppo.num_minibatches
-        grad_fn = jax.value_and_grad(lambda p, t: objective.loss(self.model, p, t), has_aux=True)
+        local = self.cfg.batch_size // shards
+        trials = objective.collect(self.model, state.params, k_collect, local)
+        minibatch = local // ppo.num_minibatches
+        grad_fn = jax.value_and_grad(lambda p, t: objective.loss(self.model, p, t, "data"), has_aux=True)
 
         def minibatch_step(carry, idx):
             params, opt_state = carry
             (loss, parts), grads = grad_fn(params, jax.tree.map(lambda x: x[idx], trials))
+            loss, parts, grads = jax.lax.pmean((loss, parts, grads), "data")
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), (loss, finite_step(loss, grads), parts)
 
         def epoch(carry, key):
-            order = jax.random.permutation(key, self.cfg.batch_size).reshape(ppo.num_minibatches, minibatch)
+            order = jax.random.permutation(key, local).reshape(ppo.num_minibatches, minibatch)
             return jax.lax.scan(minibatch_step, carry, order)
 
         (params, opt_state), (losses, finite, parts) = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(k_epochs, ppo.num_epochs))
-        new = TrainState(state.step + 1, params, opt_state)
         metrics = {"loss": losses.mean(), "trial_return": trials.rewards.sum(-1).mean(),
                    **{k: v.mean() for k, v in parts.items()}}
         if trials.regret is not None:
             metrics["trial_regret"] = trials.regret.sum(-1).mean()
-        new, first_nonfinite = self._guard(state, new, jnp.all(finite), first_nonfinite)
+        metrics = jax.lax.pmean(metrics, "data")
+        return TrainState(state.step + 1, params, opt_state), metrics, jnp.all(finite)
+
+    def _train_step(self, state: TrainState, data, first_nonfinite, schedule):  # PPO's own schedule: self.optimizer
+        key = jax.random.fold_in(jax.random.fold_in(self.key, 1), state.step)
+        replicated = PartitionSpec()
+        # check_vma off: the devices' keys make the trials device-varying; parameters, optimizer state and figures
+        # leave as every device's same average (pmean), which is what the replicated out_specs take
+        new, metrics, finite = jax.shard_map(self._update, mesh=self.mesh, in_specs=(replicated, replicated),
+                                             out_specs=replicated, check_vma=False)(state, key)
+        new, first_nonfinite = self._guard(state, new, finite, first_nonfinite)
         return new, metrics, first_nonfinite
 
 

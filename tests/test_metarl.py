@@ -122,6 +122,45 @@ def test_tiny_bandit_policy_beats_random_on_held_out_tasks():
     assert {"trial_return", "trial_regret", "entropy"} <= set(logs[-1])
 
 
+def test_data_parallel_update_is_the_whole_minibatchs():
+    """Split over two devices (shard_map), each device's loss on its half of a minibatch, with the
+    advantages normalised by the whole's statistics, averages to the loss and gradient of the
+    minibatch in one piece; normalising each half by its own statistics would not."""
+    env, _ = envs.make("darkroom", size=4, horizon=6)
+    objective = MetaRL(env, TokenSpec.for_env(env), 12)
+    model = make_model("s5", objective.spec.token_dim, objective.num_outputs, num_layers=1, width=16, state_size=8)
+    params = _init(model, objective)
+    trials = objective.collect(model, params, jax.random.PRNGKey(5), 8)
+    # advantages that differ in scale between the halves, so per-half normalisation would show
+    trials = trials._replace(advantages=trials.advantages.at[4:].mul(5.0).at[4:].add(2.0))
+    whole_fn = jax.jit(jax.value_and_grad(lambda p: objective.loss(model, p, trials)[0]))
+    whole, whole_grads = whole_fn(params)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:2]), ("data",))
+    spec, rep = jax.sharding.PartitionSpec("data"), jax.sharding.PartitionSpec()
+
+    def shares(axis_name):
+        def per_device(p, t):
+            loss, grads = jax.value_and_grad(lambda q: objective.loss(model, q, t, axis_name)[0])(p)
+            return jax.lax.pmean((loss, grads), "data")
+        return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(rep, spec), out_specs=rep, check_vma=False))(params, trials)
+
+    split, split_grads = shares("data")
+    np.testing.assert_allclose(split, whole, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), split_grads, whole_grads)
+    _, own_grads = shares(None)  # each half normalised alone: another objective
+    gap = max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(own_grads), jax.tree.leaves(whole_grads)))
+    assert gap > 1e-3, gap
+
+
+def test_meta_rl_trainer_refuses_a_batch_the_devices_cannot_share():
+    env, _ = envs.make("bernoulli-bandit", num_arms=3, horizon=10)
+    objective = MetaRL(env, TokenSpec.for_env(env), 10, PPOConfig(num_minibatches=2))
+    model = make_model("gru", objective.spec.token_dim, objective.num_outputs, num_layers=1, width=8)
+    with pytest.raises(ValueError, match="batch_size=6 .* each of 2 devices .* multiple of 4"):
+        objective.make_trainer(model, TrainConfig(train_steps=1, batch_size=6, num_devices=2))
+    objective.make_trainer(model, TrainConfig(train_steps=1, batch_size=6, num_devices=1))  # one device takes it
+
+
 def test_killed_meta_rl_run_resumes_to_the_same_parameters(tmp_path):
     """Update t's trials and minibatch order depend only on the seed and t: a run stopped after 2
     of 4 updates and resumed (another process would build another trainer) ends with the
