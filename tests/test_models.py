@@ -227,8 +227,9 @@ def test_einsum_attention_with_alibi_equals_jax_dot_product_attention():
 
 @pytest.mark.parametrize("encoding", ["alibi", "rotary"])
 def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
-    """A long sequence attends in blocks of queries (the last block padded): outputs and parameter
-    gradients equal whole attention's, with resets (a per-row mask) and a position bias."""
+    """A long sequence attends in blocks of queries, each against the keys up to its last query (the
+    last block shorter): outputs and parameter gradients equal whole attention's, with resets (a
+    per-row mask) and a position bias."""
     from icrl.models import transformer
 
     model = Transformer(6, 3, max_len=24, num_layers=2, num_heads=2, width=16, position_encoding=encoding)
@@ -241,10 +242,11 @@ def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
         return model.apply(p, tokens, resets), jax.grad(lambda q: (model.apply(q, tokens, resets) ** 2).sum())(p)
 
     whole = jax.jit(lambda p: outputs_and_grads(p))(params)
-    monkeypatch.setattr(transformer, "QUERY_CHUNK", 8)  # 45 steps > 2 x 8: six blocks, the last padded by 3
+    monkeypatch.setattr(transformer, "QUERY_CHUNK", 8)  # 45 steps > 2 x 8: six blocks of 8 queries, the last of 5
     chex.assert_trees_all_close(jax.jit(lambda p: outputs_and_grads(p))(params), whole, atol=1e-4, rtol=1e-4)
     blocked = str(jax.make_jaxpr(lambda p: model.apply(p, tokens, resets))(params))
-    assert "scan" in blocked and "f32[2,2,45,45]" not in blocked  # no whole (time x time) scores
+    assert "f32[2,2,45,45]" not in blocked  # no whole (time x time) scores
+    assert "f32[2,2,8,8]" in blocked and "f32[2,2,8,16]" in blocked and "f32[2,2,5,45]" in blocked  # keys up to each block's end
 
 
 def test_windowed_recurrent_state_acts_on_its_last_restart_only():
