@@ -347,8 +347,9 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
                       + " cores (" + n(preset_times["date"], "s") + "; `python benchmarks/preset_times.py --json FILE`, "
                       "gathered by `python docs/make_results.py --preset-times FILE`). The longest, " + longest + ", trains in "
                       + n(idle[longest], ".1f") + " minutes there" + ("; over ten minutes: " + ", ".join(over) if over else "")
-                      + ". T2MIR runs made before its expert layer evaluated the "
-                      "chosen experts alone computed the same function (docs/methods.md).")
+                      + ". The column times the code as it is; runs made with an earlier form of a layer that computed the "
+                      "same function (T2MIR's expert layer, S5's projections, long-window attention) keep their own minutes "
+                      "(docs/performance.md, docs/methods.md).")
     lines.append("")
     for name in [b for b in BENCHMARK_ORDER if b in benchmarks]:
         bench = benchmarks[name]
