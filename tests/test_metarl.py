@@ -128,7 +128,7 @@ def test_data_parallel_update_is_the_whole_minibatchs():
     minibatch in one piece; normalising each half by its own statistics would not."""
     env, _ = envs.make("darkroom", size=4, horizon=6)
     objective = MetaRL(env, TokenSpec.for_env(env), 12)
-    model = make_model("s5", objective.spec.token_dim, objective.num_outputs, num_layers=1, width=16, state_size=8)
+    model = make_model("gru", objective.spec.token_dim, objective.num_outputs, num_layers=1, width=8)
     params = _init(model, objective)
     trials = objective.collect(model, params, jax.random.PRNGKey(5), 8)
     # advantages that differ in scale between the halves, so per-half normalisation would show
