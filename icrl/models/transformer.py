@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -93,17 +95,17 @@ def causal_attention(q, k, v, mask, bias=None, query_chunk: int | None = None):
     if time <= 2 * query_chunk:
         return _attention(q, k, v, mask, bias)
 
-    def block(start, end):
-        # the mask is causal: no query of rows [start, end) sees a key at or after end, so the block's scores stop
-        # there (about half the work of every block seeing every key); sliced inside the rematerialised function,
-        # so what the backward pass keeps of each block is the whole inputs, shared, not a copy of its slice
-        @jax.checkpoint
-        def attend(q, k, v, mask, bias):
-            return _attention(q[:, start:end], k[:, :end], v[:, :end], mask[:, start:end, :end],
-                              None if bias is None else bias[:, :, start:end, :end])
-        return attend(q, k, v, mask, bias)
+    blocks = [(start, min(start + query_chunk, time)) for start in range(0, time, query_chunk)]
+    return jnp.concatenate([_query_block(q, k, v, mask, bias, start, end) for start, end in blocks], axis=1)
 
-    return jnp.concatenate([block(start, min(start + query_chunk, time)) for start in range(0, time, query_chunk)], axis=1)
+
+@functools.partial(jax.checkpoint, static_argnums=(5, 6))
+def _query_block(q, k, v, mask, bias, start: int, end: int):
+    """Attention of query rows ``[start, end)`` against keys ``[0, end)``: the mask is causal, so no
+    later key is seen (about half the work of every block scoring every key). Rematerialised, and
+    sliced inside, so what the backward pass keeps of each block is the whole inputs, shared."""
+    return _attention(q[:, start:end], k[:, :end], v[:, :end], mask[:, start:end, :end],
+                      None if bias is None else bias[:, :, start:end, :end])
 
 
 class Block(nn.Module):
