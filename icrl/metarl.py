@@ -102,13 +102,11 @@ def ppo_loss(logits, values, actions, old_logp, advantages, returns, cfg: PPOCon
     normalisation uses the whole minibatch's mean and deviation (each share's loss is then
     its part of the whole's: their mean is the loss of the minibatch in one piece).
     Returns ``(loss, parts)`` with ``parts = {policy, value, entropy, clip_fraction}``."""
-    mean = advantages.mean()
-    if axis_name is not None:
-        mean = jax.lax.pmean(mean, axis_name)
-    var = jnp.mean(jnp.square(advantages - mean))
-    if axis_name is not None:
-        var = jax.lax.pmean(var, axis_name)
-    adv = (advantages - mean) / (jnp.sqrt(var) + 1e-8)
+    def whole_mean(x):  # the mean over the whole minibatch, every share's together
+        return x.mean() if axis_name is None else jax.lax.pmean(x.mean(), axis_name)
+
+    mean = whole_mean(advantages)
+    adv = (advantages - mean) / (jnp.sqrt(whole_mean(jnp.square(advantages - mean))) + 1e-8)
     logp_all = jax.nn.log_softmax(logits)
     logp = jnp.take_along_axis(logp_all, actions[..., None], -1)[..., 0]
     ratio = jnp.exp(logp - old_logp)
@@ -211,14 +209,12 @@ class PPOTrainer(Trainer):
     def __init__(self, model, objective: MetaRL, cfg: TrainConfig):
         if cfg.microbatches != 1:
             raise ValueError(f"meta-RL splits its updates by ppo_minibatches; got microbatches={cfg.microbatches}")
-        ppo = objective.ppo
-        if cfg.batch_size % ppo.num_minibatches:
-            raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} equal minibatches")
         super().__init__(model, objective, cfg)
-        if cfg.batch_size % (ppo.num_minibatches * self.num_shards):
-            raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} "
-                             f"minibatches with an equal share on each of {self.num_shards} devices (a multiple of "
-                             f"{ppo.num_minibatches * self.num_shards}); or set num_devices")
+        ppo, shards = objective.ppo, self.num_shards
+        if cfg.batch_size % (ppo.num_minibatches * shards):
+            raise ValueError(f"batch_size={cfg.batch_size} trials must split into num_minibatches={ppo.num_minibatches} equal "
+                             f"minibatches" + (f" with an equal share on each of {shards} devices (a multiple of "
+                                               f"{ppo.num_minibatches * shards}); or set num_devices" if shards > 1 else ""))
         self.steps_per_update = ppo.num_epochs * ppo.num_minibatches
         self.optimizer = ppo_optimizer(cfg, self.steps_per_update)
 
