@@ -196,6 +196,14 @@ def test_dicp_settings_are_checked():
         build(config_for("darkroom9-dicp", env="bernoulli-bandit", baselines=("random",)))
     with pytest.raises(ValueError, match="spans 13 episodes"):
         config_for("darkroom9-dicp", history_episodes=12)
+    with pytest.raises(ValueError, match="window_starts must be one of"):
+        config_for("darkroom9-dicp", window_starts="middle")
+    with pytest.raises(ValueError, match="window_starts='step' needs episode_stride=1, got 4"):
+        build(config_for("darkroom9-dicp", window_starts="step"))
+    assert build(config_for("darkroom9-dicp", window_starts="step", episode_stride=1)).objective.window_starts == "step"
+    # runs recorded before DICP had the setting (windows from episode starts) still match their records
+    assert "window_starts" not in config_for("darkroom9-dicp").trained_fields()
+    assert config_for("darkroom9-dicp", window_starts="step", episode_stride=1).trained_fields()["window_starts"] == "step"
     with pytest.raises(ValueError, match="both 0"):
         DICPAgent(None, None, None, width=3, depth=0)
     with pytest.raises(ValueError, match=r"min_prob must be in \[0, 1/5\]"):

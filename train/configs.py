@@ -161,10 +161,13 @@ class ExperimentConfig:
         included, as one flat dict (the training settings are recorded on their own, by
         :func:`icrl.training.train`). A field added after runs were recorded is left out while
         it holds the value that reproduces them (:data:`ADDED_FIELDS`), and the method adds
-        what older records carry (:meth:`train.methods.Method.record_extras`), so those runs
-        still resume."""
+        what older records carry (:meth:`train.methods.Method.record_extras`) and leaves out
+        its settings added since at their reproducing values (``Method.added_settings``), so
+        those runs still resume."""
+        added = self.method_def.added_settings
+        own = {k: v for k, v in self.method_fields(*TRAINED_GROUPS).items() if not (k in added and v == added[k])}
         return without_added_defaults({**self.method_def.record_extras(self), **self.fields_of(*TRAINED_GROUPS),
-                                       **self.method_fields(*TRAINED_GROUPS), "seed": self.seed})
+                                       **own, "seed": self.seed})
 
     def env_kwargs(self) -> dict:
         if self.env in ("bernoulli-bandit", "gaussian-bandit"):

@@ -42,6 +42,9 @@ class Method:
     #: recorded checkpoints while every method's settings were one flat list (dpt, ad, rl2): its records carry
     #: the other such methods' settings at their defaults (:data:`FLAT_RECORD_DEFAULTS`)
     flat_records: bool = False
+    #: settings the method gained after its runs were first recorded, with the value that reproduces those runs:
+    #: left out of its records while at that value, so the runs still resume and evaluate
+    added_settings: dict = {}
 
     def check(self, cfg) -> None:
         """Raise ``ValueError`` for settings that cannot run together (called when a config is made)."""

@@ -24,6 +24,8 @@ class DICPConfig:
     source: str = setting("q-learning", "data", "the learning algorithm whose histories are distilled (as AD's)")
     history_episodes: int = setting(60, "data", "episodes in each source learning history (as AD's)")
     episode_stride: int = setting(4, "objective", "the window takes every k-th episode of a history (as AD's)")
+    window_starts: str = setting("episode", "objective", "windows begin at episode starts, or at any step (stride 1: as the "
+                                 "deployed agent's sliding context does; as AD's)")
     dynamics_weight: float = setting(1.0, "objective", "weight of the reward and next-state losses beside the action loss")
     beam_widths: tuple[int, ...] = setting((0, 10), "eval", "beam widths deployed, one agent each (0: planning off)")
     plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
@@ -36,6 +38,8 @@ class DICPConfig:
         widths = tuple(self.beam_widths)
         if not widths or any(not isinstance(w, int) or w < 0 for w in widths) or len(set(widths)) != len(widths):
             raise ValueError(f"beam_widths must be distinct integers >= 0 (0: planning off), got {self.beam_widths!r}")
+        if self.window_starts not in ("episode", "step"):
+            raise ValueError(f"window_starts must be one of ('episode', 'step'), got {self.window_starts!r}")
         if not 0 <= self.plan_min_prob < 1:
             raise ValueError(f"plan_min_prob must be in [0, 1), got {self.plan_min_prob!r}")
         if self.dynamics_weight < 0:
@@ -45,6 +49,7 @@ class DICPConfig:
 class DICP(Method):
     name, label, Config = "dicp", "DICP", DICPConfig
     unused_common = ("lhf", "lhf_keep", "lhf_stability", "deploy_context", "deploy_window")
+    added_settings = {"window_starts": "episode"}
 
     def check(self, cfg) -> None:
         if cfg.data_source != "fixed":
@@ -76,7 +81,8 @@ class DICP(Method):
         from icrl.objectives import DICPObjective
 
         m = cfg.method
-        objective = DICPObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, num_states=env.num_states,
+        objective = DICPObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, window_starts=m.window_starts,
+                                  num_states=env.num_states,
                                   obs_to_index=env.obs_to_index, dynamics_weight=m.dynamics_weight)
         objective.check({"num_episodes": m.history_episodes})
         return objective, cfg.context_episodes * env.horizon
