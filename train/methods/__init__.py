@@ -128,6 +128,15 @@ FLAT_RECORD_DEFAULTS = {"collector": "dirichlet", "labels": "optimal", "source":
                         "episode_stride": 1, "window_starts": "episode"}
 
 
+#: where a window of learning history may begin (AD's and DICP's ``window_starts``): episode starts, or any step
+WINDOW_STARTS = ("episode", "step")
+
+
+def check_window_starts(value: str) -> None:
+    if value not in WINDOW_STARTS:
+        raise ValueError(f"window_starts must be one of {WINDOW_STARTS}, got {value!r}")
+
+
 def check_window_steps(cfg, label: str) -> None:
     """A window set in steps (a method's ``window_steps``) replaces whole episodes: refused beside
     ``context_episodes`` other than 1, naming both."""

@@ -9,7 +9,7 @@ from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from train.fields import setting
-from train.methods import Method, check_window_steps
+from train.methods import Method, check_window_starts, check_window_steps
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ class ADConfig:
             raise ValueError(f"noisy_fraction must be in [0, 1], got {self.noisy_fraction!r}")
         if self.pool_size % self.pool_chunk:
             raise ValueError(f"pool_size={self.pool_size} must be a multiple of pool_chunk={self.pool_chunk}")
-        if self.window_starts not in ("episode", "step"):
-            raise ValueError(f"window_starts must be one of ('episode', 'step'), got {self.window_starts!r}")
+        check_window_starts(self.window_starts)
         check_positive_int("window_steps", self.window_steps, minimum=0)
         if self.window_steps and self.window_starts != "step":
             raise ValueError(f"window_steps={self.window_steps} cuts episodes: window_starts must be 'step', got {self.window_starts!r}")

@@ -16,7 +16,7 @@ from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from icrl.objectives import check_window_span
 from train.fields import setting
-from train.methods import Method
+from train.methods import Method, check_window_starts
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ class DICPConfig:
         widths = tuple(self.beam_widths)
         if not widths or any(not isinstance(w, int) or w < 0 for w in widths) or len(set(widths)) != len(widths):
             raise ValueError(f"beam_widths must be distinct integers >= 0 (0: planning off), got {self.beam_widths!r}")
-        if self.window_starts not in ("episode", "step"):
-            raise ValueError(f"window_starts must be one of ('episode', 'step'), got {self.window_starts!r}")
+        check_window_starts(self.window_starts)
         if not 0 <= self.plan_min_prob < 1:
             raise ValueError(f"plan_min_prob must be in [0, 1), got {self.plan_min_prob!r}")
         if self.dynamics_weight < 0:
@@ -82,8 +81,7 @@ class DICP(Method):
 
         m = cfg.method
         objective = DICPObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, window_starts=m.window_starts,
-                                  num_states=env.num_states,
-                                  obs_to_index=env.obs_to_index, dynamics_weight=m.dynamics_weight)
+                                  num_states=env.num_states, obs_to_index=env.obs_to_index, dynamics_weight=m.dynamics_weight)
         objective.check({"num_episodes": m.history_episodes})
         return objective, cfg.context_episodes * env.horizon
 
