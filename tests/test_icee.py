@@ -106,6 +106,28 @@ def test_sorted_episodes_have_decreasing_epsilon(room):
     np.testing.assert_allclose(np.sort(unsorted.extras["epsilon"], 1)[:, ::-1], data.extras["epsilon"])
 
 
+def test_sorted_episodes_keep_their_probabilities_and_earn_their_flags_anew(room):
+    """Sorting moves each episode whole (actions, rewards, the data policy's probabilities), and the flags
+    are those of the new order: an episode that beat the ones drawn before it may not beat those now first."""
+    n, e, h = 8, 6, room.horizon
+    data = make_icee_dataset(room, jax.random.PRNGKey(3), n, e, sort_by_epsilon=True)
+    drawn = make_icee_dataset(room, jax.random.PRNGKey(3), n, e)
+    order = np.argsort(-np.asarray(drawn.extras["epsilon"]), axis=1, kind="stable")
+    per = lambda x: np.asarray(x).reshape(n, e, h)  # noqa: E731
+    for name, a, b in [("action", data.history.action, drawn.history.action), ("reward", data.history.reward, drawn.history.reward),
+                       ("behaviour", data.extras["behaviour"], drawn.extras["behaviour"])]:
+        np.testing.assert_array_equal(per(a), np.take_along_axis(per(b), order[:, :, None], 1), err_msg=name)
+    def flags(rewards):  # the flag of every episode, by hand: above 0 and at least every earlier return
+        returns = per(rewards).sum(-1)
+        best_before = np.concatenate([np.zeros((n, 1)), np.maximum.accumulate(returns, 1)[:, :-1]], 1)
+        return ((returns > 0) & (returns >= best_before)).astype(np.float32)
+
+    sorted_flags = flags(data.history.reward)
+    conditions = np.asarray(data.extras["conditions"]).reshape(n, e, h, 3)
+    np.testing.assert_array_equal(conditions[..., 2], np.repeat(sorted_flags[..., None], h, -1))
+    assert (sorted_flags != np.take_along_axis(flags(drawn.history.reward), order, 1)).any()  # relabelled, not moved
+
+
 def test_conditions_on_a_hand_made_history():
     """Horizon 4. Returns 0, 2, 1, 2, 3: flags 0 (no better than an empty episode), 1 (beats 0),
     0 (1 < 2), 1 (a tie with the best counts), 1 (beats 2). Episode 2's rewards [0, 0, 1, 1] have

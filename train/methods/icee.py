@@ -30,7 +30,8 @@ class ICEEConfig:
     min_epsilon: float = setting(0.0, "data", "the least probability of a random action (1, with max_epsilon 1: uniformly random actions)")
     random_skew: float = setting(1.0, "data", "a random action a is drawn with probability proportional to skew**a (1: uniform; "
                                  "below 1: a biased data policy)")
-    sort_by_epsilon: bool = setting(False, "data", "each task's episodes in order of decreasing epsilon (the AD-sorted baseline's data; Dark Room's ICEE presets)")
+    sort_by_epsilon: bool = setting(False, "data", "each task's episodes in order of decreasing epsilon (the AD-sorted "
+                                    "baseline's data; Dark Room's ICEE presets)")
     time_shortfall: bool = setting(False, "data", "'no shortfall' also asks for the best return in the fewest steps (a detour "
                                    "that still ends with the best return falls short: Key-to-Door's rewards, each paid once)")
     conditioned: bool = setting(True, "objective", "tokens carry the return to go and the cross-episode flag (off: AD on the episodes)")
