@@ -10,6 +10,11 @@ how often the action taken there was the oracle's, plain and weighted by ``unifo
 (clipped as the preset clips). The weighted figure is the oracle action's probability in the target the
 unbiased objective fits for that condition (given the rest of the token alike): near uniform
 (1 / actions), the condition says nothing about which action is good.
+
+Also printed: in which episode each task's first reward comes, with the episodes in the order they
+were drawn. A window whose acting episode has several failed episodes before it, as a deployed
+agent's first episodes have, is only as common as late first rewards are (the reason Dark Room's
+presets sort each task's episodes by decreasing ε: docs/methods.md#icee).
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ def main() -> None:
         to_go = np.flip(np.cumsum(np.flip(rewards, -1), -1), -1).reshape(args.tasks, -1)
         left = conditions[..., 1] * env.horizon + to_go > 0.5  # the best return to go (shortfall + return to go) is not 0
         best = conditions[..., 0] > 0.5
+        first = np.argmax(rewards.sum(-1) > 0, axis=1)
+        first[rewards.sum((1, 2)) == 0] = rewards.shape[1]
+        share = np.bincount(first, minlength=rewards.shape[1] + 1) / args.tasks
+        print(f"{preset}, first reward (episodes in drawn order): episode 1 {share[0]:.3f}, 2 {share[1]:.3f}, 3 {share[2]:.3f}, "
+              f"later {share[3:-1].sum():.3f}, never in {rewards.shape[1]} {share[-1]:.3f}", flush=True)
         for name, part in (("no shortfall, reward left", best & left), ("no shortfall, none left", best & ~left),
                            ("shortfall", ~best)):
             print(f"{preset}, {name}: {part.mean():.3f} of positions; the oracle's action {oracle[part].mean():.3f} of them, "
