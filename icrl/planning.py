@@ -64,16 +64,31 @@ def dynamics_loss(outputs: jax.Array, labels: DynamicsLabels, num_actions: int, 
 
 class Prediction(NamedTuple):
     """A model's most likely outcome of every action: ``reward (..., A)`` (0 or 1), ``next_state (..., A)``,
-    and its ``policy (..., A)`` logits there (they order beams of equal predicted reward)."""
+    and its ``policy (..., A)`` logits there (they order beams of equal predicted reward). ``score (..., A)``,
+    where given, is what a beam collects for the action in place of ``reward`` (the reward's probability:
+    :func:`most_likely`'s ``expected``); the imagined token still carries ``reward``."""
 
     reward: jax.Array
     next_state: jax.Array
     policy: jax.Array
+    score: jax.Array | None = None
 
 
-def most_likely(policy: jax.Array, reward_logits: jax.Array, next_state_logits: jax.Array) -> Prediction:
+#: how a plan counts reward: ``argmax`` (the likelier class, 0 or 1: the paper's search), ``expected`` (its probability)
+PLAN_REWARDS = ("argmax", "expected")
+
+
+def most_likely(policy: jax.Array, reward_logits: jax.Array, next_state_logits: jax.Array, expected: bool = False) -> Prediction:
+    """The likeliest reward and next state of every action; ``expected``: beams collect the reward's
+    probability (the expected reward), so that a plan heads where reward is likeliest even where no
+    single cell is likelier rewarded than not (the argmax search then sees no reward and follows the policy)."""
+    score = jax.nn.softmax(reward_logits, -1)[..., 1] if expected else None
     return Prediction(jnp.argmax(reward_logits, -1).astype(jnp.float32), jnp.argmax(next_state_logits, -1).astype(jnp.int32),
-                      policy)
+                      policy, score)
+
+
+def _gain(pred: Prediction) -> jax.Array:
+    return pred.reward if pred.score is None else pred.score
 
 
 class Plan(NamedTuple):
@@ -91,6 +106,10 @@ class Plan(NamedTuple):
 #: beam ``k`` continues beam ``parents[k]`` of ``carry`` (the previous level's batch of beams) with the imagined
 #: transition ``prev_state --action--> state`` earning ``reward``, and predicts every action's outcome in ``state``.
 Predict = Callable
+
+
+#: with expected rewards, the policy's order breaks ties within this much predicted reward
+EXPECTED_TIE = 1e-4
 
 
 def _order(priority: jax.Array) -> jax.Array:
@@ -125,7 +144,10 @@ def beam_search(predict: Predict, carry, root: Prediction, state: jax.Array, pri
     never took in such a context were never trained, and a search that maximises predicted reward
     seeks out their errors. A beam through a rarer action scores ``depth + 1`` (more than any plan
     can collect) below its predicted reward for each such action, so it wins only where every beam
-    has one; ``0`` expands every action (the paper's search)."""
+    has one; ``0`` expands every action (the paper's search).
+
+    Predictions with a ``score`` (:func:`most_likely`'s ``expected``) rank beams by the sum of those
+    scores, the expected reward, and the policy breaks ties only within :data:`EXPECTED_TIE`."""
     num_actions = root.reward.shape[-1]
     if width < 1 or depth < 1:
         raise ValueError(f"beam_search needs width >= 1 and depth >= 1, got width={width}, depth={depth}")
@@ -135,26 +157,28 @@ def beam_search(predict: Predict, carry, root: Prediction, state: jax.Array, pri
             return jnp.zeros(policy.shape)
         return (depth + 1.0) * (jax.nn.softmax(policy, axis=-1) < min_prob)
 
-    # level 1: the root's actions, ranked by reward, then priority (squashed into (-1, 0]: it only breaks ties)
+    # level 1: the root's actions, ranked by reward, then priority (squashed into (-tie, 0]: it only breaks ties,
+    # below a reward of 1, or below any difference of expected reward that matters)
+    tie = 1.0 if root.score is None else EXPECTED_TIE
     k = min(width, num_actions)
-    first = root.reward - penalty(root.policy)
-    top = _best(first - _order(priority) / num_actions, root.next_state, k)
+    first = _gain(root) - penalty(root.policy)
+    top = _best(first - tie * _order(priority) / num_actions, root.next_state, k)
     value, last_reward = first[top], root.reward[top]
     actions, states = top[:, None], root.next_state[top][:, None]
     prev = jnp.full((k,), state, jnp.int32)
     parents = jnp.zeros((k,), jnp.int32)
     for level in range(2, depth + 1):
         carry, pred = predict(carry, parents, prev, actions[:, -1], last_reward, states[:, -1])
-        rewards = pred.reward * (level <= steps_left).astype(jnp.float32)  # (k, A)
-        scores = (value[:, None] + rewards - penalty(pred.policy)).reshape(-1)
+        counts = (level <= steps_left).astype(jnp.float32)
+        scores = (value[:, None] + _gain(pred) * counts - penalty(pred.policy)).reshape(-1)  # (k * A,)
         n = scores.shape[0]
         place = (jnp.arange(k)[:, None] * num_actions + _order(pred.policy)).reshape(-1)  # parent, then the policy
         k = min(width, n)
-        top = _best(scores - place / n, pred.next_state.reshape(-1), k)
+        top = _best(scores - tie * place / n, pred.next_state.reshape(-1), k)
         parents, chosen = top // num_actions, top % num_actions
         value = scores[top]
         prev = states[parents, -1]
-        last_reward = rewards[parents, chosen]
+        last_reward = pred.reward[parents, chosen] * counts
         actions = jnp.concatenate([actions[parents], chosen[:, None]], axis=1)
         states = jnp.concatenate([states[parents], pred.next_state[parents, chosen][:, None]], axis=1)
     return Plan(actions[0, 0], value[0], actions[0], states[0])

@@ -79,6 +79,29 @@ def test_planner_without_reward_in_sight_follows_the_policy_and_stops_at_the_epi
     assert float(_search(goal, width=1, guided=False, priority=toward).value) == 0
 
 
+def test_expected_reward_plans_head_for_a_likely_but_unlikelier_than_not_reward():
+    """A model that gives the goal cell a reward probability of 0.4 (its likelier class is 0): the paper's
+    search sees no reward and follows the policy (left); with expected rewards it walks the shortest path
+    there and collects 0.4 per step on it (`most_likely` with `expected`, from the model's logits)."""
+    goal, p = (7, 4), 0.4
+    _, outcomes = _room_model(goal)
+
+    def unsure(state, expected):
+        pred = outcomes(state)
+        logits = jnp.stack([jnp.zeros_like(pred.reward), jnp.where(pred.reward > 0, np.log(p / (1 - p)), -30.0)], -1)
+        return most_likely(pred.policy, logits, jax.nn.one_hot(pred.next_state, SIZE * SIZE) * 30.0, expected)
+
+    def plan(expected):
+        return beam_search(lambda c, par, ps, a, r, s: (c, unsure(s, expected)), None, unsure(jnp.int32(START), expected),
+                           START, AWAY, jnp.int32(20), 81, 8)
+
+    assert float(unsure(jnp.int32(6 * SIZE + 4), True).reward[2]) == 0  # the token still carries the likelier class
+    argmax, expected = plan(False), plan(True)
+    assert int(argmax.first) == 3 and float(argmax.value) == 0
+    assert int(expected.first) == 2 and int(expected.states[2]) == 7 * SIZE + 4
+    np.testing.assert_allclose(float(expected.value), p * (8 - 3 + 1), rtol=1e-5)  # on the goal from imagined step 3
+
+
 def test_planner_can_ignore_the_heads_of_actions_the_policy_would_not_take():
     """A model that wrongly predicts a reward for staying anywhere, where its policy almost never stays (as a
     source that stays only after the door makes it): the full search stays for the imagined rewards; with

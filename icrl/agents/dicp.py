@@ -30,6 +30,8 @@ class DICPAgent(ModelAgent):
     size: int = struct.field(pytree_node=False, default=1)
     #: expand only actions the policy gives at least this probability (0: every action; see beam_search)
     min_prob: float = struct.field(pytree_node=False, default=0.0)
+    #: plans collect the reward's probability rather than its likelier class (``most_likely``'s ``expected``)
+    expected_reward: bool = struct.field(pytree_node=False, default=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -62,7 +64,8 @@ class DICPAgent(ModelAgent):
         transition = self.spec.transition(prev_obs, action, reward, obs, jnp.zeros_like(reward))
         keys, values, outputs = self.model.apply(self.params, base, keys[:, parents], values[:, parents],
                                                  self.spec.token(obs, transition), method="step_beams")
-        return (base, keys, values), most_likely(*split_heads(outputs, self.spec.num_actions, self.num_states))
+        return (base, keys, values), most_likely(*split_heads(outputs, self.spec.num_actions, self.num_states),
+                                                 expected=self.expected_reward)
 
     def plan(self, key, carry, policy, root: Prediction, obs, steps_left):
         """The plan from ``obs`` after the real step that made ``carry``; ties follow ``policy``'s
@@ -82,7 +85,8 @@ class DICPAgent(ModelAgent):
         carry, (policy, reward_logits, next_logits) = self._outputs(state.carry, self.spec.token(obs, state.prev)[None])
         policy = policy[0]
         if self.width:
-            plan = self.plan(key, carry, policy, most_likely(policy, reward_logits[0], next_logits[0]), obs, self.horizon - state.extra)
+            root = most_likely(policy, reward_logits[0], next_logits[0], expected=self.expected_reward)
+            plan = self.plan(key, carry, policy, root, obs, self.horizon - state.extra)
             action = plan.first
         elif self.greedy:
             action = jnp.argmax(policy)

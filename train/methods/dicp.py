@@ -15,6 +15,7 @@ from envs.grid import GridWorld
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from icrl.objectives import check_window_span
+from icrl.planning import PLAN_REWARDS
 from train.fields import setting
 from train.methods import Method, check_window_starts
 
@@ -31,6 +32,8 @@ class DICPConfig:
     plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
     plan_min_prob: float = setting(0.0, "eval", "expand only actions the policy gives at least this probability, at real and "
                                    "imagined states (0: every action, the paper's search; at most 1/actions)")
+    plan_reward: str = setting("argmax", "eval", "what a plan collects per imagined step: argmax (the likelier reward class, "
+                               "the paper's search) | expected (the reward's probability: plans head where reward is likeliest)")
 
     def __post_init__(self):
         for name in ("history_episodes", "episode_stride", "plan_depth"):
@@ -41,6 +44,8 @@ class DICPConfig:
         check_window_starts(self.window_starts)
         if not 0 <= self.plan_min_prob < 1:
             raise ValueError(f"plan_min_prob must be in [0, 1), got {self.plan_min_prob!r}")
+        if self.plan_reward not in PLAN_REWARDS:
+            raise ValueError(f"plan_reward must be one of {PLAN_REWARDS}, got {self.plan_reward!r}")
         if self.dynamics_weight < 0:
             raise ValueError(f"dynamics_weight must be >= 0, got {self.dynamics_weight!r}")
 
@@ -95,5 +100,6 @@ class DICP(Method):
             name = (f"{self.label} (planning off)" if width == 0 else self.label if width == max(m.beam_widths)
                     else f"{self.label} (beam {width})")
             out[name] = DICPAgent(params, model, spec, width=width, depth=m.plan_depth if width else 0, horizon=horizon,
-                                  size=cfg.size, min_prob=m.plan_min_prob if width else 0.0)
+                                  size=cfg.size, min_prob=m.plan_min_prob if width else 0.0,
+                                   expected_reward=m.plan_reward == "expected")
         return out
