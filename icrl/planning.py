@@ -74,8 +74,9 @@ class Prediction(NamedTuple):
     score: jax.Array | None = None
 
 
-#: how a plan counts reward: ``argmax`` (the likelier class, 0 or 1: the paper's search), ``expected`` (its probability)
-PLAN_REWARDS = ("argmax", "expected")
+#: how a plan counts reward: ``argmax`` (the likelier class, 0 or 1: the paper's search), ``expected`` (its probability),
+#: ``sample`` (drawn: rewarded where the probability exceeds a threshold drawn per cell and episode, :func:`sampled`)
+PLAN_REWARDS = ("argmax", "expected", "sample")
 
 
 def most_likely(policy: jax.Array, reward_logits: jax.Array, next_state_logits: jax.Array, expected: bool = False) -> Prediction:
@@ -85,6 +86,17 @@ def most_likely(policy: jax.Array, reward_logits: jax.Array, next_state_logits: 
     score = jax.nn.softmax(reward_logits, -1)[..., 1] if expected else None
     return Prediction(jnp.argmax(reward_logits, -1).astype(jnp.float32), jnp.argmax(next_state_logits, -1).astype(jnp.int32),
                       policy, score)
+
+
+def sampled(policy: jax.Array, reward_logits: jax.Array, next_state_logits: jax.Array, thresholds: jax.Array) -> Prediction:
+    """As :func:`most_likely`, but an action is rewarded where its reward's probability exceeds the
+    threshold of the cell it leads to (``thresholds (num_states,)``, uniform draws held for an episode):
+    a plan heads for one drawn hypothesis of where reward is, as posterior sampling does, and cells
+    the model is sure of (probability near 0 or 1) keep their likelier class. Thresholds of 0.5 give
+    :func:`most_likely`."""
+    next_state = jnp.argmax(next_state_logits, -1).astype(jnp.int32)
+    reward = (jax.nn.softmax(reward_logits, -1)[..., 1] > thresholds[next_state]).astype(jnp.float32)
+    return Prediction(reward, next_state, policy)
 
 
 def _gain(pred: Prediction) -> jax.Array:

@@ -33,7 +33,8 @@ class DICPConfig:
     plan_min_prob: float = setting(0.0, "eval", "expand only actions the policy gives at least this probability, at real and "
                                    "imagined states (0: every action, the paper's search; at most 1/actions)")
     plan_reward: str = setting("argmax", "eval", "what a plan collects per imagined step: argmax (the likelier reward class, "
-                               "the paper's search) | expected (the reward's probability: plans head where reward is likeliest)")
+                               "the paper's search) | expected (the reward's probability: plans head where reward is likeliest) | sample (rewarded "
+                               "where the probability exceeds a threshold drawn per cell and episode: posterior-sampling-like)")
 
     def __post_init__(self):
         for name in ("history_episodes", "episode_stride", "plan_depth"):
@@ -101,5 +102,5 @@ class DICP(Method):
                     else f"{self.label} (beam {width})")
             out[name] = DICPAgent(params, model, spec, width=width, depth=m.plan_depth if width else 0, horizon=horizon,
                                   size=cfg.size, min_prob=m.plan_min_prob if width else 0.0,
-                                   expected_reward=m.plan_reward == "expected")
+                                   plan_reward=m.plan_reward)
         return out
