@@ -11,7 +11,7 @@ from envs.grid import cell_obs, greedy_step_towards, move
 from icrl.agents import make_agent
 from icrl.agents.dicp import DICPAgent
 from icrl.models import TokenSpec, make_model
-from icrl.planning import DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, num_outputs, split_heads
+from icrl.planning import DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, num_outputs, sampled, split_heads
 from icrl.rollout import rollout
 
 SIZE = 9
@@ -205,6 +205,36 @@ def test_imagined_steps_on_the_cache_equal_recomputing_the_sequence(positions):
         seq.append(imagined_token(prev, a, float(jnp.argmax(r[a])), int(plan.states[d])))
         prev = int(plan.states[d])
     assert value == float(plan.value)
+
+
+def test_sampled_rewards_follow_each_cells_threshold_and_the_agent_draws_them_anew_each_episode():
+    logits = jnp.log(jnp.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]]))  # reward probabilities 0.1, 0.6, 0.3
+    next_logits = jax.nn.one_hot(jnp.array([0, 1, 2]), 3) * 30.0  # the three actions lead to cells 0, 1, 2
+    half = sampled(jnp.zeros(3), logits, next_logits, jnp.full(3, 0.5))
+    np.testing.assert_array_equal(half.reward, most_likely(jnp.zeros(3), logits, next_logits).reward)  # 0.5: the likelier class
+    np.testing.assert_array_equal(sampled(jnp.zeros(3), logits, next_logits, jnp.array([0.05, 0.9, 0.2])).reward, [1, 0, 1])
+    # the agent holds one draw per episode (steps within it keep it) and draws again when an episode ends
+    env, _ = envs.make("darkroom", size=SIZE, horizon=4)
+    spec = TokenSpec.for_env(env)
+    model = make_model("transformer", token_dim=spec.token_dim, num_outputs=num_outputs(5, SIZE * SIZE), max_len=8,
+                       width=16, num_layers=1, num_heads=2, position_encoding="rotary")
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)), None)
+    agent = DICPAgent(params, model, spec, width=2, depth=2, horizon=4, size=SIZE, plan_reward="sample")
+    h = rollout(env, make_agent("random", env), env.sample_tasks(jax.random.PRNGKey(1), 1, "train"), jax.random.PRNGKey(2),
+                num_steps=8)
+    state = agent.init(jax.random.PRNGKey(3))
+    draws = []
+    for t in range(8):
+        step = jax.tree.map(lambda x: x[0, t], h)
+        state = agent.update(state, step)
+        draws.append(np.asarray(state.extra.thresholds))
+    assert all(np.array_equal(draws[t], draws[0]) for t in range(3)) and not np.array_equal(draws[3], draws[2])
+    assert all(np.array_equal(draws[t], draws[3]) for t in range(4, 7))
+    assert 0 < draws[0].min() and draws[0].max() < 1 and draws[0].std() > 0.2  # uniform draws, one per cell
+    acted = rollout(env, agent, env.sample_tasks(jax.random.PRNGKey(1), 2, "train"), jax.random.PRNGKey(4), num_steps=8)
+    assert acted.action.shape == (2, 8) and bool(jnp.all((acted.action >= 0) & (acted.action < 5)))  # it jits and vmaps
+    with pytest.raises(ValueError, match="plan_reward must be one of"):
+        DICPAgent(params, model, spec, width=2, depth=2, horizon=4, size=SIZE, plan_reward="mean")
 
 
 def test_dicp_settings_are_checked():
