@@ -18,7 +18,7 @@ def _other_value(name, value):
                "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere",
                "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode"),
                "ffn": "t2mir", "data_source": "stream", "pool_size": 8192, "pool_chunk": 128, "deploy_window": 2,
-               "embedding": "mlp", "acting_episode": "any"}
+               "embedding": "mlp", "acting_episode": "any", "plan_reward": "expected"}
     if name in special:
         return special[name] if special[name] != value else "q-learning" if name == "source" else None
     if name == "beam_widths":
