@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from icrl.checkpoints import CheckpointError
@@ -50,6 +51,7 @@ def test_every_field_has_a_group_and_every_trained_field_is_recorded():
         if group in ("train", "method"):
             continue  # the training settings are recorded whole by icrl.training.train; the methods' below
         start = replace(base, backbone="s5") if field.name == "deploy_window" else base  # a recurrent backbone's setting
+        start = replace(base, env="darkroom") if field.name == "split_seed" else start  # a grid world's setting
         changed = replace(start, **{field.name: _other_value(field.name, getattr(start, field.name))})
         if group in TRAINED_GROUPS:
             assert changed.trained_fields() != start.trained_fields(), field.name
@@ -156,3 +158,26 @@ def test_learned_positions_refuse_evaluation_past_training_length():
     with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=196"):
         build(replace(cfg, position_encoding="learned"))
     build(replace(cfg, position_encoding="learned", eval_episodes=4))  # within the training length: fine
+
+
+def test_split_seed_makes_another_fold_of_a_grid_worlds_goals_and_is_refused_elsewhere():
+    """Another split_seed: another disjoint train/test split of the same goals, in the env the run builds and in
+    what its records carry; seed 0 builds the env as before the setting (nothing recorded)."""
+    import envs
+
+    cfg = config_for("darkroom9-dicp")
+    assert "split_seed" not in cfg.env_kwargs()
+    fold = config_for("darkroom9-dicp", split_seed=1)
+    assert fold.env_kwargs()["split_seed"] == 1 and fold.data_fingerprint() != cfg.data_fingerprint()
+
+    def goals(c, split):
+        env, _ = envs.make(c.env, **c.env_kwargs())
+        return {tuple(int(v) for v in g) for g in np.asarray(env.task_pool(split).goal)}
+
+    base_test, fold_test, fold_train = goals(cfg, "test"), goals(fold, "test"), goals(fold, "train")
+    assert len(fold_test) == len(base_test) == 16 and fold_test != base_test
+    assert not fold_test & fold_train and len(fold_test | fold_train) == 81
+    with pytest.raises(ValueError, match="split_seed splits a grid world's goals.*'bernoulli-bandit'"):
+        config_for("bandit-dpt", split_seed=1)
+    with pytest.raises(ValueError, match="split_seed must be"):
+        config_for("darkroom9-dicp", split_seed=-1)

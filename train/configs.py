@@ -37,6 +37,8 @@ class ExperimentConfig:
     horizon: int = _field(100, "env", "steps per episode")
     size: int = _field(10, "env", "grid worlds: side of the room")
     dim: int = _field(2, "env", "linear bandit: feature dimension")
+    split_seed: int = _field(0, "env", "grid worlds: the seed of the fixed train/test split of the goals (another seed: another "
+                             "fold, to choose settings on its test goals without touching the benchmark's held-out ones)")
     # data
     num_train_tasks: int = _field(20_000, "data", "tasks in the pretraining dataset")
     context_episodes: int = _field(1, "data", "episodes per context (DPT), per training window (AD), per trial (meta-RL)")
@@ -91,6 +93,10 @@ class ExperimentConfig:
         check_positive_int("eval_horizon", self.eval_horizon, minimum=0)
         check_positive_int("eval_pool_sample", self.eval_pool_sample, minimum=0)
         check_positive_int("deploy_window", self.deploy_window, minimum=0)
+        check_positive_int("split_seed", self.split_seed, minimum=0)
+        if self.split_seed and self.env not in _GRID_ENVS:
+            raise ValueError(f"split_seed splits a grid world's goals ({', '.join(_GRID_ENVS)}); environment {self.env!r} has no "
+                             f"fixed split, got split_seed={self.split_seed}")
         if self.deploy_window and (self.deploy_window % 2 or self.backbone == "transformer"):
             raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a recurrent backbone (s5, gru); "
                              f"a transformer with relative positions already slides a window of its training length")
@@ -174,7 +180,10 @@ class ExperimentConfig:
             return {"num_arms": self.num_arms, "horizon": self.horizon}
         if self.env == "linear-bandit":
             return {"dim": self.dim, "num_arms": self.num_arms, "horizon": self.horizon}
-        return {"size": self.size, "horizon": self.horizon}
+        kwargs = {"size": self.size, "horizon": self.horizon}
+        if self.split_seed:  # left out at 0, so that records made before the setting read as they were
+            kwargs["split_seed"] = self.split_seed
+        return kwargs
 
     def eval_env_kwargs(self) -> dict:
         kwargs = self.env_kwargs()
@@ -188,13 +197,15 @@ class ExperimentConfig:
 
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+#: environments with a fixed train/test split of their tasks (``split_seed``)
+_GRID_ENVS = ("darkroom", "keydoor")
 #: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
                 "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
-                "min_epsilon": 0.0, "time_shortfall": False}
+                "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0}
 
 
 def applies(field_name: str, objective: str) -> bool:
