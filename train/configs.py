@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import envs
 from envs.base import check_positive_int
 from icrl.data import MIN_LHF_EPISODES
 from icrl.models.transformer import EMBEDDINGS, FEED_FORWARDS, POSITION_ENCODINGS
@@ -198,7 +199,7 @@ class ExperimentConfig:
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: environments with a fixed train/test split of their tasks (``split_seed``)
-_GRID_ENVS = ("darkroom", "keydoor")
+_GRID_ENVS = tuple(name for name, cls in envs.REGISTRY.items() if issubclass(cls, envs.GridWorld))
 #: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",

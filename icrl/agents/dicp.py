@@ -125,7 +125,9 @@ class DICPAgent(ModelAgent):
 
     def update(self, state: ModelState, transition) -> ModelState:
         extra, done = state.extra, jnp.asarray(transition.done, bool)
-        key, draw = jax.random.split(extra.key)
-        thresholds = jnp.where(done, self._thresholds(draw), extra.thresholds)  # a new draw for every episode
-        extra = DICPExtra(jnp.where(done, 0, extra.steps + 1), jnp.where(done, key, extra.key), thresholds)
+        extra = extra.replace(steps=jnp.where(done, 0, extra.steps + 1))
+        if self.plan_reward == "sample":  # a new draw for every episode; the other searches never read one
+            key, draw = jax.random.split(extra.key)
+            extra = extra.replace(key=jnp.where(done, key, extra.key),
+                                  thresholds=jnp.where(done, self._thresholds(draw), extra.thresholds))
         return super().update(state, transition).replace(extra=extra)
