@@ -29,6 +29,11 @@ def num_outputs(num_actions: int, num_states: int) -> int:
     return num_actions * (1 + REWARD_CLASSES + num_states)
 
 
+def next_state_offset(num_actions: int) -> int:
+    """Where a DICP model's next-state logits begin in its output (after the policy and reward logits)."""
+    return num_actions * (1 + REWARD_CLASSES)
+
+
 def split_heads(outputs: jax.Array, num_actions: int, num_states: int):
     """``outputs (..., num_outputs)`` -> ``(policy (..., A), reward (..., A, 2), next_state (..., A, S))`` logits."""
     a = num_actions
@@ -37,7 +42,7 @@ def split_heads(outputs: jax.Array, num_actions: int, num_states: int):
                          f"{num_outputs(num_actions, num_states)} outputs, got {outputs.shape[-1]}")
     lead = outputs.shape[:-1]
     reward = outputs[..., a: a + a * REWARD_CLASSES].reshape(lead + (a, REWARD_CLASSES))
-    next_state = outputs[..., a + a * REWARD_CLASSES:].reshape(lead + (a, num_states))
+    next_state = outputs[..., next_state_offset(a):].reshape(lead + (a, num_states))
     return outputs[..., :a], reward, next_state
 
 

@@ -11,7 +11,8 @@ from envs.grid import cell_obs, greedy_step_towards, move
 from icrl.agents import make_agent
 from icrl.agents.dicp import DICPAgent
 from icrl.models import TokenSpec, make_model
-from icrl.planning import DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, num_outputs, sampled, split_heads
+from icrl.planning import (DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, next_state_offset, num_outputs, sampled,
+                           split_heads)
 from icrl.rollout import rollout
 
 SIZE = 9
@@ -151,6 +152,40 @@ def test_dynamics_loss_scores_only_the_taken_actions_heads():
     moved = jnp.concatenate([policy, jnp.where(mask[..., None], reward + 3.0, reward).reshape(2, 5, -1),
                              jnp.where(mask[..., None], nxt - 2.0, nxt).reshape(2, 5, -1)], -1)
     np.testing.assert_allclose(dynamics_loss(moved, labels, a, s, 0.5), by_hand, rtol=1e-6)
+
+
+def test_a_detached_next_state_head_gives_the_same_outputs_and_leaves_the_shared_layers_to_the_other_losses():
+    """``detach_from``: the same outputs; the next-state loss moves the output layer alone, while the action and
+    reward losses' gradients are those of the model without it, shared layers included."""
+    a, s, t = 5, 9, 6
+    key = jax.random.PRNGKey(3)
+    tokens = jax.random.normal(key, (2, t, 7))
+    labels = DynamicsLabels(jax.random.randint(key, (2, t), 0, a), jax.random.randint(jax.random.fold_in(key, 1), (2, t), 0, 2),
+                            jax.random.randint(jax.random.fold_in(key, 2), (2, t), 0, s))
+    kw = dict(num_layers=2, width=16, num_heads=2, max_len=t, position_encoding="rotary")
+    shared = make_model("transformer", 7, num_outputs(a, s), **kw)
+    detached = make_model("transformer", 7, num_outputs(a, s), detach_from=next_state_offset(a), **kw)
+    params = shared.init(key, tokens)
+    np.testing.assert_allclose(detached.apply(params, tokens), shared.apply(params, tokens), rtol=1e-6)
+
+    def grads(model, weight_of_next_state):
+        def loss(p):
+            policy, reward, nxt = split_heads(model.apply(p, tokens), a, s)
+            pick = lambda x: jnp.take_along_axis(x, labels.action[..., None, None], axis=-2)[..., 0, :]  # noqa: E731
+            ce = optax.softmax_cross_entropy_with_integer_labels
+            return (ce(policy, labels.action).mean() + ce(pick(reward), labels.reward).mean()
+                    + weight_of_next_state * ce(pick(nxt), labels.next_state).mean())
+        return jax.grad(loss)(params)["params"]
+
+    full, without, cut = grads(shared, 1.0), grads(shared, 0.0), grads(detached, 1.0)
+    for name in cut:  # every layer below the output one: as if there were no next-state loss
+        if name != "head":
+            jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), cut[name], without[name])
+    # the output layer: trained on every loss, the next-state one included, as with shared layers
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), cut["head"], full["head"])
+    assert not np.allclose(full["blocks_0"]["qkv"]["kernel"], without["blocks_0"]["qkv"]["kernel"])  # the loss did reach them
+    with pytest.raises(ValueError, match="detach_from"):
+        make_model("transformer", 7, num_outputs(a, s), detach_from=num_outputs(a, s), **kw).init(key, tokens)
 
 
 @pytest.mark.parametrize("positions", ["alibi", "rotary"])

@@ -245,6 +245,9 @@ class Transformer(nn.Module):
     expert_hidden: int = 64  # t2mir: hidden width of every expert (GLU)
     moe_balance_weight: float = 0.1  # t2mir: weight of the token-wise MoE's balance loss
     moe_contrastive_weight: float = 0.01  # t2mir: weight of the task router's contrastive loss
+    # outputs from this index on are read, in training, from the last layer's features behind a stop_gradient: their
+    # loss trains the output layer alone, never the shared layers (0: none). The values are the same either way.
+    detach_from: int = 0
 
     def setup(self):
         if self.attention not in ("einsum", "jax"):
@@ -277,6 +280,8 @@ class Transformer(nn.Module):
         ]
         self.ln_out = nn.LayerNorm()
         self.head = nn.Dense(self.num_outputs)
+        if not 0 <= self.detach_from < self.num_outputs:
+            raise ValueError(f"detach_from must be in [0, num_outputs={self.num_outputs}), got {self.detach_from!r}")
         self.drop = nn.Dropout(self.dropout)
 
     @property
@@ -333,7 +338,12 @@ class Transformer(nn.Module):
         x = self.drop(x, deterministic=deterministic)
         for block in self.blocks:
             x = block(x, mask, cos_sin, distance, deterministic, paired)
-        return self.head(self.ln_out(x))
+        features = self.ln_out(x)
+        out = self.head(features)
+        if self.detach_from:  # the same values; the gradient of the outputs past detach_from stops at the output layer
+            detached = self.head(jax.lax.stop_gradient(features))
+            out = jnp.concatenate([out[..., :self.detach_from], detached[..., self.detach_from:]], axis=-1)
+        return out
 
     def init_carry(self, batch: int) -> KVCache:
         head_dim = self.width // self.num_heads
