@@ -28,6 +28,8 @@ class DICPConfig:
     window_starts: str = setting("episode", "objective", "windows begin at episode starts, or at any step (stride 1: as the "
                                  "deployed agent's sliding context does; as AD's)")
     dynamics_weight: float = setting(1.0, "objective", "weight of the reward and next-state losses beside the action loss")
+    detach_next_state: bool = setting(False, "model", "the next-state loss trains its output layer alone, not the layers the "
+                                      "action and reward heads share (off: the paper's, every loss trains them all)")
     beam_widths: tuple[int, ...] = setting((0, 10), "eval", "beam widths deployed, one agent each (0: planning off)")
     plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
     plan_min_prob: float = setting(0.0, "eval", "expand only actions the policy gives at least this probability, at real and "
@@ -54,7 +56,7 @@ class DICPConfig:
 class DICP(Method):
     name, label, Config = "dicp", "DICP", DICPConfig
     unused_common = ("lhf", "lhf_keep", "lhf_stability", "deploy_context", "deploy_window")
-    added_settings = {"window_starts": "episode"}
+    added_settings = {"window_starts": "episode", "detach_next_state": False}
 
     def check(self, cfg) -> None:
         if cfg.data_source != "fixed":
@@ -90,6 +92,13 @@ class DICP(Method):
                                   num_states=env.num_states, obs_to_index=env.obs_to_index, dynamics_weight=m.dynamics_weight)
         objective.check({"num_episodes": m.history_episodes})
         return objective, cfg.context_episodes * env.horizon
+
+    def model_settings(self, cfg, objective) -> dict:
+        if not cfg.method.detach_next_state:
+            return {}
+        from icrl.planning import next_state_offset
+
+        return {"detach_from": next_state_offset(objective.spec.num_actions)}
 
     def agents(self, cfg, params, model, spec):
         from icrl.agents.dicp import DICPAgent
