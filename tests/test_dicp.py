@@ -154,49 +154,53 @@ def test_dynamics_loss_scores_only_the_taken_actions_heads():
     np.testing.assert_allclose(dynamics_loss(moved, labels, a, s, 0.5), by_hand, rtol=1e-6)
 
 
-def test_a_detached_next_state_head_gives_the_same_outputs_and_leaves_the_shared_layers_to_the_other_losses():
-    """``detach_from``: the same outputs; the next-state loss moves the output layer alone, while the action and
-    reward losses' gradients are those of the model without it, shared layers included."""
+def test_a_detached_next_state_head_trains_alone_and_leaves_the_shared_layers_to_the_other_losses():
+    """``detach_from``: the next-state outputs come from a head of their own; the next-state loss moves that head
+    alone, while the action and reward losses train the shared layers (and the detached head never sees them)."""
     a, s, t = 5, 9, 6
     key = jax.random.PRNGKey(3)
     tokens = jax.random.normal(key, (2, t, 7))
     labels = DynamicsLabels(jax.random.randint(key, (2, t), 0, a), jax.random.randint(jax.random.fold_in(key, 1), (2, t), 0, 2),
                             jax.random.randint(jax.random.fold_in(key, 2), (2, t), 0, s))
-    kw = dict(num_layers=2, width=16, num_heads=2, max_len=t, position_encoding="rotary")
-    shared = make_model("transformer", 7, num_outputs(a, s), **kw)
-    detached = make_model("transformer", 7, num_outputs(a, s), detach_from=next_state_offset(a), **kw)
-    params = shared.init(key, tokens)
-    np.testing.assert_allclose(detached.apply(params, tokens), shared.apply(params, tokens), rtol=1e-6)
+    model = make_model("transformer", 7, num_outputs(a, s), num_layers=2, width=16, num_heads=2, max_len=t,
+                       position_encoding="rotary", detach_from=next_state_offset(a))
+    params = model.init(key, tokens)
+    assert params["params"]["head"]["kernel"].shape == (16, next_state_offset(a))  # policy and reward logits only
 
-    def grads(model, weight_of_next_state):
+    def grads(reward_and_action, next_state):
         def loss(p):
             policy, reward, nxt = split_heads(model.apply(p, tokens), a, s)
             pick = lambda x: jnp.take_along_axis(x, labels.action[..., None, None], axis=-2)[..., 0, :]  # noqa: E731
             ce = optax.softmax_cross_entropy_with_integer_labels
-            return (ce(policy, labels.action).mean() + ce(pick(reward), labels.reward).mean()
-                    + weight_of_next_state * ce(pick(nxt), labels.next_state).mean())
+            return (reward_and_action * (ce(policy, labels.action).mean() + ce(pick(reward), labels.reward).mean())
+                    + next_state * ce(pick(nxt), labels.next_state).mean())
         return jax.grad(loss)(params)["params"]
 
-    full, without, cut = grads(shared, 1.0), grads(shared, 0.0), grads(detached, 1.0)
-    for name in cut:  # every layer below the output one: as if there were no next-state loss
-        if name != "head":
-            jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), cut[name], without[name])
-    # the output layer: trained on every loss, the next-state one included, as with shared layers
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), cut["head"], full["head"])
-    assert not np.allclose(full["blocks_0"]["qkv"]["kernel"], without["blocks_0"]["qkv"]["kernel"])  # the loss did reach them
+    both, shared_only, next_only = grads(1.0, 1.0), grads(1.0, 0.0), grads(0.0, 1.0)
+    detached = ("detached_hidden", "detached_head")
+    for name in both:
+        if name not in detached:  # every shared layer and the head: as if there were no next-state loss
+            jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), both[name], shared_only[name])
+            assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(next_only[name]))
+        else:  # the detached head: the next-state loss alone
+            jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7), both[name], next_only[name])
+            assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(shared_only[name]))
+            assert float(jnp.abs(both[name]["kernel"]).max()) > 0
     with pytest.raises(ValueError, match="detach_from"):
-        make_model("transformer", 7, num_outputs(a, s), detach_from=num_outputs(a, s), **kw).init(key, tokens)
+        make_model("transformer", 7, num_outputs(a, s), detach_from=num_outputs(a, s), num_layers=1, width=16, num_heads=2,
+                   max_len=t).init(key, tokens)
 
 
-@pytest.mark.parametrize("positions", ["alibi", "rotary"])
-def test_imagined_steps_on_the_cache_equal_recomputing_the_sequence(positions):
+@pytest.mark.parametrize("positions, detach", [("alibi", False), ("rotary", True)])
+def test_imagined_steps_on_the_cache_equal_recomputing_the_sequence(positions, detach):
     """Beams continue the real context's KV cache: each beam's outputs equal the model run on the real
     tokens followed by that beam's imagined tokens (past the context's length: the window slides), and a
     plan's path is what the model predicts along it."""
     env, _ = envs.make("darkroom", size=SIZE, horizon=10)
     spec = TokenSpec.for_env(env)
     model = make_model("transformer", token_dim=spec.token_dim, num_outputs=num_outputs(5, SIZE * SIZE), max_len=8,
-                       width=16, num_layers=2, num_heads=2, position_encoding=positions)
+                       width=16, num_layers=2, num_heads=2, position_encoding=positions,
+                       detach_from=next_state_offset(5) if detach else 0)
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)), None)
     agent = DICPAgent(params, model, spec, width=3, depth=4, horizon=10, size=SIZE)
     tasks = env.sample_tasks(jax.random.PRNGKey(1), 1, "train")

@@ -16,6 +16,9 @@ BACKBONES = {
                                        embedding="mlp"),
     "transformer-alibi": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="alibi"),
     "transformer-learned": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32, position_encoding="learned"),
+    # the last outputs from a head of their own behind a stop_gradient (DICP's next-state head)
+    "transformer-detached": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32,
+                                                position_encoding="alibi", detach_from=1),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),
     "gru": lambda: make_model("gru", TOKEN_DIM, OUT, num_layers=2, width=32),
 }

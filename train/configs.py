@@ -494,11 +494,11 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
     **_LONG_ROOM,
     # darkroom9: the paper's beams of 10 and the widths' ablation; beams of 40 (the method's own agent) were added after
     # seed 0's held-out returns grew with the width past 10 (episode 5: 0.41 / 0.44 / 0.49 with beams of 10 / 20 / 40).
-    # The next-state loss trains its output layer alone: through the shared layers it cost the action head on new goals.
-    # Chosen on another fold of the goals (--split-seed 1, seed 0, fraction of optimal at episodes 10 / 40): planning off
-    # 0.20 / 0.14 with the shared loss, 0.34 / 0.34 detached (AD 0.28 / 0.30; without the next-state loss 0.34 / 0.33,
-    # without the reward loss 0.23 / 0.17, without both 0.29 / 0.36); beams of 40 0.55 / 0.66 shared, 0.51 / 0.57 detached
-    # (docs/methods.md#dicp)
+    # The next cell comes from a head of its own (an MLP) that its loss trains alone: through the shared layers that loss
+    # cost the action head on new goals. Chosen on another fold of the goals (--split-seed 1, seed 0, fraction of optimal
+    # at episodes 10 / 40; docs/methods.md#dicp): planning off 0.20 / 0.14 with the paper's shared layers, AD 0.28 / 0.30
+    # (without the next-state loss 0.34 / 0.33, without the reward loss 0.23 / 0.17); beams of 40 0.55 / 0.66 shared;
+    # detached, docs/methods.md#dicp
     **_dicp(_ROOM9, "darkroom9", 8, (0, 1, 4, 10, 40), detach_next_state=True),
     "bayesopt-icee": (_preset(**_BAYESOPT, **_ICEE_BO), {}),
     "bayesopt-icee-noweights": (_preset(**_BAYESOPT, **_ICEE_BO, unbiased=False), {}),

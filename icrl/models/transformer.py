@@ -245,8 +245,8 @@ class Transformer(nn.Module):
     expert_hidden: int = 64  # t2mir: hidden width of every expert (GLU)
     moe_balance_weight: float = 0.1  # t2mir: weight of the token-wise MoE's balance loss
     moe_contrastive_weight: float = 0.01  # t2mir: weight of the task router's contrastive loss
-    # outputs from this index on are read, in training, from the last layer's features behind a stop_gradient: their
-    # loss trains the output layer alone, never the shared layers (0: none). The values are the same either way.
+    # outputs from this index on come from a head of their own, an MLP (4 x width hidden units, GELU) on the last layer's
+    # features behind a stop_gradient: their loss trains that head alone, never the layers the other outputs share (0: none)
     detach_from: int = 0
 
     def setup(self):
@@ -279,9 +279,12 @@ class Transformer(nn.Module):
             for i in range(self.num_layers)
         ]
         self.ln_out = nn.LayerNorm()
-        self.head = nn.Dense(self.num_outputs)
         if not 0 <= self.detach_from < self.num_outputs:
             raise ValueError(f"detach_from must be in [0, num_outputs={self.num_outputs}), got {self.detach_from!r}")
+        self.head = nn.Dense(self.detach_from or self.num_outputs)
+        if self.detach_from:
+            self.detached_hidden = nn.Dense(4 * self.width)
+            self.detached_head = nn.Dense(self.num_outputs - self.detach_from)
         self.drop = nn.Dropout(self.dropout)
 
     @property
@@ -338,12 +341,15 @@ class Transformer(nn.Module):
         x = self.drop(x, deterministic=deterministic)
         for block in self.blocks:
             x = block(x, mask, cos_sin, distance, deterministic, paired)
-        features = self.ln_out(x)
+        return self._outputs(self.ln_out(x))
+
+    def _outputs(self, features):
+        """The outputs of the last layer's ``features``: the head's, then (``detach_from``) the detached head's."""
         out = self.head(features)
-        if self.detach_from:  # the same values; the gradient of the outputs past detach_from stops at the output layer
-            detached = self.head(jax.lax.stop_gradient(features))
-            out = jnp.concatenate([out[..., :self.detach_from], detached[..., self.detach_from:]], axis=-1)
-        return out
+        if not self.detach_from:
+            return out
+        detached = self.detached_head(nn.gelu(self.detached_hidden(jax.lax.stop_gradient(features))))
+        return jnp.concatenate([out, detached], axis=-1)
 
     def init_carry(self, batch: int) -> KVCache:
         head_dim = self.width // self.num_heads
@@ -372,7 +378,7 @@ class Transformer(nn.Module):
             x, k, v = block.step(x, carry.keys[i], carry.values[i], slot, valid, key_rotation, distance)
             keys.append(k)
             values.append(v)
-        out = self.head(self.ln_out(x))
+        out = self._outputs(self.ln_out(x))
         if not self.relative:  # past its learned positions: loud, never a silent wrong answer
             out = jnp.where((time < self.max_len)[:, None], out, jnp.nan)
         return KVCache(jnp.stack(keys), jnp.stack(values), slot_time, time + 1, segment_start), out
@@ -404,7 +410,7 @@ class Transformer(nn.Module):
             values.append(v)
         suffix_keys = jnp.concatenate([suffix_keys, jnp.stack(keys)[:, :, None]], axis=2)
         suffix_values = jnp.concatenate([suffix_values, jnp.stack(values)[:, :, None]], axis=2)
-        return suffix_keys, suffix_values, self.head(self.ln_out(x))
+        return suffix_keys, suffix_values, self._outputs(self.ln_out(x))
 
     def step_without_cache(self, tokens, resets=None):
         """Reference rollout step without a cache: the whole prefix is recomputed

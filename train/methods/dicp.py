@@ -28,8 +28,9 @@ class DICPConfig:
     window_starts: str = setting("episode", "objective", "windows begin at episode starts, or at any step (stride 1: as the "
                                  "deployed agent's sliding context does; as AD's)")
     dynamics_weight: float = setting(1.0, "objective", "weight of the reward and next-state losses beside the action loss")
-    detach_next_state: bool = setting(False, "model", "the next-state loss trains its output layer alone, not the layers the "
-                                      "action and reward heads share (off: the paper's, every loss trains them all)")
+    detach_next_state: bool = setting(False, "model", "the next cell from a head of its own (an MLP) that its loss trains "
+                                      "alone, not the layers the action and reward heads share (off: the paper's, one linear "
+                                      "output layer on layers every loss trains)")
     beam_widths: tuple[int, ...] = setting((0, 10), "eval", "beam widths deployed, one agent each (0: planning off)")
     plan_depth: int = setting(8, "eval", "imagined steps a plan looks ahead (fewer where the episode ends first)")
     plan_min_prob: float = setting(0.0, "eval", "expand only actions the policy gives at least this probability, at real and "
