@@ -337,7 +337,7 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
              "returns were seen to grow with the width past the paper's ten (docs/methods.md#dicp), and its two further seeds, "
              "with darkroom9-ad-qlearning's, after the first three seeds' paired difference from AD at episode five held zero "
              "within its interval; its next-cell head of its own (detach_next_state) was chosen on another fold of the goals "
-             "(--split-seed 1) after the held-out planning-off row fell below AD's, and all five seeds were trained again with it; "
+             "(--split-seed K) after the held-out planning-off row fell below AD's, and every seed was trained again with it; "
              "keydoor9's DICP runs plan on "
              "a sample of the held-out pairs drawn per seed, as their rows say (AD evaluated again on the same pairs: docs/methods.md#dicp). darkroom20 is RA-DT's long-episode room "
              "(docs/methods.md#ra-dt).", "",
