@@ -15,7 +15,7 @@ from envs.grid import GridWorld
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from icrl.objectives import check_window_span
-from icrl.planning import PLAN_REWARDS
+from icrl.planning import PLAN_REWARDS, next_state_offset
 from train.fields import setting
 from train.methods import Method, check_window_starts
 
@@ -95,11 +95,7 @@ class DICP(Method):
         return objective, cfg.context_episodes * env.horizon
 
     def model_settings(self, cfg, objective) -> dict:
-        if not cfg.method.detach_next_state:
-            return {}
-        from icrl.planning import next_state_offset
-
-        return {"detach_from": next_state_offset(objective.spec.num_actions)}
+        return {"detach_from": next_state_offset(objective.spec.num_actions)} if cfg.method.detach_next_state else {}
 
     def agents(self, cfg, params, model, spec):
         from icrl.agents.dicp import DICPAgent
