@@ -28,6 +28,20 @@ from envs.base import check_positive_int
 JITTER = 1e-6
 
 
+def cosines(x, count: int):
+    """``x (...)`` in [0, 1] -> ``(..., count)``: ``cos(π k x)`` for ``k = 0 .. count - 1``, each but the first
+    scaled by √2 (at a grid's cell centres, ``(i + 0.5) / size``, the orthonormal DCT-II basis times √size)."""
+    k = jnp.arange(count, dtype=jnp.float32)
+    scale = jnp.where(k > 0, math.sqrt(2.0), 1.0)
+    return scale * jnp.cos(math.pi * k * jnp.asarray(x, jnp.float32)[..., None])
+
+
+def grid_cosines(x, y, count: int):
+    """The smooth 2-D basis of a grid's points ``(x, y)`` in the unit square: ``(..., count**2)``, the products
+    ``cos(π j y) cos(π k x)`` (row ``j``, column ``k``; scaled as :func:`cosines`)."""
+    return (cosines(y, count)[..., :, None] * cosines(x, count)[..., None, :]).reshape(jnp.shape(x) + (count * count,))
+
+
 def matern52(distance: np.ndarray, lengthscale: float, variance: float) -> np.ndarray:
     """The Matérn-5/2 covariance at ``distance``: ``σ² (1 + √5 r/ℓ + 5 r² / 3ℓ²) exp(−√5 r/ℓ)``."""
     s = math.sqrt(5.0) * np.asarray(distance) / lengthscale
@@ -59,7 +73,9 @@ class BayesOpt(Bandit):
 
     The observation after a query is where it was made: ``(x, y, 1)``; ``(0, 0, 0)`` before any
     query of an episode. Its features (``obs_features``) add one-hot codes of the column and
-    the row, so that a model sees which candidates neighbour each other.
+    the row, so that a model sees which candidates neighbour each other; with ``basis=K`` they
+    add instead the ``K x K`` products of cosines of :func:`grid_cosines`, a smooth code in which
+    near candidates look alike (a model scoring candidates in the same basis: ``Transformer.output_basis``).
 
     ICEE reads two attributes: ``return_floor`` (−∞: every first query beats an empty episode;
     the grid worlds' is 0, an episode that found nothing) and ``return_tolerance`` (a query
@@ -69,8 +85,11 @@ class BayesOpt(Bandit):
     return_tolerance = 1e-6
 
     def __init__(self, size: int = 32, horizon: int = 1, lengthscale: float = 0.2, variance: float = 1.0, mean: float = 0.0,
-                 noise_std: float = 0.0):
+                 noise_std: float = 0.0, basis: int = 0):
         self.size = check_positive_int("size", size, 2)
+        self.basis = check_positive_int("basis", basis, 0)
+        if self.basis > self.size:
+            raise ValueError(f"basis={basis} cosines per axis: a grid of size={size} has at most {size}")
         super().__init__(self.size * self.size, horizon)
         for name, value in (("lengthscale", lengthscale), ("variance", variance)):
             if not value > 0:
@@ -129,11 +148,14 @@ class BayesOpt(Bandit):
     # --- features for a model -------------------------------------------------
     @property
     def obs_feature_dim(self) -> int:
-        return 2 * self.size + 3
+        return 3 + (self.basis ** 2 if self.basis else 2 * self.size)
 
     def obs_features(self, obs: jax.Array) -> jax.Array:
-        """``(..., 3) -> (..., 2 size + 3)``: the observation, then one-hot column and row (zeros before a query)."""
+        """``(..., 3) -> (..., obs_feature_dim)``: the observation, then one-hot column and row, or (``basis``) the
+        grid cosines of where the query was made (zeros before a query)."""
         obs = jnp.asarray(obs, jnp.float32)
+        if self.basis:
+            return jnp.concatenate([obs, grid_cosines(obs[..., 0], obs[..., 1], self.basis) * obs[..., 2:3]], axis=-1)
         cell = jnp.clip(jnp.floor(obs[..., :2] * self.size), 0, self.size - 1).astype(jnp.int32)
         queried = obs[..., 2:3]
         return jnp.concatenate([obs, jax.nn.one_hot(cell[..., 0], self.size) * queried,

@@ -30,7 +30,7 @@ _ADDED_MODEL_FIELDS = {
     "Transformer": {
         "position_encoding": "learned", "ffn": "dense", "num_experts": 6, "num_selects": 2, "num_task_experts": 12,
         "num_task_selects": 2, "expert_hidden": 64, "moe_balance_weight": 0.1, "moe_contrastive_weight": 0.01,
-        "embedding": "linear", "detach_from": 0,
+        "embedding": "linear", "detach_from": 0, "output_basis": 0,
     },
 }
 #: Experiment settings recorded since checkpoints were first written, with the value that reproduces the

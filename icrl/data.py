@@ -246,7 +246,8 @@ def make_ad_dataset(
     return _as_dataset(history, meta, **extras)
 
 
-def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolerance: float = 0.5, best_steps=None) -> jax.Array:
+def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolerance: float = 0.5, best_steps=None,
+                    strict: bool = False) -> jax.Array:
     """ICEE's per-step conditions of sequences of whole episodes: ``reward (..., E * horizon)`` and
     ``best_to_go (..., E * horizon)`` -> ``(..., E * horizon, 3)``: [no shortfall (1 or 0),
     shortfall / horizon, cross-episode flag].
@@ -267,14 +268,14 @@ def icee_conditions(reward, horizon: int, best_to_go, floor: float = 0.0, tolera
 
     The flag of episode ``k`` (:func:`icrl.objectives.icee_flag`) compares its return with every
     earlier episode's, the first with an empty episode (return ``floor``, the environment's
-    ``return_floor``)."""
+    ``return_floor``); ``strict``: a tie earns none."""
     reward = jnp.asarray(reward, jnp.float32)
     per_episode = reward.reshape(reward.shape[:-1] + (-1, horizon))  # (..., E, H)
     to_go = jnp.flip(jnp.cumsum(jnp.flip(per_episode, -1), -1), -1).reshape(reward.shape)
     returns = per_episode.sum(-1)  # (..., E)
     best_before = jax.lax.cummax(returns, axis=returns.ndim - 1)
     best_before = jnp.concatenate([jnp.full_like(returns[..., :1], floor), best_before[..., :-1]], -1)  # an empty episode first
-    flag = jnp.broadcast_to(icee_flag(returns, best_before, floor)[..., None], per_episode.shape).reshape(reward.shape)
+    flag = jnp.broadcast_to(icee_flag(returns, best_before, floor, strict)[..., None], per_episode.shape).reshape(reward.shape)
     shortfall = jnp.asarray(best_to_go, jnp.float32) - to_go
     best = shortfall < tolerance
     if best_steps is not None:
@@ -294,11 +295,12 @@ def return_scale(env) -> tuple[float, float]:
 
 def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, split: str = "train", max_epsilon: float = 1.0,
                       skew: float = 1.0, sort_by_epsilon: bool = False, min_epsilon: float = 0.0,
-                      time_shortfall: bool = False) -> Dataset:
+                      time_shortfall: bool = False, strict_flag: bool = False) -> Dataset:
     """ICEE data (Dai et al. 2024): ``num_episodes`` episodes of the ε-greedy oracle on each task
     (:class:`icrl.agents.epsilon.EpsilonOracleAgent`, ε drawn per episode from ``[min_epsilon, max_epsilon]``,
     random actions leaning by ``skew``), not learning histories. Arrays ``(N, num_episodes * horizon)``.
-    ``time_shortfall``: "no shortfall" also asks for the best return in the fewest steps (:func:`icee_conditions`).
+    ``time_shortfall``: "no shortfall" also asks for the best return in the fewest steps; ``strict_flag``: a tie
+    with the best earlier episode earns no flag (:func:`icee_conditions`).
 
     Extras: ``conditions`` (:func:`icee_conditions`), ``behaviour`` (the probability of each
     recorded action under the data policy), ``epsilon (N, num_episodes)``, ``optimal_return``
@@ -326,10 +328,10 @@ def make_icee_dataset(env, key: jax.Array, num_tasks: int, num_episodes: int, sp
         epsilon = jnp.take_along_axis(epsilon, order, axis=1)
     optimal = jax.vmap(env.optimal_return)(tasks)
     conditions = icee_conditions(history.reward, env.horizon, best_to_go, *return_scale(env),
-                                 best_steps=best_steps if time_shortfall else None)
+                                 best_steps=best_steps if time_shortfall else None, strict=strict_flag)
     weights = np.asarray(unbiasing_weights(behaviour, env.num_actions)).ravel()
     source_args = ({"max_epsilon": max_epsilon, "skew": skew} | ({"min_epsilon": min_epsilon} if min_epsilon else {})
-                   | ({"time_shortfall": True} if time_shortfall else {}))
+                   | ({"time_shortfall": True} if time_shortfall else {}) | ({"strict_flag": True} if strict_flag else {}))
     meta = _meta("icee", env, split, "epsilon-oracle", source_args, key, num_tasks=num_tasks,
                  num_episodes=num_episodes, horizon=env.horizon, sorted_by_epsilon=sort_by_epsilon)
     meta["weights"] = {f"p{q}": float(np.percentile(weights, q)) for q in (50, 90, 99)} | {"max": float(weights.max())}

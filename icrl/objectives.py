@@ -231,17 +231,20 @@ ICEE_CONDITIONS = 4
 ACTING_EPISODES = ("last", "any")
 
 
-def icee_flag(returns: jax.Array, best_before: jax.Array, floor: float = 0.0) -> jax.Array:
+def icee_flag(returns: jax.Array, best_before: jax.Array, floor: float = 0.0, strict: bool = False) -> jax.Array:
     """ICEE's cross-episode flag (0 or 1) of episodes of ``returns`` whose earlier episodes' best
     return is ``best_before`` (``floor`` before any): above ``floor`` and at least every earlier
     episode's. ``floor`` is the return of an episode that achieved nothing, the environment's
     ``return_floor``: 0 in the grid worlds (an episode that never reached the goal earns no flag),
     −∞ in Bayesian optimisation (any first query beats an empty history). A tie counts as better,
     so an optimal episode repeated (nothing can beat it) keeps the flag on, as every step asks at
-    deployment. Read from rewards alone, so the data (:func:`icrl.data.icee_conditions`) and a
-    deployed agent relabelling its finished episodes (:class:`icrl.agents.model.ICEEAgent`) give it
-    alike."""
-    return ((returns > floor) & (returns >= best_before)).astype(jnp.float32)
+    deployment. ``strict``: a tie earns no flag, so the flag marks only a return above every
+    earlier one (Bayesian optimisation: a query repeated learns nothing new, and a deployed agent
+    asking for the flag must go where it has not been). Read from rewards alone, so the data
+    (:func:`icrl.data.icee_conditions`) and a deployed agent relabelling its finished episodes
+    (:class:`icrl.agents.model.ICEEAgent`) give it alike."""
+    above = returns > best_before if strict else returns >= best_before
+    return ((returns > floor) & above).astype(jnp.float32)
 
 
 def unbiasing_weights(behaviour: jax.Array, num_actions: int) -> jax.Array:

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 import envs
-from envs.bayesopt import matern52
+from envs.bayesopt import grid_cosines, matern52
 from icrl.agents import make_agent
 from icrl.agents.gp import GPState, expected_improvement, posterior
 from icrl.data import icee_conditions, make_icee_dataset
+from icrl.agents.model import ICEEAgent
+from icrl.models import TokenSpec, Transformer
+from icrl.objectives import icee_token_conditions
 from icrl.rollout import rollout, simple_regret
 from icrl.types import History
 
@@ -117,6 +120,68 @@ def test_icee_reads_the_return_floor_and_tolerance():
     np.testing.assert_array_equal(grid[:, 0], [0, 0, 1, 1])
     np.testing.assert_array_equal(bo[:, 0], [0, 0, 0, 0])
     np.testing.assert_allclose(bo[:, 1], [0.8, 1.8, 0.3, 0.3], rtol=1e-5)
+    strict = np.asarray(icee_conditions(rewards, 1, best, -math.inf, 1e-6, strict=True))
+    np.testing.assert_array_equal(strict[:, 2], [1, 0, 1, 0])  # the repeated -0.5 ties: no flag
+
+
+def test_grid_cosines_are_an_orthonormal_basis_of_the_candidates_and_code_the_queries():
+    """On a 6 x 6 grid the 4 x 4 products of cosines, over the 36 candidates, are orthonormal (times
+    √36: the 2-D DCT-II); a query's features end with its candidate's, and are zeros before any."""
+    env = envs.make("bayesopt", size=6, horizon=1, basis=4)[0]
+    phi = np.asarray(grid_cosines(env.coords[:, 0], env.coords[:, 1], 4))  # (36, 16)
+    np.testing.assert_allclose(phi.T @ phi / 36, np.eye(16), atol=1e-5)
+    # candidate 13: column 1, row 2; feature (row cosine 1, column cosine 3)
+    np.testing.assert_allclose(phi[13, 4 * 1 + 3], 2 * math.cos(math.pi * 2.5 / 6) * math.cos(math.pi * 3 * 1.5 / 6), rtol=1e-5)
+    obs = jnp.concatenate([jnp.asarray(env.coords, jnp.float32), jnp.ones((36, 1))], -1)
+    features = np.asarray(env.obs_features(obs))
+    assert env.obs_feature_dim == features.shape[-1] == 3 + 16
+    np.testing.assert_allclose(features[:, 3:], phi, atol=1e-6)
+    np.testing.assert_array_equal(env.obs_features(jnp.zeros(3)), np.zeros(19))
+    with pytest.raises(ValueError, match="basis=7"):
+        envs.make("bayesopt", size=6, basis=7)
+    from train.configs import config_for, replace
+
+    with pytest.raises(ValueError, match="basis=4 codes"):
+        replace(config_for("darkroom9-icee"), basis=4)
+
+
+def test_a_smooth_head_scores_each_candidate_in_the_grid_basis(small):
+    """A transformer with ``output_basis`` K over a 4 x 4 grid: its 16 logits are a learned bias plus its
+    head's K x K coefficients times the candidates' grid cosines, candidate ``a`` at column ``a % 4`` and
+    row ``a // 4`` as the environment places it; a grid that is not square, or too many cosines, is refused."""
+    model = Transformer(5, 16, max_len=8, num_layers=1, num_heads=1, width=8, output_basis=3)
+    tokens = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 5))
+    params = model.init(jax.random.PRNGKey(1), tokens)
+    params = jax.tree.map(lambda x: x + jax.random.normal(jax.random.PRNGKey(2), x.shape), params)  # no zero bias
+    logits, state = model.apply(params, tokens, capture_intermediates=True)
+    coefficients = state["intermediates"]["head"]["__call__"][0]  # (2, 3, 9)
+    phi = np.asarray(grid_cosines(small.coords[:, 0], small.coords[:, 1], 3))  # (16, 9)
+    expected = np.asarray(coefficients) @ phi.T + np.asarray(params["params"]["output_bias"])
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    for outputs, basis in ((15, 2), (16, 5)):
+        with pytest.raises(ValueError, match="output_basis"):
+            Transformer(5, outputs, max_len=8, output_basis=basis).init(jax.random.PRNGKey(1), tokens)
+
+
+def test_a_strict_agent_relabels_a_repeated_best_query_without_the_flag(small):
+    """An untrained model queries 8 functions of 16 candidates 10 times, and some query repeats the best
+    so far. The strict agent's next logits equal the parallel model's on the history whose finished
+    queries carry the strict flags, which differ there from the flags that count ties."""
+    spec = TokenSpec(small.obs_feature_dim, small.num_actions, small.obs_features, num_conditions=4)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=16, num_layers=1, num_heads=1, width=8)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    agent = ICEEAgent(params, model, spec, horizon=1, floor=-math.inf, strict=True)
+    tasks = small.sample_tasks(jax.random.PRNGKey(1), 8, "test")
+    history, state = rollout(small, agent, tasks, jax.random.PRNGKey(2), num_episodes=10, return_agent_state=True)
+    strict = icee_conditions(history.reward, 1, jnp.zeros_like(history.reward), -math.inf, 1e-6, strict=True)
+    ties = icee_conditions(history.reward, 1, jnp.zeros_like(history.reward), -math.inf, 1e-6)
+    assert np.any(strict[..., 2] != ties[..., 2])  # some repeated query tied with the best
+    obs = jnp.zeros(3)
+    for i in range(8):
+        s, h = jax.tree.map(lambda x: x[i], state), jax.tree.map(lambda x: x[i], history)
+        conditions = jnp.concatenate([icee_token_conditions(strict[i], jnp.zeros(10)), jnp.array([[1.0, 1.0, 0.0, 1.0]])])
+        tokens = spec.tokens(h._replace(regret=None, info=None), jnp.concatenate([h.obs, obs[None]]), conditions)
+        np.testing.assert_allclose(agent.action_logits(s, obs), model.apply(params, tokens[None])[0, -1], rtol=1e-4, atol=1e-4)
 
 
 def test_icee_data_and_agent_on_bayesopt(small):

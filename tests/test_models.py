@@ -19,6 +19,9 @@ BACKBONES = {
     # the last outputs from a head of their own behind a stop_gradient (DICP's next-state head)
     "transformer-detached": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32,
                                                 position_encoding="alibi", detach_from=1),
+    # the outputs a 2 x 2 grid's logits through its cosines (Bayesian optimisation's smooth head)
+    "transformer-grid": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32,
+                                            position_encoding="alibi", output_basis=2),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),
     "gru": lambda: make_model("gru", TOKEN_DIM, OUT, num_layers=2, width=32),
 }

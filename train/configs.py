@@ -38,6 +38,9 @@ class ExperimentConfig:
     horizon: int = _field(100, "env", "steps per episode")
     size: int = _field(10, "env", "grid worlds: side of the room")
     dim: int = _field(2, "env", "linear bandit: feature dimension")
+    basis: int = _field(0, "env", "Bayesian optimisation: a query is seen through the grid's first K x K products of cosines, and a "
+                        "transformer scores the candidates through them, so that near candidates look and score alike (0: one-hot "
+                        "column and row, a free logit per candidate)")
     split_seed: int = _field(0, "env", "grid worlds: the seed of the fixed train/test split of the goals (another seed: another "
                              "fold, to choose settings on its test goals without touching the benchmark's held-out ones)")
     # data
@@ -95,6 +98,9 @@ class ExperimentConfig:
         check_positive_int("eval_pool_sample", self.eval_pool_sample, minimum=0)
         check_positive_int("deploy_window", self.deploy_window, minimum=0)
         check_positive_int("split_seed", self.split_seed, minimum=0)
+        check_positive_int("basis", self.basis, minimum=0)
+        if self.basis and self.env != "bayesopt":
+            raise ValueError(f"basis={self.basis} codes the candidates of Bayesian optimisation's grid; environment {self.env!r} has none")
         if self.split_seed and self.env not in _GRID_ENVS:
             raise ValueError(f"split_seed splits a grid world's goals ({', '.join(_GRID_ENVS)}); environment {self.env!r} has no "
                              f"fixed split, got split_seed={self.split_seed}")
@@ -184,6 +190,8 @@ class ExperimentConfig:
         kwargs = {"size": self.size, "horizon": self.horizon}
         if self.split_seed:  # left out at 0, so that records made before the setting read as they were
             kwargs["split_seed"] = self.split_seed
+        if self.basis:  # likewise
+            kwargs["basis"] = self.basis
         return kwargs
 
     def eval_env_kwargs(self) -> dict:
@@ -206,7 +214,7 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
                 "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
-                "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0}
+                "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0, "basis": 0, "strict_flag": False}
 
 
 def applies(field_name: str, objective: str) -> bool:

@@ -131,6 +131,10 @@ def build(cfg: ExperimentConfig) -> Setup:
     for name, plain in (("ffn", "dense"), ("embedding", "linear")):
         if cfg.backbone != "transformer" and getattr(cfg, name) != plain:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is a transformer option; the {cfg.backbone} backbone has none")
+    if cfg.basis:  # the candidates scored in the basis the queries are seen through
+        if cfg.backbone != "transformer":
+            raise ValueError(f"basis={cfg.basis} scores candidates with a transformer's head; the {cfg.backbone} backbone has none")
+        model_kwargs["output_basis"] = cfg.basis
     model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)

@@ -166,7 +166,7 @@ class ICEEAgent(ModelAgent):
     """An ICEE model acting in context (Dai et al. 2024). While an episode runs, every token asks
     for the best (:func:`icrl.objectives.icee_token_conditions`): no shortfall of the in-episode
     return to go from the best the state allows, and the cross-episode flag on ("at least as
-    good as every earlier episode"). When the episode ends (:meth:`end_episode`, which
+    good as every earlier episode", or better than every one with ``strict``). When the episode ends (:meth:`end_episode`, which
     ``rollout`` calls) its tokens are relabelled as its data would carry them as a finished
     episode: the flag it really earned and no in-episode conditions. The context goes back to
     the episode's start and takes the episode in again, so earlier episodes never claim a
@@ -174,6 +174,7 @@ class ICEEAgent(ModelAgent):
 
     horizon: int = struct.field(pytree_node=False, default=1)
     floor: float = struct.field(pytree_node=False, default=0.0)  # the return of an empty episode (the environment's return_floor)
+    strict: bool = struct.field(pytree_node=False, default=False)  # a tie with the best earlier episode earns no flag (as its data)
 
     def __post_init__(self):
         super().__post_init__()
@@ -201,7 +202,7 @@ class ICEEAgent(ModelAgent):
     def end_episode(self, state: ModelState) -> ModelState:
         extra = state.extra
         ret = extra.rewards.sum()
-        finished = jnp.stack([0.0, 0.0, icee_flag(ret, extra.best, self.floor)])  # a finished episode keeps only the flag it earned
+        finished = jnp.stack([0.0, 0.0, icee_flag(ret, extra.best, self.floor, self.strict)])  # a finished episode keeps only the flag it earned
         conditions = jnp.broadcast_to(icee_token_conditions(finished, 0.0), (self.horizon, self.spec.num_conditions))
         tokens = jnp.concatenate([extra.base, conditions], axis=-1)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs.bayesopt import cosines
 from icrl.models.base import check_sequence, check_step
 from icrl.models.moe import T2MIRFeedForward
 
@@ -248,6 +250,10 @@ class Transformer(nn.Module):
     # outputs from this index on come from a head of their own, an MLP (4 x width hidden units, GELU) on the last layer's
     # features behind a stop_gradient: their loss trains that head alone, never the layers the other outputs share (0: none)
     detach_from: int = 0
+    # the outputs are logits over a square grid's cells (num_outputs = size**2, cell r * size + c), each the sum of a learned
+    # bias and the head's coefficients of the first output_basis x output_basis products of cosines over the grid
+    # (envs.bayesopt.grid_cosines): candidates near each other score alike (0: a free logit per output)
+    output_basis: int = 0
 
     def setup(self):
         if self.attention not in ("einsum", "jax"):
@@ -281,7 +287,18 @@ class Transformer(nn.Module):
         self.ln_out = nn.LayerNorm()
         if not 0 <= self.detach_from < self.num_outputs:
             raise ValueError(f"detach_from must be in [0, num_outputs={self.num_outputs}), got {self.detach_from!r}")
-        self.head = nn.Dense(self.detach_from or self.num_outputs)
+        if self.output_basis:
+            side = math.isqrt(self.num_outputs)
+            if side * side != self.num_outputs or not 0 < self.output_basis <= side or self.detach_from:
+                raise ValueError(f"output_basis={self.output_basis} scores the cells of a square grid through at most its side's "
+                                 f"cosines per axis, without detach_from: num_outputs={self.num_outputs} (side {side}), "
+                                 f"detach_from={self.detach_from}")
+            centres = (jnp.arange(side, dtype=jnp.float32) + 0.5) / side
+            self.cosines = cosines(centres, self.output_basis).T  # (basis, side), constant
+            self.output_bias = self.param("output_bias", nn.initializers.zeros, (self.num_outputs,))
+        # a smooth head starts near every candidate alike: at the usual scale it would sum output_basis**2 random scores per logit
+        self.head = (nn.Dense(self.output_basis ** 2, kernel_init=nn.initializers.normal(1e-3)) if self.output_basis
+                     else nn.Dense(self.detach_from or self.num_outputs))
         if self.detach_from:
             self.detached_hidden = nn.Dense(4 * self.width)
             self.detached_head = nn.Dense(self.num_outputs - self.detach_from)
@@ -346,6 +363,10 @@ class Transformer(nn.Module):
     def _outputs(self, features):
         """The outputs of the last layer's ``features``: the head's, then (``detach_from``) the detached head's."""
         out = self.head(features)
+        if self.output_basis:
+            coefficients = out.reshape(out.shape[:-1] + (self.output_basis, self.output_basis))  # (..., row j, column k)
+            grid = jnp.einsum("...jk,jr,kc->...rc", coefficients, self.cosines, self.cosines)
+            return grid.reshape(out.shape[:-1] + (self.num_outputs,)) + self.output_bias
         if not self.detach_from:
             return out
         detached = self.detached_head(nn.gelu(self.detached_hidden(jax.lax.stop_gradient(features))))

@@ -34,6 +34,8 @@ class ICEEConfig:
                                     "baseline's data; Dark Room's ICEE presets)")
     time_shortfall: bool = setting(False, "data", "'no shortfall' also asks for the best return in the fewest steps (a detour "
                                    "that still ends with the best return falls short: Key-to-Door's rewards, each paid once)")
+    strict_flag: bool = setting(False, "data", "the flag asks for a return above every earlier episode's, a tie earning none "
+                                "(Bayesian optimisation: a repeated query finds nothing new; deployed, the agent must go elsewhere)")
     conditioned: bool = setting(True, "objective", "tokens carry the return to go and the cross-episode flag (off: AD on the episodes)")
     unbiased: bool = setting(True, "objective", "weight each action's log-likelihood by uniform(a) / pi(a | o)")
     weight_clip: float = setting(20.0, "objective", "the unbiasing weights are clipped at this (they grow as 1 / epsilon)")
@@ -89,7 +91,8 @@ class ICEE(Method):
     def make_data(self, cfg, env, key, num_tasks: int):
         m = cfg.method
         data = make_icee_dataset(env, key, num_tasks, m.icee_episodes, split="train", max_epsilon=m.max_epsilon, min_epsilon=m.min_epsilon,
-                                 skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon, time_shortfall=m.time_shortfall)
+                                 skew=m.random_skew, sort_by_epsilon=m.sort_by_epsilon, time_shortfall=m.time_shortfall,
+                                 strict_flag=m.strict_flag)
         w = data.meta["weights"]
         clipped = float(np.mean(np.asarray(unbiasing_weights(data.extras["behaviour"], env.num_actions)) > m.weight_clip))
         data.meta["weights"]["clipped_fraction"] = clipped
@@ -117,5 +120,6 @@ class ICEE(Method):
         if not cfg.method.conditioned:
             return {self.model_label(cfg): ModelAgent(params, model, spec)}
         env, _ = envs.make(cfg.env, **cfg.eval_env_kwargs())  # its return floor: what an empty episode earns
-        agent = ICEEAgent(params, model, spec, horizon=env.horizon, floor=return_scale(env)[0])
+        agent = ICEEAgent(params, model, spec, horizon=env.horizon, floor=return_scale(env)[0],
+                           strict=cfg.method.strict_flag)
         return {self.model_label(cfg): agent}
