@@ -104,6 +104,8 @@ def test_every_named_experiment_builds(scale):
         build(config_for("bandit-dpt", baselines=("random", "psrl")))
     with pytest.raises(ValueError, match="embedding='mlp' is a transformer option; the s5 backbone has none"):
         build(config_for("bandit-dpt-s5", embedding="mlp"))
+    with pytest.raises(ValueError, match="basis=4 is a transformer option; the gru backbone has none"):
+        build(config_for("bayesopt-icee", basis=4, backbone="gru"))
 
 
 def test_t2mir_records_a_contrastive_loss_only_where_windows_are_paired():

@@ -125,16 +125,12 @@ def build(cfg: ExperimentConfig) -> Setup:
     if cfg.backbone == "transformer":
         model_kwargs.update(num_heads=cfg.num_heads, max_len=seq_len, position_encoding=cfg.position_encoding, ffn=cfg.ffn,
                             embedding=cfg.embedding,
-                            expert_hidden=cfg.expert_hidden)
+                            expert_hidden=cfg.expert_hidden, output_basis=cfg.basis)
     elif cfg.backbone == "s5":
         model_kwargs.update(state_size=cfg.state_size)
-    for name, plain in (("ffn", "dense"), ("embedding", "linear")):
+    for name, plain in (("ffn", "dense"), ("embedding", "linear"), ("basis", 0)):
         if cfg.backbone != "transformer" and getattr(cfg, name) != plain:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is a transformer option; the {cfg.backbone} backbone has none")
-    if cfg.basis:  # the candidates scored in the basis the queries are seen through
-        if cfg.backbone != "transformer":
-            raise ValueError(f"basis={cfg.basis} scores candidates with a transformer's head; the {cfg.backbone} backbone has none")
-        model_kwargs["output_basis"] = cfg.basis
     model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
