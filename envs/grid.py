@@ -45,12 +45,24 @@ def greedy_step_towards(pos: jax.Array, target: jax.Array) -> jax.Array:
     ).astype(jnp.int32)
 
 
+def _split(pool: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` rows of ``pool``: a permutation by ``seed`` cut at ``ceil(train_fraction * len)``,
+    each part in pool order."""
+    order = np.random.default_rng(seed).permutation(len(pool))
+    num_train = math.ceil(train_fraction * len(pool))
+    return pool[np.sort(order[:num_train])], pool[np.sort(order[num_train:])]
+
+
 class GridWorld(TaskEnvironment):
     """A ``size × size`` room seen only through the agent's own ``(x, y)``.
 
     Episodes last exactly ``horizon`` steps; the agent restarts at ``start``.
     Tasks come from a finite pool (``task_pool``) that a seeded permutation
     splits once into disjoint train and test parts (``train_fraction`` train).
+    ``split_seed`` K >= 1 makes a fold for choosing settings: the training part
+    alone split again by seed K, so a fold's train and test tasks are both
+    training tasks of the benchmark and none is held out from it ("all": the fold's
+    train and test together, the benchmark's training tasks).
     """
 
     def __init__(self, size: int, horizon: int, start=None, train_fraction: float = 0.8, split_seed: int = 0):
@@ -63,14 +75,17 @@ class GridWorld(TaskEnvironment):
         self.start = start
         if not 0.0 < train_fraction < 1.0:
             raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
+        if not (isinstance(split_seed, (int, np.integer)) and split_seed >= 0):
+            raise ValueError(f"split_seed must be an int >= 0, got {split_seed!r}")
         pool = self._all_tasks()
-        order = np.random.default_rng(split_seed).permutation(len(pool))
-        num_train = math.ceil(train_fraction * len(pool))
-        self._split_tasks = {
-            "train": pool[np.sort(order[:num_train])],
-            "test": pool[np.sort(order[num_train:])],
-            "all": pool,
-        }
+        train, test = _split(pool, train_fraction, 0)
+        if split_seed:
+            # a fold: the benchmark's training tasks split anew, so that settings chosen on a fold's
+            # held-out tasks never saw one of the benchmark's held-out tasks
+            pool = train
+            train, test = _split(pool, train_fraction, split_seed)
+        self.split_seed = int(split_seed)
+        self._split_tasks = {"train": train, "test": test, "all": pool}
 
     # --- tasks ------------------------------------------------------------------
     def _all_tasks(self) -> np.ndarray:

@@ -83,7 +83,12 @@ def test_grid_train_and_test_tasks_are_disjoint_and_fixed(cls):
     assert as_set(train) | as_set(test) == as_set(env._split_tasks["all"])
     assert len(train) == int(np.ceil(0.8 * len(env._split_tasks["all"])))
     np.testing.assert_array_equal(cls()._split_tasks["test"], test)  # same split_seed, same split
-    assert not np.array_equal(cls(split_seed=1)._split_tasks["test"], test)
+    for seed in (1, 2, 3):  # a fold: the benchmark's training tasks split again, no held-out task in either part
+        fold = cls(split_seed=seed)._split_tasks
+        assert as_set(fold["train"]) | as_set(fold["test"]) == as_set(train) == as_set(fold["all"])
+        assert not as_set(fold["train"]) & as_set(fold["test"]) and not as_set(fold["all"]) & as_set(test)
+        assert len(fold["train"]) == int(np.ceil(0.8 * len(train)))
+    assert as_set(cls(split_seed=1)._split_tasks["test"]) != as_set(cls(split_seed=2)._split_tasks["test"])
     if cls is DarkRoom:
         assert len(train) == 80 and len(test) == 20  # DPT's 80/20 goals
         drawn = env.sample_tasks(jax.random.PRNGKey(0), 500, "test").goal

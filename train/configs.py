@@ -41,8 +41,8 @@ class ExperimentConfig:
     basis: int = _field(0, "env", "Bayesian optimisation: a query is seen through the grid's first K x K products of cosines, and a "
                         "transformer scores the candidates through them, so that near candidates look and score alike (0: one-hot "
                         "column and row, a free logit per candidate)")
-    split_seed: int = _field(0, "env", "grid worlds: the seed of the fixed train/test split of the goals (another seed: another "
-                             "fold, to choose settings on its test goals without touching the benchmark's held-out ones)")
+    split_seed: int = _field(0, "env", "grid worlds: K >= 1 makes a fold to choose settings on: the benchmark's training goals alone split "
+                             "again by seed K into fold-training and fold-held-out goals (0: the benchmark's split)")
     # data
     num_train_tasks: int = _field(20_000, "data", "tasks in the pretraining dataset")
     context_episodes: int = _field(1, "data", "episodes per context (DPT), per training window (AD), per trial (meta-RL)")
