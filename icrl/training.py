@@ -3,10 +3,14 @@
 The compiled step samples its batch from the device-resident dataset, computes
 the loss and applies an optax update: no host round trip inside it. Training is
 data parallel over a mesh of every device of every process (``jax.distributed``
-for several processes or hosts): the dataset's tasks are split into one shard per
-device, each device samples its share of every batch from its own shard, and
-parameters are replicated. A batch therefore depends on the number of devices,
-not on how they are spread over processes. The Python driver around it shows progress, writes metrics as
+for several processes or hosts): the dataset is whole on every device, each row
+group of a batch is drawn with a key of its own (the step's key folded with the
+group's index in the global batch), each device draws its contiguous share of the
+groups, and parameters are replicated. A batch therefore depends on the seed and
+the step alone, not on the number of devices nor on how they are spread over
+processes: one device and N train on the same batches (to float rounding of the
+gradient's sum). A pooled objective (:class:`icrl.streams.Pooled`) is the
+exception: each device draws from the pool it refreshes itself. The Python driver around it shows progress, writes metrics as
 JSON lines, evaluates, and checkpoints with orbax so that a run killed at any
 point resumes to the same parameters as an uninterrupted one: every step's
 randomness is ``fold_in(key, step)``, and a pool of histories (:mod:`icrl.streams`) is
@@ -192,17 +196,24 @@ class Trainer:
         self.optimizer = make_optimizer(cfg)
         self.mesh = _mesh(cfg)
         self.num_shards = self.mesh.size
-        local = cfg.batch_size // self.num_shards
         check = getattr(objective, "check_batch_size", lambda size: None)  # e.g. paired windows need an even batch
 
-        def fits(parts: int) -> bool:
-            if local % parts:
-                return False
+        def suits(size: int) -> bool:
             try:
-                check(local // parts)
+                check(size)
             except ValueError:
                 return False
             return True
+
+        #: rows drawn together with one key (a pair of windows: 2); a batch is made of such groups
+        self.group_rows = next(k for k in range(1, cfg.batch_size + 1) if suits(k))
+        if cfg.batch_size % (self.group_rows * self.num_shards):
+            raise ValueError(f"batch_size={cfg.batch_size} must be a multiple of {self.group_rows * self.num_shards}: groups of "
+                             f"{self.group_rows} rows drawn together, an equal number on each of {self.num_shards} devices")
+        local = cfg.batch_size // self.num_shards
+
+        def fits(parts: int) -> bool:
+            return local % (parts * self.group_rows) == 0 and suits(local // parts)
 
         requested = cfg.microbatches
         if has_batch_losses(model) and requested > 1:
@@ -219,7 +230,6 @@ class Trainer:
             warnings.warn(f"microbatches={cfg.microbatches} does not split each device's share of the batch ({cfg.batch_size} "
                           f"over {self.num_shards} devices: {local}) evenly; using {self.microbatches}", stacklevel=2)
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         self.key = jax.random.PRNGKey(cfg.seed)
         self._step = jax.jit(self._train_step, donate_argnums=0)
         self._grads = jax.jit(self._loss_and_grads)
@@ -260,18 +270,22 @@ class Trainer:
         return self._replicate(jax.jit(fresh)(jax.random.fold_in(self.key, 0)))
 
     def _sample(self, step, data: Samples):
-        """The batch of gradient step ``step`` (sharded): each device draws ``batch_size / devices``
-        sequences from its own shard of the tasks, with the step's key folded with its index. Weighted
-        data (learning-history filtering) is whole on every device (:meth:`put_data`), so every device
-        draws from the global weights: one device and N sample the same distribution."""
+        """The batch of gradient step ``step`` (sharded): ``batch_size / group_rows`` groups of rows,
+        group ``g`` drawn from the whole data with the step's key folded with ``g``, each device
+        drawing its contiguous share of the groups. The batch is the same whatever the number of
+        devices (a pooled objective's excepted: each device draws from its own pool)."""
         key = jax.random.fold_in(jax.random.fold_in(self.key, 1), step)
-        local = self.cfg.batch_size // self.num_shards
+        rows = self.group_rows
+        groups = self.cfg.batch_size // rows // self.num_shards  # on each device
 
-        def per_shard(shard: Samples, key):
-            return self.objective.sample_batch(shard, jax.random.fold_in(key, jax.lax.axis_index("data")), local)
+        def per_shard(data: Samples, key):
+            first = jax.lax.axis_index("data") * groups
+            keys = jax.vmap(lambda g: jax.random.fold_in(key, g))(first + jnp.arange(groups))
+            batch = jax.vmap(lambda k: self.objective.sample_batch(data, k, rows))(keys)
+            return jax.tree.map(lambda x: x.reshape((groups * rows,) + x.shape[2:]), batch)
 
         spec = PartitionSpec("data")
-        data_spec = PartitionSpec() if _weighted(data) else spec
+        data_spec = spec if self.pooled else PartitionSpec()
         # check_vma off: a stream's collectors start scans from constants (a fresh agent's zeros) that the
         # device's key makes device-varying; nothing here communicates across devices, so the check buys nothing
         return jax.shard_map(per_shard, mesh=self.mesh, in_specs=(data_spec, PartitionSpec()), out_specs=spec,
@@ -288,12 +302,13 @@ class Trainer:
         parts = self.microbatches
         if parts == 1:
             return grad_fn(state.params, batch, k_dropout)
-        # microbatch i: rows [i m, (i + 1) m) of every device's share (m = share / parts), so no row leaves its
-        # device and rows 2j, 2j + 1 (a pair of windows) stay together
-        shards = self.num_shards
+        # microbatch i: every group of rows whose index is i modulo parts. A device's share is a whole number of
+        # cycles of parts groups, so no row leaves its device, a group (a pair of windows) stays together, and
+        # the microbatches are the same whatever the number of devices
+        rows = self.group_rows
 
         def split(x):
-            per = x.reshape((shards, parts, -1) + x.shape[1:])
+            per = x.reshape((-1, parts, rows) + x.shape[1:])
             return jnp.moveaxis(per, 1, 0).reshape((parts, -1) + x.shape[1:])
 
         def accumulate(total, part):
@@ -366,34 +381,24 @@ class Trainer:
                              else "training data is missing (data=None); only a streamed objective makes its own")
 
     def put_data(self, data, step: int = 0) -> Samples:
-        """The training samples (or a :class:`icrl.data.Dataset`'s) on the devices: tasks split into
-        one contiguous shard per device (a remainder of fewer tasks than devices is dropped). Every
-        process passes the same host data and keeps only its devices' shards. A streamed objective
-        (:class:`icrl.streams.Streamed`) makes its own batches and takes ``data=None``; weighted data
-        (``Samples.weights``) is placed whole on every device instead (see :meth:`_sample`); a pooled one
-        (:class:`icrl.streams.Pooled`) takes ``data=None`` and returns its pool of step ``step``, one
-        shard per device."""
+        """The training samples (or a :class:`icrl.data.Dataset`'s) whole on every device, so that
+        every row of a batch is drawn from all of them (:meth:`_sample`). Every process passes the
+        same host data. A streamed objective (:class:`icrl.streams.Streamed`) makes its own batches
+        and takes ``data=None``; a pooled one (:class:`icrl.streams.Pooled`) takes ``data=None`` and
+        returns its pool of step ``step``, one shard per device."""
         self.check_data(data)
         if self.pooled:
             return self._pool_at(jnp.asarray(step, jnp.int32))
-        if data is None:  # a stream: one dummy task per device (the trainer shards data; a stream makes its own)
-            zeros = np.zeros((self.num_shards, 1), np.int32)
+        if data is None:  # a stream: a dummy task (a stream makes its own data)
+            zeros = np.zeros((1, 1), np.int32)
             data = Samples(History(zeros, zeros, zeros.astype(np.float32), zeros, zeros.astype(bool)))
         data = jax.tree.map(np.asarray, getattr(data, "samples", data))
         if _weighted(data):
-            # drawn by weight: a device holding a contiguous block of tasks would draw its share of every
-            # batch from its block whatever the block's total weight (all of it from task 0 of a block that
-            # weighs nothing), so each device holds every task and draws from the global weights
             weights = data.weights
             if weights.shape != (data.num_tasks,) or not np.all(np.isfinite(weights)) or (weights < 0).any() or not weights.any():
                 raise ValueError(f"sampling weights must be ({data.num_tasks},), finite, >= 0 and not all 0; got shape "
                                  f"{weights.shape}, sum {weights.sum()!r}")
-            return self._replicate(data)
-        usable = data.num_tasks - data.num_tasks % self.num_shards
-        if usable == 0:
-            raise ValueError(f"{data.num_tasks} tasks cannot be split over {self.num_shards} devices")
-        data = jax.tree.map(lambda x: x[:usable], data)
-        return jax.tree.map(lambda x: jax.make_array_from_callback(x.shape, self.batch_sharding, lambda idx: x[idx]), data)
+        return self._replicate(data)
 
     def advance_data(self, data: Samples, step: int) -> Samples:
         """The data the batch of step ``step`` is drawn from, given the previous step's: ``data``
