@@ -251,11 +251,11 @@ def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
     from train.configs import BENCHMARKS
 
     try:
-        found, num_goals, _ = gather(name, tuple(seeds))
+        found, num_goals, _, found_configs = gather(name, tuple(seeds))
     except ValueError:
         if not earlier:
             raise
-        found, num_goals = [], 0
+        found, num_goals, found_configs = [], 0, {}
     kept = [row for row in stored_rows(earlier) if row.seed_minutes == () or _preset_of(row.name) in BENCHMARKS[name]] if earlier else []
     rows = [_only_seeds(row, seeds) for row in merge_rows(kept, found)]
     rows = [row for row in rows if row is not None]
@@ -265,9 +265,13 @@ def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
     have = {(_preset_of(row.name), s) for row in rows if row.seed_minutes for s in row.seed_ids}
     missing = [run_name(p, s) for p in BENCHMARKS[name] for s in seeds if s in BENCHMARK_SEEDS and (p, s) not in have]
     plot(rows, os.path.join(DOCS, f"{name}.png"), title_of(name, num_goals, seeds))
+    configs = {**((earlier or {}).get("configs") or {}), **found_configs}  # config hash -> full config
+    used = {p["config_sha256"] for r in rows for i in range(r.seeds) if (p := r.seed_provenance(i))}
     return {"seeds": list(seeds), "num_goals": num_goals, "missing": missing,
+            "configs": {h: c for h, c in configs.items() if h in used},
             "rows": [{"name": r.name, "seeds": list(r.seed_ids), "fractions": np.round(r.fractions, 4).tolist(),
-                      "seed_minutes": [round(m, 4) for m in r.seed_minutes] or None} for r in rows]}
+                      "seed_minutes": [round(m, 4) for m in r.seed_minutes] or None,
+                      "provenance": [r.seed_provenance(i) for i in range(r.seeds)]} for r in rows]}
 
 
 def _preset_of(row_name: str) -> str:
@@ -283,7 +287,9 @@ def _only_seeds(row, seeds):
     if not keep:
         return None
     minutes = tuple(row.seed_minutes[i] for i in keep) if row.seed_minutes else ()
-    return Row(row.name, row.fractions[keep], tuple(row.seed_ids[i] for i in keep), minutes)
+    made = tuple(row.seed_provenance(i) for i in keep)
+    return Row(row.name, row.fractions[keep], tuple(row.seed_ids[i] for i in keep), minutes,
+               made if any(p is not None for p in made) else ())
 
 
 def stored_rows(bench: dict) -> list:
@@ -303,7 +309,10 @@ def stored_rows(bench: dict) -> list:
             minutes = (r["minutes"],) * len(ids) if timed else ()
         if len(ids) != len(fractions):
             raise ValueError(f"results.json row {r['name']!r}: {len(fractions)} curves but seeds {list(ids)}")
-        out.append(Row(r["name"], fractions, ids, minutes))
+        made = tuple(r.get("provenance") or ())  # rows written before provenance have none
+        if made and len(made) != len(ids):
+            raise ValueError(f"results.json row {r['name']!r}: {len(made)} provenance entries but seeds {list(ids)}")
+        out.append(Row(r["name"], fractions, ids, minutes, made if any(p is not None for p in made) else ()))
     return out
 
 

@@ -29,12 +29,24 @@ class Row:
     """One method over seeds: ``fractions (seeds, episodes)`` of optimal return.
 
     ``seed_ids``: the training seed of each row of ``fractions`` (empty where unknown);
-    ``seed_minutes``: each seed's training minutes (empty for a classic baseline)."""
+    ``seed_minutes``: each seed's training minutes (empty for a classic baseline);
+    ``provenance``: each seed's :func:`seed_provenance` (None for a seed whose results predate it;
+    empty where no seed has one)."""
 
     name: str
     fractions: np.ndarray
     seed_ids: tuple[int, ...] = ()
     seed_minutes: tuple[float, ...] = ()
+    provenance: tuple = ()
+
+    def seed_provenance(self, i: int) -> dict | None:
+        """The provenance of the row's ``i``-th seed (None where it has none)."""
+        return self.provenance[i] if self.provenance else None
+
+    @property
+    def traced(self) -> bool:
+        """Whether every seed's figures name the commit, config and devices that made them."""
+        return all(self.seed_provenance(i) is not None for i in range(self.seeds))
 
     @property
     def minutes(self) -> float | None:
@@ -72,28 +84,63 @@ def merge_rows(earlier: list[Row], found: list[Row]) -> list[Row]:
     order = list(old) + [name for name in new if name not in old]
     out = []
     for name in order:
-        parts = {}  # seed -> (curve, minutes or None)
+        parts = {}  # seed -> (curve, minutes or None, provenance or None)
         for row in (old.get(name), new.get(name)):  # the found row last: its seeds win
             if row is None:
                 continue
             minutes = row.seed_minutes or (None,) * row.seeds
-            parts.update({s: (c, m) for s, c, m in zip(row.seed_ids, row.fractions, minutes)})
+            parts.update({s: (c, m, row.seed_provenance(i)) for i, (s, c, m) in enumerate(zip(row.seed_ids, row.fractions, minutes))})
         seeds = sorted(parts)
         length = min(len(parts[s][0]) for s in seeds)
         per_seed = [parts[s][1] for s in seeds]
         timed = all(m is not None for m in per_seed)
-        out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]), tuple(seeds), tuple(per_seed) if timed else ()))
+        traced = tuple(parts[s][2] for s in seeds)
+        out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]), tuple(seeds), tuple(per_seed) if timed else (),
+                       traced if any(p is not None for p in traced) else ()))
     return out
 
 
 def fraction_curve(results: dict, method: str) -> np.ndarray:
-    """``method``'s return per episode as a fraction of the optimal return, from one results dict."""
+    """``method``'s return per episode as a fraction of optimal, from one results dict: the mean over
+    tasks of each task's return over its own optimal return (``episode_fraction``), so a far goal
+    weighs as much as a near one; in results made before that was recorded, the mean return over
+    the mean optimal return (see :func:`fraction_kind`)."""
     if kind(results) != "return":
         raise ValueError(f"the comparison is of grid-world returns; {results.get('experiment', 'a run')!r} reports regret")
     if method not in results["methods"]:
         raise ValueError(f"{method!r} is not in the results of {results.get('experiment')!r} (it has {sorted(results['methods'])})")
     m = results["methods"][method]
+    if "episode_fraction" in m:
+        return np.asarray(m["episode_fraction"], np.float64)
     return np.asarray(m["episode_return"], np.float64) / float(m.get("optimal_return") or results["optimal_return"])
+
+
+#: What a fraction of optimal is: the mean over tasks of each task's fraction, or (older results) a ratio of means.
+PER_TASK, RATIO_OF_MEANS = "mean over tasks", "ratio of means"
+
+
+def fraction_kind(results: dict, method: str) -> str:
+    """:data:`PER_TASK` where ``method``'s results carry ``episode_fraction``, else :data:`RATIO_OF_MEANS`."""
+    return PER_TASK if "episode_fraction" in results["methods"][method] else RATIO_OF_MEANS
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 of a run's full config (canonical JSON): how a row names the config of each seed."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def seed_provenance(results: dict, method: str) -> dict | None:
+    """What made one seed's figures of ``method``: the run's provenance (commit, dirty tree, checkpoint
+    record hash, devices, library versions), the hash of its full config (:func:`config_hash`) and
+    how its fraction of optimal was computed (:func:`fraction_kind`); None for results made before
+    runs recorded their devices."""
+    made = results.get("provenance")
+    if not made or not made.get("commit") or "devices" not in made or "config" not in results:
+        return None
+    return {**made, "config_sha256": config_hash(results["config"]), "fraction": fraction_kind(results, method)}
 
 
 def model_methods(results: dict, baselines) -> list[str]:
@@ -121,14 +168,22 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
             label = name if i == 0 else f"{name} {model[model.index(' ('):].strip()}"
             if "pool_size" in seeds[0]:  # evaluated on a sample of the split's tasks (``eval_pool_sample``)
                 label += f" [{seeds[0]['num_goals']} of {seeds[0]['pool_size']} tasks]"
-            out.append(Row(label, np.stack([c[:length] for c in curves]), _seed_ids(seeds), seed_minutes))
+            out.append(Row(label, np.stack([c[:length] for c in curves]), _seed_ids(seeds), seed_minutes,
+                           _provenance(seeds, model)))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
         if not having:
             continue
         seeds = max(having, key=lambda s: (len(s), len(s[0]["methods"][baseline]["episode_return"])))
-        out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds]), seed_ids=_seed_ids(seeds)))
+        out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds]), seed_ids=_seed_ids(seeds),
+                       provenance=_provenance(seeds, baseline)))
     return out
+
+
+def _provenance(seeds: list[dict], method: str) -> tuple:
+    """Each results dict's :func:`seed_provenance` of ``method``, or ``()`` where none has one."""
+    made = tuple(seed_provenance(r, method) for r in seeds)
+    return made if any(p is not None for p in made) else ()
 
 
 def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
@@ -140,7 +195,8 @@ def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
 def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = REACH, fmt=format,
           idle_minutes: dict[str, float] | None = None) -> str:
     """A markdown table: one row per method, the fraction of optimal at ``episodes`` (mean ±
-    interval across seeds), the first episode reaching ``reach``, seeds and training minutes.
+    interval across seeds), the first episode reaching ``reach``, seeds and training minutes; a row
+    not every seed of which is traced (:attr:`Row.traced`) is marked †.
     Every number goes through ``fmt(value, spec)`` (the results page passes one that keeps them).
     An episode no row reaches has no column. ``idle_minutes``: preset -> training minutes measured
     on an idle machine (``benchmarks/preset_times.py``), a column beside the runs' own minutes; a
@@ -151,7 +207,7 @@ def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = 
             + ([] if idle_minutes is None else ["training, idle machine (min)"]))
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in rows:
-        cells = [row.name]
+        cells = [row.name + ("" if row.traced else " †")]
         for e in episodes:
             value = row.at(e)
             cells.append("" if value is None else (fmt(value[0], ".2f") + (f" ± {fmt(value[1], '.2f')}" if row.seeds > 1 else "")))
@@ -162,8 +218,12 @@ def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = 
             idle = idle_minutes.get(row.name.split(" ")[0]) if row.minutes is not None else None
             cells.append("—" if idle is None else fmt(idle, ".1f"))
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"\nFraction of the optimal return per episode, mean over training seeds ± Student-t {fmt(CI_LEVEL, 'd')}% "
-                 f"interval across seeds (none for one seed).")
+    lines.append(f"\nFraction of the optimal return per episode (the mean over evaluated tasks of each task's return over its "
+                 f"own optimal return), mean over training seeds ± Student-t {fmt(CI_LEVEL, 'd')}% interval across seeds (none "
+                 f"for one seed).")
+    if not all(row.traced for row in rows):
+        lines.append("† Made before results recorded the commit, config and devices that made them: its fraction of "
+                     "optimal is the mean return over the mean optimal return, which weighs near goals more.")
     return "\n".join(lines)
 
 

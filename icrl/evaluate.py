@@ -29,7 +29,8 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
     bandit = is_bandit(env)
     if not bandit and num_steps % env.horizon:
         raise ValueError(f"grid-world evaluation needs whole episodes: {num_steps} steps, horizon {env.horizon}")
-    optimal = None if bandit else float(np.mean(jax.vmap(env.optimal_return)(tasks)))
+    per_task_optimal = None if bandit else np.asarray(jax.vmap(env.optimal_return)(tasks), np.float64)  # (num_tasks,)
+    optimal = None if bandit else float(np.mean(per_task_optimal))
     methods = {}
     for name, agent in agents.items():
         if isinstance(agent, str):
@@ -44,8 +45,14 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
             methods[name] = {"cumulative_regret": mean.tolist(), "cumulative_regret_ci95": ci.tolist(),
                              "simple_regret": simple.tolist(), "simple_regret_ci95": simple_ci.tolist()}
         else:
-            mean, ci = mean_ci95(episode_returns(h, env.horizon))
-            methods[name] = {"episode_return": mean.tolist(), "episode_return_ci95": ci.tolist(), "optimal_return": optimal}
+            returns = np.asarray(episode_returns(h, env.horizon), np.float64)  # (num_tasks, episodes)
+            mean, ci = mean_ci95(returns)
+            # a task whose optimal return is 0 (a goal out of reach in the horizon) counts as met
+            reachable = per_task_optimal[:, None] > 0
+            fraction, fraction_ci = mean_ci95(np.where(reachable, returns / np.where(reachable, per_task_optimal[:, None], 1.0), 1.0))
+            methods[name] = {"episode_return": np.asarray(mean).tolist(), "episode_return_ci95": np.asarray(ci).tolist(),
+                             "optimal_return": optimal, "episode_fraction": np.asarray(fraction).tolist(),
+                             "episode_fraction_ci95": np.asarray(fraction_ci).tolist()}
     out = {
         "schema": SCHEMA, "env": signature(env), "split": split, "num_tasks": num_tasks,
         "num_steps": num_steps, "seed": seed, "checkpoint": None, "methods": methods,

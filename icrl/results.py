@@ -16,14 +16,16 @@ A results dict (and ``results.json``)::
         NAME: {                                # grid worlds
           "episode_return": [float] * num_episodes,       # mean over tasks, per episode
           "episode_return_ci95": [float] * num_episodes,
-          "optimal_return": float}             # mean optimal return of the tasks
+          "optimal_return": float,             # mean optimal return of the tasks
+          "episode_fraction": [float] * num_episodes,     # mean over tasks of return / the task's optimal return (1 where that is 0)
+          "episode_fraction_ci95": [float] * num_episodes}  # (absent from results made before it was recorded)
       },
       "optimal_return": float,                 # grid worlds
       "offline": {NAME: {"suboptimality": float, "suboptimality_ci95": float}}  # bandits, optional
     }
 
 plus whatever the caller adds: an experiment adds its name, its full ``config``, timings and
-``provenance: {commit, dirty, record_sha256}`` (:func:`provenance`).
+``provenance: {commit, dirty, record_sha256, devices, versions}`` (:func:`provenance`).
 ``num_steps`` counts environment steps of the evaluation rollout.
 """
 
@@ -69,10 +71,25 @@ def record_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def provenance(record: dict) -> dict:
+def library_versions() -> dict:
+    """The versions of the libraries a run's figures depend on."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "flax", "optax", "gymnax"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def provenance(record: dict, devices: str | None = None) -> dict:
     """What a results file records of what made it: the code's commit (and whether its tree was
-    dirty) and the hash of the checkpoint record of the run evaluated (:func:`record_hash`)."""
-    return {**code_version(), "record_sha256": record_hash(record)}
+    dirty), the hash of the checkpoint record of the run evaluated (:func:`record_hash`), the
+    devices it trained on (``"2 cpu"``; None where unknown) and the library versions."""
+    return {**code_version(), "record_sha256": record_hash(record), "devices": devices, "versions": library_versions()}
 
 
 def load_results(path: str) -> dict:

@@ -24,8 +24,8 @@ def test_table_by_hand():
     assert ad.first_reaching(0.9) == 3 and psrl.first_reaching(0.9) == 2 and ad.at(5) is None  # episode 2 mean is 0.85
     assert ad.minutes == 2.0 and psrl.minutes is None
     text = table(found, episodes=(1, 2, 5))  # no row reaches episode 5: no column for it
-    assert "| room-ad | 0.60 ± 1.27 | 0.85 ± 0.64 | 3 | 2 | 2.0 |" in text and "episode 5" not in text
-    assert "| psrl | 0.70 ± 0.00 | 1.00 ± 0.00 | 2 | 2 | — |" in text
+    assert "| room-ad † | 0.60 ± 1.27 | 0.85 ± 0.64 | 3 | 2 | 2.0 |" in text and "episode 5" not in text
+    assert "| psrl † | 0.70 ± 0.00 | 1.00 ± 0.00 | 2 | 2 | — |" in text
     # one model deployed several ways: a row per way, the unqualified agent first
     planned = _results("room-dicp", {"DICP (planning off)": [2, 4, 5], "DICP": [4, 8, 10], "DICP (beam 1)": [3, 5, 6], "psrl": [7, 10, 10]})
     found = rows({"room-dicp": [planned]}, ("psrl",))
@@ -38,10 +38,10 @@ def test_table_by_hand():
     idle = table(found + [Row("room-ad", np.array([[0.5, 0.9, 1.0]]), (0,), (3.0,))], episodes=(1,),
                  idle_minutes={"room-dicp": 7.31, "other": 1.0})
     assert "training, idle machine (min) |" in idle.splitlines()[0]
-    assert "| room-dicp (beam 1) | 0.30 | — | 1 | 2.0 | 7.3 |" in idle and "| psrl | 0.70 | 2 | 1 | — | — |" in idle
-    assert "| room-ad | 0.50 | 2 | 1 | 3.0 | — |" in idle and "idle" not in table(found, episodes=(1,))
+    assert "| room-dicp (beam 1) † | 0.30 | — | 1 | 2.0 | 7.3 |" in idle and "| psrl † | 0.70 | 2 | 1 | — | — |" in idle
+    assert "| room-ad † | 0.50 | 2 | 1 | 3.0 | — |" in idle and "idle" not in table(found, episodes=(1,))
     one, longer = Row("x", np.array([[0.2, 0.4]])), Row("y", np.array([[0.1, 0.3, 0.5, 0.6, 0.7]]))
-    assert "| x | 0.20 | 0.40 |  | — | 1 | — |" in table([one, longer], episodes=(1, 2, 5))  # a row shorter than another
+    assert "| x † | 0.20 | 0.40 |  | — | 1 | — |" in table([one, longer], episodes=(1, 2, 5))  # a row shorter than another
 
 
 def test_rows_merge_seed_by_seed():
@@ -111,3 +111,27 @@ def test_evaluation_on_a_sample_of_the_pool():
     assert all(any((p == q).all() for q in pool) for p in a[:7])  # of the held-out pool
     with pytest.raises(ValueError, match="eval_pool_sample"):
         config_for("keydoor9-ad", eval_pool_sample=-1)
+
+
+def test_rows_carry_each_seeds_provenance_and_untraced_rows_are_marked():
+    """A seed's figures name the commit, devices, versions and config hash that made them, and how the
+    fraction was computed; results made before that was recorded give an untraced row, marked † in the table."""
+    from icrl.compare import config_hash
+
+    made = {"commit": "a" * 40, "dirty": False, "record_sha256": "b" * 64, "devices": "2 cpu", "versions": {"jax": "0.0"}}
+    cfg = {"train": {"seed": 0}, "env": "darkroom"}
+    run = {**_results("room-ad", {"AD": [5, 9, 10], "psrl": [7, 10, 10]}), "config": cfg, "provenance": made}
+    for m in run["methods"].values():
+        m["episode_fraction"] = [0.4, 0.9, 1.0]
+    ad, psrl = rows({"room-ad": [run]}, ("psrl",))
+    assert ad.traced and psrl.traced
+    assert ad.seed_provenance(0) == {**made, "config_sha256": config_hash(cfg), "fraction": "mean over tasks"}
+    np.testing.assert_allclose(ad.fractions, [[0.4, 0.9, 1.0]])  # the per-task fraction, not 5 / 10
+    old = {**run, "provenance": {k: made[k] for k in ("commit", "dirty", "record_sha256")}}  # before devices were recorded
+    (untraced, _) = rows({"room-ad": [old]}, ("psrl",))
+    assert not untraced.traced and untraced.provenance == ()
+    text = table([ad, untraced], episodes=(1,))
+    assert "| room-ad | 0.40 |" in text and "| room-ad † | 0.40 |" in text and "† Made before" in text
+    assert "†" not in table([ad], episodes=(1,))
+    merged, = merge_rows([untraced], [Row("room-ad", np.array([[0.1, 0.2, 0.3]]), (1,), (1.0,), (ad.seed_provenance(0),))])
+    assert merged.seed_ids == (0, 1) and merged.provenance == (None, ad.seed_provenance(0)) and not merged.traced

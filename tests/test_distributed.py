@@ -38,3 +38,30 @@ def test_two_processes_train_like_one_process_with_two_devices(tmp_path):
     assert len(one) == len(two) == 6
     np.testing.assert_allclose(two, one, rtol=1e-5)
     assert (tmp_path / "two" / "bandit-dpt" / "results.json").exists()
+
+
+def _figures(results: dict) -> dict:
+    """Every method's curve of a results dict (regret per step or return per episode)."""
+    return {name: m.get("cumulative_regret", m.get("episode_return")) for name, m in results["methods"].items()}
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("bandit-dpt", dict(train_steps=6, num_train_tasks=200, eval_tasks=40, horizon=10, width=16, num_layers=1, batch_size=8,
+                        baselines=("random",))),
+    ("darkroom9-ad", dict(train_steps=6, num_train_tasks=16, history_episodes=4, context_episodes=2, eval_tasks=16,
+                          eval_episodes=2, width=16, num_layers=1, batch_size=8, baselines=("random",))),
+])
+def test_one_and_two_devices_give_the_same_figures(tmp_path, name, kw):
+    """The same preset and seed on 1 and on 2 host devices: the same loss curve and the same held-out
+    figures, to float rounding (the batch is drawn from keys that do not depend on the device count)."""
+    from train import run_experiment
+
+    figures = {}
+    for devices in (1, 2):
+        cfg = config_for(name, **kw, log_every=1, microbatches=2, num_devices=devices, out_dir=str(tmp_path / str(devices)))
+        results = run_experiment(cfg, name, progress=False)
+        assert results["provenance"]["devices"] == f"{devices} cpu"
+        figures[devices] = _losses(tmp_path / str(devices) / name), _figures(results)
+    np.testing.assert_allclose(figures[2][0], figures[1][0], rtol=1e-5)
+    for method, curve in figures[1][1].items():
+        np.testing.assert_allclose(figures[2][1][method], curve, rtol=1e-5, atol=1e-6, err_msg=method)

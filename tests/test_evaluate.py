@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import envs
+from icrl.agents import make_agent
 from icrl.evaluate import evaluate_online
 from icrl.metrics import mean_ci95
 from icrl.plot import curves, main as plot_main, plot_results
@@ -41,8 +42,30 @@ def test_grid_results_report_returns_per_episode():
     assert len(m["episode_return"]) == 3
     np.testing.assert_allclose(m["episode_return"], res["optimal_return"], rtol=1e-6)
     assert m["optimal_return"] == res["optimal_return"]
+    np.testing.assert_allclose(m["episode_fraction"], 1.0, rtol=1e-6)
     with pytest.raises(ValueError, match="whole episodes"):
         evaluate_online(env, {"oracle": "oracle"}, tasks, jax.random.PRNGKey(1), 25)
+
+
+def test_fraction_of_optimal_is_the_mean_over_tasks_of_each_tasks_fraction():
+    """Q-learning on two goals, one near the start and one far: the fraction is the mean of the goals' own
+    fractions, by hand from the same rollout, and not the mean return over the mean optimal return."""
+    from icrl.rollout import episode_returns, rollout
+
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    pool = env.task_pool("all")
+    goals = np.asarray(pool.goal)
+    near, far = (int(np.argmin(np.abs(goals - 2).sum(1) + 10 * (goals == 2).all(1))), int(np.argmax(np.abs(goals - 2).sum(1))))
+    tasks = jax.tree.map(lambda x: x[np.array([near, far])], pool)
+    key = jax.random.PRNGKey(3)
+    m = evaluate_online(env, {"q": "q-learning"}, tasks, key, 40)["methods"]["q"]
+    returns = np.asarray(episode_returns(rollout(env, make_agent("q-learning", env), tasks, key, 40), env.horizon))
+    optimal = np.asarray(jax.vmap(env.optimal_return)(tasks))
+    assert optimal[0] != optimal[1]
+    np.testing.assert_allclose(m["episode_fraction"], (returns / optimal[:, None]).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(m["episode_return"], returns.mean(0), rtol=1e-6)
+    ratio = returns.mean(0) / optimal.mean()
+    assert not np.allclose(m["episode_fraction"], ratio)  # the two measures differ here
 
 
 def _bandit_results():

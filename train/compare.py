@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from icrl.compare import plot, rows, table
+from icrl.compare import config_hash, plot, rows, table
 from train.configs import BENCHMARKS, config_for
 from train.experiments import run, saved_results
 
@@ -25,9 +25,10 @@ def title_of(benchmark: str, num_goals: int, seeds) -> str:
 
 def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", "compare"), train: bool = False,
            presets: tuple[str, ...] | None = None, configure=None):
-    """``(rows, num_goals, missing)`` of ``benchmark``: its presets' runs over ``seeds`` (``train``: the
-    missing ones made) as :class:`icrl.compare.Row`s, the number of held-out goals they ran on, and
-    the names of runs not found. Raises ``ValueError`` for an unknown benchmark or preset, or when
+    """``(rows, num_goals, missing, configs)`` of ``benchmark``: its presets' runs over ``seeds``
+    (``train``: the missing ones made) as :class:`icrl.compare.Row`s, the number of held-out goals
+    they ran on, the names of runs not found, and the full config of every run found by its hash
+    (:func:`icrl.compare.config_hash`, which each seed's provenance names). Raises ``ValueError`` for an unknown benchmark or preset, or when
     no run is found."""
     configure = configure or (lambda preset, seed: config_for(preset, seed=seed, out_dir=out_dir))
     if benchmark not in BENCHMARKS:
@@ -53,7 +54,8 @@ def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", 
     if not any(runs.values()):
         raise ValueError(f"no runs of {benchmark} in {out_dir!r} (looked for {missing[:3]}…): add --train to make them")
     num_goals = max(r.get("pool_size", r["num_goals"]) for seeds_ in runs.values() for r in seeds_)  # the whole pool
-    return rows(runs, baselines), num_goals, missing
+    configs = {config_hash(r["config"]): r["config"] for seeds_ in runs.values() for r in seeds_ if "config" in r}
+    return rows(runs, baselines), num_goals, missing, configs
 
 
 def compare(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", "compare"), train: bool = False,
@@ -61,7 +63,7 @@ def compare(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs",
     """Gather (``train``: make the missing) runs of every preset of ``benchmark``; write its table and figure and
     return their paths. ``configure(preset, seed)`` gives each run's config (default: the preset with that seed,
     in ``out_dir``). Raises ``ValueError`` for an unknown benchmark or preset, or when no run is found."""
-    found, num_goals, missing = gather(benchmark, seeds, out_dir, train, presets, configure)
+    found, num_goals, missing, _ = gather(benchmark, seeds, out_dir, train, presets, configure)
     title = title_of(benchmark, num_goals, seeds)
     if missing:
         print(f"not in the table (no run with today's preset; --train makes them): {', '.join(missing)}")

@@ -233,7 +233,8 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         backend=f"{jax.device_count()} {jax.default_backend()}",
         final_loss=validation_loss, final_train_loss=final_train_loss,
         checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
-        provenance=provenance(record),  # the record the run's checkpoints carry
+        # the record the run's checkpoints carry, and the devices it trained on
+        provenance=provenance(record, f"{cfg.train.num_devices or jax.device_count()} {jax.default_backend()}"),
     )
     results_path, plot = _write_results(cfg, env, results, run_dir)
     losses = (f"last PPO loss {final_train_loss:.4f}" if validation_loss is None
@@ -263,7 +264,8 @@ def evaluate_run(run_dir: str, **changes) -> dict:
     params = load_params(run_dir, setup.model, {k: v for k, v in record.items() if k not in ("model", "train")})
     results = evaluate(cfg, setup.eval_env, setup.model, setup.spec, params)
     results.update(experiment=os.path.basename(os.path.normpath(run_dir)), config=dataclasses.asdict(cfg),
-                   checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")), provenance=provenance(record))
+                   checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
+                   provenance=provenance(record, (load_results(saved).get("provenance") or {}).get("devices")))
     path, plot = _write_results(cfg, setup.env, results, run_dir, prefix="_eval")
     print(f"results: {path}\nplot: {plot}")
     return results
