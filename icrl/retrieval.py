@@ -11,6 +11,11 @@ a library index would only pay off far beyond the rooms here), the ``candidates`
 kept, then reweighted by relevance (their similarity rank) and utility (the reward their value
 collected, as a share of the best in memory), and the ``retrieved`` best of them returned.
 
+The query is the model's current context, as the paper's: the embedding of the ``chunk`` most
+recent steps of the window (deployed, the steps up to and including the one being acted on; in
+training, the window's last ``chunk`` steps, so that the window's last position, the one a
+deployed agent acts from, sees what it would see deployed).
+
 What may be retrieved is fixed by one number, the start of the model's window: a chunk is
 retrievable only if its whole value lies before it. In training the memory is the window's own
 learning history, so nothing from the window or after it, nor from another task, can be
@@ -104,10 +109,11 @@ class ChunkMemory:
         num_chunks, dim = tokens.shape[0] // self.chunk, tokens.shape[1]
         return embed(tokens[: num_chunks * self.chunk].reshape(num_chunks, self.chunk, dim), projection(dim, self.embed_dim))
 
-    def query(self, tokens: jax.Array, window_start) -> jax.Array:
-        """The embedding a window beginning at step ``window_start`` queries with: of the ``chunk``
-        steps just before it (the stream's first ``chunk`` before there are as many)."""
-        start = jnp.maximum(window_start - self.chunk, 0)
+    def query(self, tokens: jax.Array, context_end) -> jax.Array:
+        """The embedding a context ending before step ``context_end`` queries with: of its ``chunk``
+        most recent steps, ``[context_end - chunk, context_end)`` (the stream's first ``chunk``
+        before there are as many)."""
+        start = jnp.maximum(context_end - self.chunk, 0)
         return embed(jax.lax.dynamic_slice_in_dim(tokens, start, self.chunk), projection(tokens.shape[1], self.embed_dim))
 
     def select_chunks(self, keys: jax.Array, chunk_rewards: jax.Array, query: jax.Array, window_start, key):
@@ -120,13 +126,13 @@ class ChunkMemory:
         utility = chunk_rewards + after  # the reward of each chunk's value: it and its continuation
         return select(key, cosine(query, keys), utility, valid, self.retrieved, self.candidates, self.utility_weight, self.mode)
 
-    def retrieve(self, tokens: jax.Array, rewards: jax.Array, window_start, key):
+    def retrieve(self, tokens: jax.Array, rewards: jax.Array, window_start, window_end, key):
         """``(indices, found)`` of the chunks of one task's stream ``tokens (L, D)`` (``rewards (L,)``
-        its steps' rewards) to show a window beginning at step ``window_start``: only chunks whose
-        value ends at or before it, queried by the ``chunk`` steps just before it."""
+        its steps' rewards) to show a window of steps ``[window_start, window_end)``: only chunks
+        whose value ends at or before its start, queried by its ``chunk`` most recent steps."""
         num_chunks = tokens.shape[0] // self.chunk
         chunk_rewards = rewards[: num_chunks * self.chunk].reshape(num_chunks, self.chunk).sum(-1)
-        return self.select_chunks(self.chunk_keys(tokens), chunk_rewards, self.query(tokens, window_start), window_start, key)
+        return self.select_chunks(self.chunk_keys(tokens), chunk_rewards, self.query(tokens, window_end), window_start, key)
 
     def values(self, tokens: jax.Array, indices: jax.Array, found: jax.Array) -> jax.Array:
         """The values of chunks ``indices`` of ``tokens (L, D)`` as the model's prefix
@@ -138,9 +144,9 @@ class ChunkMemory:
         flagged = jnp.where(found[:, None, None], flagged, 0.0)
         return flagged.reshape(self.prefix_len, tokens.shape[1] + 1)
 
-    def prefix(self, tokens: jax.Array, rewards: jax.Array, window_start, key) -> jax.Array:
+    def prefix(self, tokens: jax.Array, rewards: jax.Array, window_start, window_end, key) -> jax.Array:
         """The retrieved values as tokens ``(prefix_len, D + 1)`` (:meth:`values`)."""
-        return self.values(tokens, *self.retrieve(tokens, rewards, window_start, key))
+        return self.values(tokens, *self.retrieve(tokens, rewards, window_start, window_end, key))
 
     def with_window(self, prefix: jax.Array, tokens: jax.Array, window_start, window: int) -> jax.Array:
         """``prefix``, then ``window`` tokens of ``tokens`` from ``window_start`` with a last feature 0."""
@@ -150,9 +156,10 @@ class ChunkMemory:
     def sequence(self, tokens: jax.Array, rewards: jax.Array, window_start, window: int, key) -> jax.Array:
         """The model's input ``(prefix_len + window, D + 1)``, the same in training and deployed: the
         values retrieved from the first ``len(rewards)`` steps of ``tokens`` (the memory; the
-        stream may run past it, with room for the window), then ``window`` tokens from
-        ``window_start`` with a last feature 0."""
-        return self.with_window(self.prefix(tokens[: rewards.shape[0]], rewards, window_start, key), tokens, window_start, window)
+        stream may run past it, with room for the window) by the window's last ``chunk`` steps,
+        then ``window`` tokens from ``window_start`` with a last feature 0."""
+        memory = tokens[: rewards.shape[0]]
+        return self.with_window(self.prefix(memory, rewards, window_start, window_start + window, key), tokens, window_start, window)
 
 
 __all__ = ["ChunkMemory", "MODES", "cosine", "embed", "projection", "select"]

@@ -14,19 +14,23 @@ from icrl.rollout import rollout
 from icrl.types import History, Samples, Transition
 
 
-def test_retrieval_returns_the_chunk_a_query_matches():
-    """Chunk 3 repeats the steps just before the window; with no utility it is the one retrieved first, and its
-    value is chunk 3 and its continuation, flagged as retrieved."""
+def test_retrieval_returns_the_chunk_the_current_context_matches():
+    """Chunk 3 repeats the window's last four steps (the current context); with no utility it is the one
+    retrieved first, and its value is chunk 3 and its continuation, flagged as retrieved. The steps just
+    before the window (a stale query) match chunk 1 and do not choose."""
     rng = np.random.default_rng(0)
     chunk, dim = 4, 6
-    tokens = rng.normal(size=(40, dim)).astype(np.float32)
-    tokens[12:16] = tokens[32:36]  # the query: the chunk before a window starting at step 36
+    tokens = rng.normal(size=(48, dim)).astype(np.float32)
+    tokens[12:16] = tokens[40:44]  # the window is steps [36, 44): its last chunk
+    tokens[4:8] = tokens[32:36]  # the steps just before the window
     memory = ChunkMemory(chunk, retrieved=2, candidates=5, utility_weight=0.0)
-    indices, found = memory.retrieve(jnp.asarray(tokens), jnp.zeros(40), 36, jax.random.PRNGKey(0))
+    indices, found = memory.retrieve(jnp.asarray(tokens), jnp.zeros(48), 36, 44, jax.random.PRNGKey(0))
     assert int(indices[0]) == 3 and bool(found.all())
-    prefix = np.asarray(memory.prefix(jnp.asarray(tokens), jnp.zeros(40), 36, jax.random.PRNGKey(0)))
+    prefix = np.asarray(memory.prefix(jnp.asarray(tokens), jnp.zeros(48), 36, 44, jax.random.PRNGKey(0)))
     np.testing.assert_allclose(prefix[:8, :dim], tokens[12:20], rtol=1e-6)
     assert (prefix[:, dim] == 1).all()
+    sequence = np.asarray(memory.sequence(jnp.asarray(tokens), jnp.zeros(48), 36, 8, jax.random.PRNGKey(0)))
+    np.testing.assert_allclose(sequence[:8, :dim], tokens[12:20], rtol=1e-6)  # the model's input queries the same way
 
 
 def test_utility_reweights_among_similar_chunks_and_only_valid_chunks_are_chosen():
@@ -72,7 +76,7 @@ def test_training_retrieves_only_the_windows_own_history_before_it():
     for row in range(64):
         seen = retrieved[row] & (mark[row, :30] > 0)
         assert (prefix_task[row][seen] == window_task[row]).all(), "a chunk of another task was retrieved"
-        assert (prefix_step[row][seen] <= window_start[row]).all(), "a chunk from the window or after it was retrieved"
+        assert (prefix_step[row][seen] < window_start[row]).all(), "a chunk from the window or after it was retrieved"
         assert not retrieved[row].any() or window_start[row] >= 10  # a value (10 steps) must fit before the window
 
 
@@ -96,7 +100,7 @@ def test_a_window_of_steps_begins_anywhere_in_the_history_and_retrieves_only_bef
     seen = retrieved & (mark[:, :30] > 0)
     assert seen.any()
     assert ((mark[:, :30] // 1000 == task[:, None]) | ~seen).all(), "a chunk of another task was retrieved"
-    assert ((mark[:, :30] % 1000 <= start[:, None]) | ~seen).all(), "a chunk from the window or after it was retrieved"
+    assert ((mark[:, :30] % 1000 < start[:, None]) | ~seen).all(), "a chunk from the window or after it was retrieved"
 
 
 def test_deployed_agent_sees_what_training_shows_for_its_own_history():
@@ -116,9 +120,9 @@ def test_deployed_agent_sees_what_training_shows_for_its_own_history():
     step, act, update = jax.jit(agent.action_logits), jax.jit(agent.act), jax.jit(agent.update)
 
     @jax.jit
-    def expected(t):  # the training layout: values retrieved from the steps before the window, then the window
+    def expected(t):  # the training layout: values retrieved from the steps before the window by its last steps, then the window
         start = jnp.maximum(0, t - 5)
-        prefix = memory.prefix(tokens, h.reward, start, None)
+        prefix = memory.prefix(tokens, h.reward, start, start + 6, None)
         window = jnp.concatenate([jax.lax.dynamic_slice_in_dim(tokens, start, 6), jnp.zeros((6, 1))], -1)
         return model.apply(params, jnp.concatenate([prefix, window])[None], None)[0, memory.prefix_len + t - start]
 

@@ -393,6 +393,8 @@ def _radt(room: dict, key: str) -> dict:
         f"{key}-radt": (_preset(**room, **_RADT9), {}),
         f"{key}-radt-random": (_preset(**room, **_RADT9, retrieval="random"), {}),
         f"{key}-ad-short": (_preset(**room, **{**_AD9, "context_episodes": 1}), {}),
+        # AD seeing as many tokens as RA-DT: its window and retrieved values, 20 + 4 x 20 = 100 steps, five episodes
+        f"{key}-ad-matched": (_preset(**room, **{**_AD9, "context_episodes": 5}), {}),
     }
 
 
@@ -411,6 +413,9 @@ _LONG_ROOM = {
     "darkroom20-radt-random": (_preset(**_RADT20, retrieval="random"), {}),
     "darkroom20-ad-short": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=1, window_starts="step",
                                     window_steps=100, batch_size=32), {}),
+    # AD seeing as many tokens as RA-DT: its 100-step window and 4 retrieved values of 20 steps, 180 steps
+    "darkroom20-ad-matched": (_preset(**_ROOM20, **_HISTORIES20, objective="ad", context_episodes=1, window_starts="step",
+                                      window_steps=180, batch_size=32), {}),
 }
 
 

@@ -72,7 +72,8 @@ class RADTAgent:
         t = state.time
         tokens = state.tokens.at[t].set(self._base.token(obs, state.prev))
         start = jnp.maximum(t - self.window + 1, 0)
-        found = self.memory.select_chunks(state.keys, state.chunk_rewards, self.memory.query(tokens, start), start, key)
+        query = self.memory.query(tokens, t + 1)  # the context's most recent steps, this one included
+        found = self.memory.select_chunks(state.keys, state.chunk_rewards, query, start, key)
         inputs = self.memory.with_window(self.memory.values(tokens, *found), tokens, start, self.window)
         logits = self.model.apply(self.params, inputs[None], None)
         return logits[0, self.memory.prefix_len + t - start, : self.num_actions], tokens
