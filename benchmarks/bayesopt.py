@@ -4,7 +4,7 @@
                                   [--split test] [--plot docs/bayesopt.png]
 
 Each preset's run of each seed (``runs/compare/PRESET-seedK``, trained first where missing, as
-``python -m train PRESET --train-seed K`` would) is deployed on the same ``--tasks`` functions of
+``python -m train PRESET --seed K`` would) is deployed on the same ``--tasks`` functions of
 ``--split`` with the same keys as GP expected improvement (the exact posterior under the tasks'
 own prior, ``max_queries`` = the number of queries) and random search (``--untrained``: freshly
 initialised models, for the wall times alone). Printed: simple regret

@@ -339,7 +339,7 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
         return []
     lines = ["# The common benchmark", "",
              "Every method on the grid-world protocol of the AD, ICEE and DICP papers (docs/methods.md), gathered by "
-             "`python -m train compare NAME` from runs made as `python -m train PRESET --train-seed K` would make them. "
+             "`python -m train compare NAME` from runs made as `python -m train PRESET --seed K` would make them. "
              "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
              "ICEE's design was chosen on training-split goals. DICP's rows are one trained model per seed deployed several ways "
              "(beam widths, planning off); darkroom9-dicp's own agent, beams of forty, was added after the first seed's held-out "

@@ -167,3 +167,60 @@ def test_preset_times_file_is_checked_before_it_reaches_the_summary(tmp_path):
             (tmp_path / name).write_text(text)
         with pytest.raises(SystemExit, match=message):
             module.read_preset_times(str(tmp_path / name))
+
+
+def _quoted_commands():
+    """``(where, words)`` of every ``python -m train …`` command quoted in README.md, docs/*.md and the module
+    docstrings of docs/make_results.py, train/ and benchmarks/ (a command ends at a backtick, a line's end, a
+    shell operator or a closing parenthesis), less those quoted with the error they end in."""
+    import glob
+    import re
+
+    texts = [(p, open(p).read()) for p in [os.path.join(ROOT, "README.md"), *glob.glob(os.path.join(ROOT, "docs", "*.md"))]]
+    for p in [os.path.join(ROOT, "docs", "make_results.py"), *glob.glob(os.path.join(ROOT, "train", "*.py")),
+              *glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))]:
+        texts.append((p, ast.get_docstring(ast.parse(open(p).read())) or ""))
+    for path, text in texts:
+        for match in re.finditer(r"python -m train (?!\.)([^`\n|;&)]*)", text):
+            words = match.group(1).split()
+            if text[match.end():].lstrip("\n").startswith("error:"):
+                continue  # a quoted refusal: the command is shown failing on purpose
+            if words:
+                yield os.path.relpath(path, ROOT), words
+
+
+def _accepted_flags(command: str, capsys) -> set[str]:
+    """The flags ``python -m train COMMAND --help`` lists."""
+    import re
+
+    from train.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", capsys.readouterr().out))
+
+
+def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys):
+    """A command the docs quote runs as written: its experiment (or a placeholder such as NAME) exists and each
+    flag is one that command's --help lists (a placeholder's: some preset's)."""
+    from train.catalog import DESCRIPTIONS
+
+    commands = list(_quoted_commands())
+    assert len(commands) > 20  # the docs quote many; the finder finds them
+    cache, every_preset = {}, None
+    distributed = {"--distributed", "--coordinator", "--num-processes", "--process-id"}
+    for where, words in commands:
+        name, flags = words[0], {w.split("=")[0] for w in words[1:] if w.startswith("--")}
+        if name in ("list", "-h", "--help") or name.startswith("["):
+            continue
+        if name in DESCRIPTIONS or name in ("compare", "eval"):
+            if name not in cache:
+                cache[name] = _accepted_flags(name, capsys)
+            accepted = cache[name]
+        else:
+            assert name.isupper() or name.startswith("{"), f"{where}: `python -m train {' '.join(words)}` names no experiment"
+            if every_preset is None:
+                every_preset = set().union(*(_accepted_flags(p, capsys) for p in DESCRIPTIONS if p != "baselines"))
+            accepted = every_preset
+        unknown = flags - accepted - distributed
+        assert not unknown, f"{where}: `python -m train {' '.join(words)}` names flags the CLI lacks: {sorted(unknown)}"

@@ -57,7 +57,7 @@ def listing() -> str:
     width = max(map(len, DESCRIPTIONS))
     lines = ["usage: python -m train NAME [--flags]     run an experiment (python -m train NAME --help: its flags)",
              "       python -m train eval RUN_DIR [...]   evaluate a saved run again, without training",
-             "       python -m train compare BENCHMARK    every method of darkroom9, keydoor9 or biasedroom9 in one table",
+             "       python -m train compare BENCHMARK    every method of darkroom9, keydoor9, biasedroom9 or darkroom20 in one table",
              "       python -m train list                 this list", "", "experiments:"]
     lines += [f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items()]
     return "\n".join(lines)

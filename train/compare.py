@@ -1,7 +1,7 @@
 """``python -m train compare BENCHMARK``: every method of a common benchmark in one table and one figure.
 
 The runs of preset ``NAME`` and seed ``K`` live in ``OUT_DIR/NAME-seedK`` (``--train`` makes the
-missing ones, each exactly as ``python -m train NAME --train-seed K`` would); the table
+missing ones, each exactly as ``python -m train NAME --seed K`` would); the table
 (:func:`icrl.compare.table`) and figure go to ``OUT_DIR/BENCHMARK.md`` and ``.png``.
 """
 
