@@ -237,6 +237,10 @@ def render(summary: dict) -> tuple[str, list[str]]:
 
 #: The common benchmark's rooms, in the order the page shows them.
 BENCHMARK_ORDER = ("darkroom9", "keydoor9", "biasedroom9", "darkroom20")
+#: Rows whose paired differences (same seeds, same tasks and keys) each benchmark's section gives: RA-DT against
+#: retrieving at random, against AD with its window alone, with as many tokens, and with the whole context.
+PAIRED = {room: [(f"{room}-radt", f"{room}-{other}") for other in ("radt-random", "ad-short", "ad-matched", "ad")]
+          for room in ("darkroom9", "darkroom20")}
 
 
 def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
@@ -333,7 +337,7 @@ def read_preset_times(path: str) -> dict:
 
 
 def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -> list[str]:
-    from icrl.compare import table
+    from icrl.compare import paired_table, table
 
     if not benchmarks:
         return []
@@ -378,6 +382,9 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
                       "rows have more)")
         lines += [f"## {name}", "", f"Held-out goals: {n(bench['num_goals'], 'd')}; {seeds}.", "",
                   table(rows, fmt=n, idle_minutes=idle), ""]
+        differences = paired_table(rows, PAIRED.get(name, []), fmt=n)
+        if differences:
+            lines += [differences, ""]
         if bench["missing"]:
             lines += ["Not yet run: " + ", ".join(f"`{m}`" for m in bench["missing"]) + ".", ""]
         lines += [f"![{name}]({name}.png)", ""]

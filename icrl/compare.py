@@ -227,6 +227,41 @@ def table(rows: list[Row], episodes: tuple[int, ...] = EPISODES, reach: float = 
     return "\n".join(lines)
 
 
+def paired(a: Row, b: Row) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(mean, interval, seeds)``: the per-episode difference ``a - b`` of the fraction of optimal on
+    each training seed both rows have, its mean and Student-t 95% interval across those seeds (the
+    same seed trains both on the same data and evaluates both on the same tasks and keys, so the
+    difference cancels what the seed shares). Raises ``ValueError`` where they share no seed."""
+    common = tuple(s for s in a.seed_ids if s in b.seed_ids)
+    if not common:
+        raise ValueError(f"rows {a.name!r} (seeds {list(a.seed_ids)}) and {b.name!r} (seeds {list(b.seed_ids)}) share no seed")
+    length = min(a.fractions.shape[1], b.fractions.shape[1])
+    diff = np.stack([a.fractions[a.seed_ids.index(s), :length] - b.fractions[b.seed_ids.index(s), :length] for s in common])
+    mean, ci = mean_ci95_t(diff)
+    return mean, ci, common
+
+
+def paired_table(rows: list[Row], pairs: list[tuple[str, str]], episodes: tuple[int, ...] = EPISODES, fmt=format) -> str:
+    """A markdown table of :func:`paired` differences, one line per ``(a, b)`` pair of row names, at
+    ``episodes`` (those neither row reaches are left out); pairs naming a missing row are skipped."""
+    by_name = {row.name.removesuffix(" †"): row for row in rows}
+    found = [(by_name[a], by_name[b]) for a, b in pairs if a in by_name and b in by_name]
+    if not found:
+        return ""
+    length = min(min(x.fractions.shape[1], y.fractions.shape[1]) for x, y in found)
+    episodes = tuple(e for e in episodes if e <= length)
+    head = ["difference"] + [f"episode {fmt(e, 'd')}" for e in episodes] + ["seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for a, b in found:
+        mean, ci, seeds = paired(a, b)
+        cells = [f"{a.name} − {b.name}"] + [fmt(mean[e - 1], "+.2f") + (f" ± {fmt(ci[e - 1], '.2f')}" if len(seeds) > 1 else "")
+                                            for e in episodes]
+        lines.append("| " + " | ".join(cells + [", ".join(fmt(s, "d") for s in seeds)]) + " |")
+    lines.append(f"\nPaired across training seeds: each seed's difference in fraction of optimal, mean ± Student-t "
+                 f"{fmt(CI_LEVEL, 'd')}% interval across the seeds both rows have.")
+    return "\n".join(lines)
+
+
 def plot(rows: list[Row], path: str, title: str = "") -> str:
     """Every row's mean curve with its band across seeds, on one set of axes."""
     import matplotlib

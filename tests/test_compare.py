@@ -135,3 +135,19 @@ def test_rows_carry_each_seeds_provenance_and_untraced_rows_are_marked():
     assert "†" not in table([ad], episodes=(1,))
     merged, = merge_rows([untraced], [Row("room-ad", np.array([[0.1, 0.2, 0.3]]), (1,), (1.0,), (ad.seed_provenance(0),))])
     assert merged.seed_ids == (0, 1) and merged.provenance == (None, ad.seed_provenance(0)) and not merged.traced
+
+
+def test_paired_differences_by_hand():
+    """a - b seed by seed over the seeds both rows have, its mean and Student-t interval (t(1) = 12.706)."""
+    from icrl.compare import paired, paired_table
+
+    a = Row("a", np.array([[0.5, 0.9], [0.7, 0.8], [0.1, 0.1]]), (0, 1, 2), (1.0, 1.0, 1.0))
+    b = Row("b", np.array([[0.4, 0.5], [0.4, 0.6]]), (1, 0), (1.0, 1.0))
+    mean, ci, seeds = paired(a, b)
+    assert seeds == (0, 1)
+    np.testing.assert_allclose(mean, [0.2, 0.3])  # seed 0: (0.5, 0.9) - (0.4, 0.6), seed 1: (0.7, 0.8) - (0.4, 0.5)
+    np.testing.assert_allclose(ci[0], 12.706 * np.std([0.1, 0.3], ddof=1) / np.sqrt(2), rtol=1e-3)
+    text = paired_table([a, b], [("a", "b"), ("a", "missing")], episodes=(1, 2, 5))
+    assert "| a − b | +0.20 ± 1.27 | +0.30 ± 0.00 | 0, 1 |" in text and "missing" not in text and "episode 5" not in text
+    with pytest.raises(ValueError, match="share no seed"):
+        paired(a, Row("c", np.array([[0.1, 0.1]]), (7,)))
