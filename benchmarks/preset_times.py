@@ -34,7 +34,8 @@ _use_every_core()  # the devices a training run makes, before JAX starts
 import jax  # noqa: E402
 
 from icrl.training import Trainer  # noqa: E402
-from train.configs import BENCHMARKS, config_for  # noqa: E402
+from train.configs import config_for  # noqa: E402
+from train.presets import benchmarks  # noqa: E402
 from train.experiments import _make_data, build  # noqa: E402
 from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
 
@@ -56,14 +57,14 @@ def trainer_and_data(cfg, setup, num_tasks: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmarks", nargs="+", default=sorted(BENCHMARKS), choices=sorted(BENCHMARKS))
+    parser.add_argument("--benchmarks", nargs="+", default=sorted(benchmarks()), choices=sorted(benchmarks()))
     parser.add_argument("--presets", nargs="+", default=None, help="only these presets (of the benchmarks named)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dataset-tasks", type=int, default=512)
     parser.add_argument("--limit-minutes", type=float, default=10.0, help="flag presets whose training would take longer")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
-    presets = [p for b in args.benchmarks for p in BENCHMARKS[b]]
+    presets = [p for b in args.benchmarks for p in benchmarks()[b]]
     if args.presets:
         unknown = sorted(set(args.presets) - set(presets))
         if unknown:

@@ -252,7 +252,9 @@ def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
     different times, or on different machines, add up to one table."""
     from icrl.compare import merge_rows, plot
     from train.compare import gather, run_name, title_of
-    from train.configs import BENCHMARKS
+    from train.presets import benchmarks
+
+    presets = benchmarks()[name]
 
     try:
         found, num_goals, _, found_configs = gather(name, tuple(seeds))
@@ -260,14 +262,14 @@ def gather_benchmark(name: str, seeds, earlier: dict | None = None) -> dict:
         if not earlier:
             raise
         found, num_goals, found_configs = [], 0, {}
-    kept = [row for row in stored_rows(earlier) if row.seed_minutes == () or _preset_of(row.name) in BENCHMARKS[name]] if earlier else []
+    kept = [row for row in stored_rows(earlier) if row.seed_minutes == () or _preset_of(row.name) in presets] if earlier else []
     rows = [_only_seeds(row, seeds) for row in merge_rows(kept, found)]
     rows = [row for row in rows if row is not None]
-    place = {preset: i for i, preset in enumerate(BENCHMARKS[name])}  # methods in the presets' order, then the baselines
+    place = {preset: i for i, preset in enumerate(presets)}  # methods in the presets' order, then the baselines
     rows.sort(key=lambda row: (not row.seed_minutes, place.get(_preset_of(row.name), len(place))))
     num_goals = max(num_goals, earlier["num_goals"] if earlier else 0)
     have = {(_preset_of(row.name), s) for row in rows if row.seed_minutes for s in row.seed_ids}
-    missing = [run_name(p, s) for p in BENCHMARKS[name] for s in seeds if s in BENCHMARK_SEEDS and (p, s) not in have]
+    missing = [run_name(p, s) for p in presets for s in seeds if s in BENCHMARK_SEEDS and (p, s) not in have]
     plot(rows, os.path.join(DOCS, f"{name}.png"), title_of(name, num_goals, seeds))
     configs = {**((earlier or {}).get("configs") or {}), **found_configs}  # config hash -> full config
     used = {p["config_sha256"] for r in rows for i in range(r.seeds) if (p := r.seed_provenance(i))}

@@ -24,6 +24,20 @@ REGISTRY = {
 }
 
 
+def register(name: str, cls: type) -> type:
+    """Add environment class ``cls`` (a :class:`TaskEnvironment`) under ``name``, for :func:`make` and
+    every experiment; a plug-in package calls it when it is loaded (``train.plugins``). A name taken
+    by another class, or a class that is not a task environment, is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, TaskEnvironment)):
+        raise ValueError(f"environment {name!r}: expected a subclass of envs.TaskEnvironment, got {cls!r}")
+    if not name or any(c.isspace() for c in name):
+        raise ValueError(f"an environment's name must be one word, got {name!r}")
+    if REGISTRY.get(name, cls) is not cls:
+        raise ValueError(f"an environment named {name!r} is already registered ({REGISTRY[name].__name__})")
+    REGISTRY[name] = cls
+    return cls
+
+
 def make(name: str, **kwargs):
     """Build environment ``name`` with constructor ``kwargs``; returns ``(env, default_params)``."""
     if name not in REGISTRY:
@@ -35,7 +49,7 @@ def make(name: str, **kwargs):
 
 
 __all__ = [
-    "REGISTRY", "SPLITS", "make", "signature", "check_signature", "is_bandit", "check_positive_int",
+    "REGISTRY", "SPLITS", "make", "register", "signature", "check_signature", "is_bandit", "check_positive_int",
     "TaskEnvironment", "Bandit", "MultiArmedBandit", "BernoulliBandit",
     "GaussianBandit", "BanditParams", "LinearBandit", "LinearBanditParams", "GridWorld",
     "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams", "BayesOpt", "BayesOptParams",

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import ad_arrays, dpt_arrays, dpt_collectors, split_counts
+from icrl.objectives import cross_entropy
 from icrl.types import Samples, task_vectors
 
 
@@ -71,6 +72,11 @@ class Streamed:
     @property
     def kind(self) -> str:
         return self.objective.kind
+
+    @property
+    def criterion(self):
+        """The wrapped objective's loss (its own, or cross-entropy): streaming changes the data, not the loss."""
+        return getattr(self.objective, "criterion", cross_entropy)
 
     def sample_batch(self, data, key, batch_size: int):
         return self.objective.batch_of(self.stream.samples(key, batch_size))
@@ -174,6 +180,11 @@ class Pooled:
     @property
     def paired(self) -> bool:  # T2MIR's contrastive loss reads it
         return self.objective.paired
+
+    @property
+    def criterion(self):
+        """The wrapped objective's loss (its own, or cross-entropy)."""
+        return getattr(self.objective, "criterion", cross_entropy)
 
     def check_batch_size(self, batch_size: int) -> None:
         self.objective.check_batch_size(batch_size)

@@ -61,13 +61,21 @@ def _distributed(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     from train.catalog import DESCRIPTIONS, listing  # no JAX: listing is instant
+    from train.plugins import PluginError
 
-    if not argv or argv[0] in ("-h", "--help", "list"):
-        print(listing())
-        return
-    name, rest = argv[0], argv[1:]
-    if name not in DESCRIPTIONS and name not in ("eval", "compare"):
-        raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(DESCRIPTIONS)} (python -m train list)")
+    try:
+        if not argv or argv[0] in ("-h", "--help", "list"):
+            print(listing())
+            return
+        name, rest = argv[0], argv[1:]
+        if name not in DESCRIPTIONS and name not in ("eval", "compare"):
+            from train.presets import descriptions  # a plug-in's preset (loads the plug-ins)
+
+            if name not in descriptions():
+                raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted({*DESCRIPTIONS, *descriptions()})} "
+                                 "(python -m train list)")
+    except PluginError as err:
+        raise SystemExit(f"error: {err}") from None
     rest = _distributed(rest)
     from icrl.checkpoints import NonFiniteError
     from icrl.training import RunLockedError
@@ -80,8 +88,10 @@ def main(argv: list[str] | None = None) -> None:
         elif name == "baselines":
             _baselines(rest)
         else:
-            _experiment(name, DESCRIPTIONS[name], rest)
-    except (ValueError, FileNotFoundError, OSError, NonFiniteError, RunLockedError) as err:
+            from train.presets import descriptions
+
+            _experiment(name, descriptions()[name], rest)
+    except (ValueError, FileNotFoundError, OSError, NonFiniteError, RunLockedError, PluginError) as err:
         raise SystemExit(f"error: {err}") from None
 
 
@@ -140,9 +150,9 @@ def _compare(rest: list[str]) -> None:
 
     parser = Parser(prog="python -m train compare", description="Every method of a common benchmark (its presets "
                     "BENCHMARK-METHOD) over training seeds: one table of return as a fraction of optimal and one figure.")
-    from train.configs import BENCHMARKS
+    from train.presets import BENCHMARK_NAMES
 
-    parser.add_argument("benchmark", metavar="BENCHMARK", help=" | ".join(BENCHMARKS))
+    parser.add_argument("benchmark", metavar="BENCHMARK", help=" | ".join(BENCHMARK_NAMES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument("--out-dir", default="runs/compare", help="where the runs are (NAME-seedK) and the table goes")
     parser.add_argument("--presets", nargs="+", default=None, help="only these presets (default: all of the benchmark)")

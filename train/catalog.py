@@ -37,13 +37,13 @@ DESCRIPTIONS = {
     "darkroom9-ad-matched": "AD with as many tokens as darkroom9-radt (its window and retrieved chunks: 5 episodes)",
     "darkroom20-ad": "AD with two whole 400-step episodes in context (800 tokens), Dark Room 20x20",
     "darkroom20-radt": "RA-DT with a 100-step window behind retrieved chunks (180 tokens), Dark Room 20x20",
+    "darkroom20-radt-random": "darkroom20-radt retrieving chunks at random (the ablation)",
     "darkroom20-ad-short": "AD with darkroom20-radt's 100-step window and no retrieval",
     "darkroom20-ad-matched": "AD with as many tokens as darkroom20-radt (its window and retrieved chunks: 180 steps)",
-    "darkroom20-radt-random": "darkroom20-radt retrieving chunks at random (the ablation)",
     "darkroom9-dicp": "DICP: AD on Q-learning's histories plus reward and next-state heads, planning by beam search, Dark Room 9x9",
     "keydoor9-dicp": "DICP on Key-to-Door 9x9 (Q-learning's histories, plans 16 steps deep; 160 held-out pairs per seed)",
-    "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",
     "keydoor9-icee-time": "keydoor9-icee whose no-shortfall condition also asks for the best return in the fewest steps",
+    "keydoor9-dicp-psrl": "DICP on keydoor9-ad's data (PSRL's histories), plans 16 steps deep; 160 held-out pairs per seed",
     "biasedroom9-icee": "ICEE on Dark Room 9x9 with a biased data policy (python -m train compare biasedroom9)",
     "biasedroom9-icee-noweights": "biasedroom9-icee without the unbiasing weights",
     "bayesopt-icee": "ICEE doing Bayesian optimisation in context: 50 queries of a GP function on a 32x32 grid, against GP-EI",
@@ -53,11 +53,15 @@ DESCRIPTIONS = {
 
 
 def listing() -> str:
-    """Every experiment with its description, and how to run, evaluate and get help."""
-    width = max(map(len, DESCRIPTIONS))
+    """Every experiment with its description (the built-in ones, then the plug-ins'), and how to run,
+    evaluate and get help."""
+    from train.presets import descriptions
+
+    every = {**descriptions(), "baselines": DESCRIPTIONS["baselines"]}
+    width = max(map(len, every))
     lines = ["usage: python -m train NAME [--flags]     run an experiment (python -m train NAME --help: its flags)",
              "       python -m train eval RUN_DIR [...]   evaluate a saved run again, without training",
              "       python -m train compare BENCHMARK    every method of darkroom9, keydoor9, biasedroom9 or darkroom20 in one table",
              "       python -m train list                 this list", "", "experiments:"]
-    lines += [f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items()]
+    lines += [f"  {name:<{width}}  {text}" for name, text in every.items()]
     return "\n".join(lines)

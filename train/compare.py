@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from icrl.compare import config_hash, plot, rows, table
-from train.configs import BENCHMARKS, config_for
+from train.configs import config_for
+from train.presets import benchmarks
 from train.experiments import run, saved_results
 
 
@@ -31,12 +32,13 @@ def gather(benchmark: str, seeds=(0, 1, 2), out_dir: str = os.path.join("runs", 
     (:func:`icrl.compare.config_hash`, which each seed's provenance names). Raises ``ValueError`` for an unknown benchmark or preset, or when
     no run is found."""
     configure = configure or (lambda preset, seed: config_for(preset, seed=seed, out_dir=out_dir))
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; valid: {sorted(BENCHMARKS)}")
-    presets = BENCHMARKS[benchmark] if presets is None else tuple(presets)
-    unknown = sorted(set(presets) - set(BENCHMARKS[benchmark]))
+    every = benchmarks()
+    if benchmark not in every:
+        raise ValueError(f"unknown benchmark {benchmark!r}; valid: {sorted(every)}")
+    presets = every[benchmark] if presets is None else tuple(presets)
+    unknown = sorted(set(presets) - set(every[benchmark]))
     if unknown:
-        raise ValueError(f"{unknown} are not presets of {benchmark}; its presets: {list(BENCHMARKS[benchmark])}")
+        raise ValueError(f"{unknown} are not presets of {benchmark}; its presets: {list(every[benchmark])}")
     runs, missing, baselines = {}, [], ()
     for preset in presets:
         runs[preset] = []

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import envs
-from envs.base import check_positive_int
+from envs.base import accepted_keywords, check_positive_int
 from icrl.data import MIN_LHF_EPISODES
 from icrl.models.transformer import EMBEDDINGS, FEED_FORWARDS, POSITION_ENCODINGS
 from icrl.training import TrainConfig
-from train import methods
+from train import methods, presets
 from train.fields import GROUPS, TRAINED_GROUPS, setting as _field
 
 __all__ = ["GROUPS", "TRAINED_GROUPS", "ExperimentConfig", "EXPERIMENTS", "config_for", "config_from_dict", "replace"]
@@ -99,10 +99,17 @@ class ExperimentConfig:
         check_positive_int("deploy_window", self.deploy_window, minimum=0)
         check_positive_int("split_seed", self.split_seed, minimum=0)
         check_positive_int("basis", self.basis, minimum=0)
-        if self.basis and self.env != "bayesopt":
+        if self.env not in envs.REGISTRY:
+            from train.plugins import load_plugins
+
+            load_plugins()  # a plug-in's environment
+            if self.env not in envs.REGISTRY:
+                raise ValueError(f"unknown environment {self.env!r}; valid names: {sorted(envs.REGISTRY)}")
+        if self.basis and not _takes(self.env, "basis"):
             raise ValueError(f"basis={self.basis} codes the candidates of Bayesian optimisation's grid; environment {self.env!r} has none")
-        if self.split_seed and self.env not in _GRID_ENVS:
-            raise ValueError(f"split_seed splits a grid world's goals ({', '.join(_GRID_ENVS)}); environment {self.env!r} has no "
+        if self.split_seed and not _takes(self.env, "split_seed"):
+            grids = ", ".join(n for n, c in envs.REGISTRY.items() if "split_seed" in (accepted_keywords(c) or ()))
+            raise ValueError(f"split_seed splits a grid world's goals ({grids}); environment {self.env!r} has no "
                              f"fixed split, got split_seed={self.split_seed}")
         if self.deploy_window and (self.deploy_window % 2 or self.backbone == "transformer"):
             raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a recurrent backbone (s5, gru); "
@@ -183,31 +190,35 @@ class ExperimentConfig:
                                        **own, "seed": self.seed})
 
     def env_kwargs(self) -> dict:
-        if self.env in ("bernoulli-bandit", "gaussian-bandit"):
-            return {"num_arms": self.num_arms, "horizon": self.horizon}
-        if self.env == "linear-bandit":
-            return {"dim": self.dim, "num_arms": self.num_arms, "horizon": self.horizon}
-        kwargs = {"size": self.size, "horizon": self.horizon}
-        if self.split_seed:  # left out at 0, so that records made before the setting read as they were
-            kwargs["split_seed"] = self.split_seed
-        if self.basis:  # likewise
-            kwargs["basis"] = self.basis
-        return kwargs
+        """The environment's constructor arguments: every field of the ``env`` group its class takes
+        (:data:`ENV_FIELDS`; those of :data:`OPTIONAL_ENV_FIELDS` only when set, so that records made
+        before them read as they were). No environment is named: a plug-in's takes what it declares."""
+        accepted = accepted_keywords(envs.REGISTRY[self.env]) or set(ENV_FIELDS)
+        return {name: getattr(self, name) for name in ENV_FIELDS
+                if name in accepted and (name not in OPTIONAL_ENV_FIELDS or getattr(self, name))}
 
     def eval_env_kwargs(self) -> dict:
         kwargs = self.env_kwargs()
         if self.eval_horizon:
             kwargs["horizon"] = self.eval_horizon
         if self.eval_mean_range:
-            if self.env not in ("bernoulli-bandit", "gaussian-bandit") or len(self.eval_mean_range) != 2:
+            if not {"mean_low", "mean_high"} <= (accepted_keywords(envs.REGISTRY[self.env]) or set()) or len(self.eval_mean_range) != 2:
                 raise ValueError(f"eval_mean_range takes (low, high) for a multi-armed bandit, got {self.eval_mean_range!r} for {self.env!r}")
             kwargs["mean_low"], kwargs["mean_high"] = self.eval_mean_range
         return kwargs
 
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-#: environments with a fixed train/test split of their tasks (``split_seed``)
-_GRID_ENVS = tuple(name for name, cls in envs.REGISTRY.items() if issubclass(cls, envs.GridWorld))
+#: The common fields an environment's constructor may take (each that it takes is passed: :meth:`ExperimentConfig.env_kwargs`).
+ENV_FIELDS = ("dim", "num_arms", "size", "horizon", "split_seed", "basis")
+#: Of those, the ones passed only when set (0 is the constructor's own default).
+OPTIONAL_ENV_FIELDS = ("split_seed", "basis")
+
+
+def _takes(env: str, name: str) -> bool:
+    """Whether environment ``env``'s constructor takes keyword ``name``."""
+    accepted = accepted_keywords(envs.REGISTRY[env])
+    return accepted is None or name in accepted
 #: Fields added after runs were first recorded, with the value that reproduces those runs. Never change a
 #: value here: it says what a record without the field meant.
 ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noisy_fraction": 0.0, "noise_epsilon": 0.5, "ffn": "dense",
@@ -529,16 +540,17 @@ EXPERIMENTS: dict[str, tuple[ExperimentConfig, dict]] = {
                                    plan_depth=16, beam_widths=(0, 10), eval_pool_sample=160), {}),
 }
 
-#: The presets of each common benchmark (``python -m train compare NAME``).
-BENCHMARKS = {key: tuple(name for name in EXPERIMENTS if name.startswith(key + "-"))
-              for key in ("darkroom9", "keydoor9", "biasedroom9", "darkroom20")}
-
-
 def config_for(name: str, scale: str = "cpu", **overrides) -> ExperimentConfig:
-    """Preset ``name`` at ``scale`` (``cpu`` or ``paper``), with ``overrides`` (any field, training ones included)."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid names: {sorted(EXPERIMENTS)}")
-    base, paper = EXPERIMENTS[name]
+    """Preset ``name`` (a built-in one, or a plug-in's: :mod:`train.presets`) at ``scale`` (``cpu`` or
+    ``paper``), with ``overrides`` (any field, training ones included)."""
+    if name in EXPERIMENTS:
+        base, paper = EXPERIMENTS[name]
+    else:
+        added = presets.added().get(name)
+        if added is None:
+            raise ValueError(f"unknown experiment {name!r}; valid names: {sorted(presets.descriptions())}")
+        base = added.config if isinstance(added.config, ExperimentConfig) else _preset(**added.config)
+        paper = added.paper
     if scale == "paper":
         base = replace(base, **paper, scale="paper")
     elif scale != "cpu":

@@ -9,7 +9,7 @@ from envs.base import check_positive_int
 from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from train.fields import setting
-from train.methods import Method, check_window_starts, check_window_steps
+from train.methods.base import Method, check_window_starts, check_window_steps
 
 
 @dataclass(frozen=True)

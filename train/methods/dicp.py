@@ -17,7 +17,7 @@ from icrl.data import make_ad_dataset
 from icrl.objectives import check_window_span
 from icrl.planning import PLAN_REWARDS, next_state_offset
 from train.fields import setting
-from train.methods import Method, check_window_starts
+from train.methods.base import Method, check_window_starts
 
 
 @dataclass(frozen=True)

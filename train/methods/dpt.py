@@ -12,7 +12,7 @@ from envs.base import is_bandit
 from icrl.agents import make_agent
 from icrl.data import LABELS, make_dpt_dataset, parse_collectors
 from train.fields import setting
-from train.methods import Method
+from train.methods.base import Method
 
 
 @dataclass(frozen=True)

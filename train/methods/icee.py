@@ -20,7 +20,7 @@ from icrl.agents import make_agent
 from icrl.data import make_icee_dataset, return_scale
 from icrl.objectives import ACTING_EPISODES, ICEE_CONDITIONS, unbiasing_weights
 from train.fields import setting
-from train.methods import Method
+from train.methods.base import Method
 
 
 @dataclass(frozen=True)

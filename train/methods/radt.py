@@ -16,7 +16,7 @@ from icrl.agents import make_agent
 from icrl.data import make_ad_dataset
 from icrl.retrieval import MODES, ChunkMemory
 from train.fields import setting
-from train.methods import Method, check_window_steps
+from train.methods.base import Method, check_window_steps
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from icrl.metarl import PPOConfig
 from train.fields import setting
-from train.methods import Method
+from train.methods.base import Method
 
 _PPO = PPOConfig()  # the defaults
 
