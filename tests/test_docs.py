@@ -203,7 +203,9 @@ def _accepted_flags(command: str, capsys) -> set[str]:
 def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys):
     """A command the docs quote runs as written: its experiment (or a placeholder such as NAME) exists and each
     flag is one that command's --help lists (a placeholder's: some preset's)."""
-    from train.catalog import DESCRIPTIONS
+    from train.presets import descriptions
+
+    presets = descriptions()
 
     commands = list(_quoted_commands())
     assert len(commands) > 20  # the docs quote many; the finder finds them
@@ -213,14 +215,14 @@ def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys):
         name, flags = words[0], {w.split("=")[0] for w in words[1:] if w.startswith("--")}
         if name in ("list", "-h", "--help") or name.startswith("["):
             continue
-        if name in DESCRIPTIONS or name in ("compare", "eval"):
+        if name in presets or name in ("compare", "eval", "baselines"):
             if name not in cache:
                 cache[name] = _accepted_flags(name, capsys)
             accepted = cache[name]
         else:
             assert name.isupper() or name.startswith("{"), f"{where}: `python -m train {' '.join(words)}` names no experiment"
             if every_preset is None:
-                every_preset = set().union(*(_accepted_flags(p, capsys) for p in DESCRIPTIONS if p != "baselines"))
+                every_preset = set().union(*(_accepted_flags(p, capsys) for p in presets))
             accepted = every_preset
         unknown = flags - accepted - distributed
         assert not unknown, f"{where}: `python -m train {' '.join(words)}` names flags the CLI lacks: {sorted(unknown)}"

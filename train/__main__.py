@@ -60,20 +60,17 @@ def _distributed(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    from train.catalog import DESCRIPTIONS, listing  # no JAX: listing is instant
+    from train.catalog import listing  # no JAX: listing is instant
     from train.plugins import PluginError
+    from train.presets import COMMANDS, descriptions
 
     try:
         if not argv or argv[0] in ("-h", "--help", "list"):
             print(listing())
             return
         name, rest = argv[0], argv[1:]
-        if name not in DESCRIPTIONS and name not in ("eval", "compare"):
-            from train.presets import descriptions  # a plug-in's preset (loads the plug-ins)
-
-            if name not in descriptions():
-                raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted({*DESCRIPTIONS, *descriptions()})} "
-                                 "(python -m train list)")
+        if name not in COMMANDS and name not in descriptions():
+            raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(descriptions())} (python -m train list)")
     except PluginError as err:
         raise SystemExit(f"error: {err}") from None
     rest = _distributed(rest)
@@ -88,8 +85,6 @@ def main(argv: list[str] | None = None) -> None:
         elif name == "baselines":
             _baselines(rest)
         else:
-            from train.presets import descriptions
-
             _experiment(name, descriptions()[name], rest)
     except (ValueError, FileNotFoundError, OSError, NonFiniteError, RunLockedError, PluginError) as err:
         raise SystemExit(f"error: {err}") from None

@@ -22,42 +22,60 @@ the package, a plug-in (:mod:`train.plugins`) that calls :func:`register`.
 
 from __future__ import annotations
 
+import importlib
+
 from train.methods.base import (FLAT_RECORD_DEFAULTS, WINDOW_STARTS, Method, check_window_starts,  # noqa: F401
                                 check_window_steps)
-from train.methods.ad import AD
-from train.methods.dicp import DICP
-from train.methods.dpt import DPT
-from train.methods.icee import ICEE
-from train.methods.radt import RADT
-from train.methods.rl2 import RL2
 
-METHODS: dict[str, Method] = {}
+#: The built-in methods, one folder each (``train/methods/NAME/``), in the order they are registered (AD before
+#: RA-DT and DICP, which share its ``source`` setting) and their presets listed. A method's code is imported the
+#: first time a method is looked up, so that listing the presets imports no JAX.
+BUILTIN = (("ad", "AD"), ("dpt", "DPT"), ("rl2", "RL2"), ("icee", "ICEE"), ("radt", "RADT"), ("dicp", "DICP"))
+_METHODS: dict[str, Method] = {}
+_builtins_loaded = False
+
+
+def _registry() -> dict[str, Method]:
+    """Every registered method, the built-in ones loaded first."""
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for folder, cls in BUILTIN:
+            register(getattr(importlib.import_module(f"train.methods.{folder}.method"), cls)())
+    return _METHODS
+
+
+def __getattr__(name: str):
+    if name == "METHODS":  # the registry as a dict (the built-in methods loaded on first use)
+        return _registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(method: Method) -> Method:
     """Add ``method`` under ``method.name`` (a name taken by another method is refused)."""
     if not method.name or method.Config is None:
         raise ValueError(f"a method needs a name and a Config dataclass, got {method!r}")
-    if method.name in METHODS and METHODS[method.name] is not method:
+    _registry()  # the built-in names are taken first
+    if _METHODS.get(method.name, method) is not method:
         raise ValueError(f"a method named {method.name!r} is already registered")
-    METHODS[method.name] = method
+    _METHODS[method.name] = method
     return method
 
 
 def get(name: str) -> Method:
-    if name not in METHODS:
+    if name not in _registry():
         from train.plugins import load_plugins
 
         load_plugins()  # a plug-in's method is registered when its package is first needed
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; registered methods: {sorted(METHODS)}")
-    return METHODS[name]
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {name!r}; registered methods: {sorted(_METHODS)}")
+    return _METHODS[name]
 
 
 def owner(field_name: str) -> Method | None:
     """The first registered method whose settings include ``field_name`` (methods that train on the
     same kind of data may share a setting's name and meaning: RA-DT's ``source`` is AD's)."""
-    return next((m for m in METHODS.values() if field_name in {f.name for f in m.settings()}), None)
+    return next((m for m in _registry().values() if field_name in {f.name for f in m.settings()}), None)
 
 
 def group_of(field_name: str) -> str | None:
@@ -65,9 +83,5 @@ def group_of(field_name: str) -> str | None:
     method = owner(field_name)
     return None if method is None else next(f.metadata.get("group") for f in method.settings() if f.name == field_name)
 
-
-# The registry: one entry per method (AD before RA-DT, which shares its ``source`` setting).
-for _method in (DPT(), AD(), RL2(), ICEE(), RADT(), DICP()):
-    register(_method)
 
 __all__ = ["METHODS", "Method", "register", "get", "owner", "group_of"]

@@ -1,0 +1,29 @@
+"""In-context exploration-exploitation (ICEE, Dai, Tomasi & Ghiassian 2024): a sequence model over
+several episodes of one task, trained on episodes of an ε-greedy oracle (not learning histories),
+conditioned on each step's in-episode return to go and a cross-episode "better than every earlier
+episode" flag, with each action's log-likelihood weighted by uniform(a) / π(a | o) so that the
+model's action prior is uniform rather than the data policy's. Deployed with the flag always on.
+
+The same data make the paper's two baselines: AD on each task's episodes sorted by decreasing ε
+(``conditioned=False, unbiased=False, sort_by_epsilon=True``) and ICEE without the weights
+(``unbiased=False``).
+
+The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
+:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
+one-line description). This file imports neither, so listing the presets imports no JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = ("ICEE", "ICEEConfig")
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(__name__ + ".method"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_EXPORTS)

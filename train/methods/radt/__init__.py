@@ -1,0 +1,27 @@
+"""Retrieval-augmented decision transformer (RA-DT, Schmied et al. 2024): AD's learning histories,
+but the model sees only a short window of recent steps, behind chunks of the task's earlier
+experience retrieved by similarity and reweighted by the reward they collected
+(:mod:`icrl.retrieval`). In training the memory is the window's own history before it; deployed,
+the agent's own steps on the task. ``retrieval="random"`` retrieves valid chunks at random (the
+ablation); AD with the same short window and no retrieval is the ``ad`` method with
+``context_episodes`` equal to the window.
+
+The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
+:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
+one-line description). This file imports neither, so listing the presets imports no JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = ("RADT", "RADTConfig")
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(__name__ + ".method"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_EXPORTS)

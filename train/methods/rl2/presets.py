@@ -1,0 +1,29 @@
+"""Meta-RL's named experiments, each with its one-line description (``python -m train list``)."""
+
+from __future__ import annotations
+
+from train.presets import register
+from train.rooms import BENCHMARK_ROOMS, ROOM
+
+# Meta-RL (RL2, the S5 paper's method): PPO on trials of one task with a recurrent policy whose state spans the trial and is
+# reset between tasks; no dataset. 256 fresh trials per update.
+# Undiscounted (gamma 1): regret and a trial's return are undiscounted sums (S5 on bandit-rl2: regret 9.05 at gamma 1
+# after 600 updates, 11.35 at gamma 0.99 after 400, where gamma 1 was at 9.5).
+RL2 = dict(objective="rl2", backbone="s5", num_layers=2, width=64, state_size=64, batch_size=256, learning_rate=1e-3, gamma=1.0)
+# popjaxrl's settings: S5 4 x 256, lr 5e-5, 64 trials per update, 30 epochs of 8 minibatches, lambda 1, no entropy bonus
+PAPER_RL2 = dict(num_layers=4, width=256, state_size=256, learning_rate=5e-5, batch_size=64, ppo_epochs=30, ppo_minibatches=8,
+                 gamma=0.99, gae_lambda=1.0, entropy_coef=0.0, value_coef=1.0)
+BANDIT_RL2 = dict(RL2, env="bernoulli-bandit", num_arms=5, horizon=100, context_episodes=1, train_steps=600)
+ROOM_RL2 = dict(RL2, **ROOM, context_episodes=4, eval_episodes=4, train_steps=400, baselines=("random", "q-learning", "psrl"))
+
+register("bandit-rl2-s5", "meta-RL: PPO with an S5 memory across trials of one bandit task, no dataset",
+         BANDIT_RL2, paper=dict(PAPER_RL2, horizon=500, train_steps=2400))
+register("bandit-rl2-gru", "bandit-rl2-s5 with a GRU policy",
+         dict(BANDIT_RL2, backbone="gru"), paper=dict(PAPER_RL2, horizon=500, train_steps=2400))
+register("darkroom-rl2-s5", "meta-RL: PPO with an S5 memory across 4 episodes of one Dark Room goal",
+         ROOM_RL2, paper=dict(PAPER_RL2, size=10, horizon=100, train_steps=2400))
+register("darkroom-rl2-gru", "darkroom-rl2-s5 with a GRU policy",
+         dict(ROOM_RL2, backbone="gru"), paper=dict(PAPER_RL2, size=10, horizon=100, train_steps=2400))
+# the common benchmark: a trial spans as many episodes as AD's windows
+for _room, (_settings, _episodes) in BENCHMARK_ROOMS.items():
+    register(f"{_room}-rl2-s5", "meta-RL with an S5 memory", {**_settings, **RL2, "train_steps": 400, "context_episodes": _episodes})
