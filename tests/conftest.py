@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 # Tests run on CPU; two host devices let sharding tests run anywhere. Tests compile many small programs and
 # run each briefly, so the flags make compiling cheap: XLA's backend optimisation off (1.19x faster on
 # tests/test_training.py and test_compare.py, 133 s against 159 s, two workers), LLVM's expensive passes off
@@ -48,6 +50,37 @@ SLOWEST_FIRST = (
     "test_experiments.py::test_meta_rl_run_evaluates",
     "test_methods.py::test_a_method_registered_from_outside",
 )
+
+
+#: examples/icrl-plugin-example: a plug-in package (an environment, a method, a preset each) that tests install
+EXAMPLE_PLUGIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "icrl-plugin-example")
+
+
+def _plugin_site(tmp_path) -> str:
+    """A folder holding the example plug-in's distribution metadata as ``pip install`` leaves it, its entry points
+    read from its own pyproject.toml: on ``sys.path`` beside the example's source, the package is installed."""
+    import tomllib
+
+    with open(os.path.join(EXAMPLE_PLUGIN, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    dist = tmp_path / "site" / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) for group, points in project["entry-points"].items()]
+    (dist / "entry_points.txt").write_text("\n".join(lines))
+    return str(tmp_path / "site")
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """The example plug-in installed for this test (its entry point found, its package importable); returns the site."""
+    from train import plugins
+
+    site = _plugin_site(tmp_path)
+    monkeypatch.syspath_prepend(EXAMPLE_PLUGIN)
+    monkeypatch.syspath_prepend(site)
+    monkeypatch.setattr(plugins, "_loaded", None)  # look for plug-ins again, with this one installed
+    return site
 
 
 def pytest_collection_modifyitems(config, items):

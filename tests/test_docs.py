@@ -172,7 +172,7 @@ def test_preset_times_file_is_checked_before_it_reaches_the_summary(tmp_path):
 def _quoted_commands():
     """``(where, words)`` of every ``python -m train …`` command quoted in README.md, docs/*.md and the module
     docstrings of docs/make_results.py, train/ and benchmarks/ (a command ends at a backtick, a line's end, a
-    shell operator or a closing parenthesis), less those quoted with the error they end in."""
+    shell operator, a comment or a closing parenthesis), less those quoted with the error they end in."""
     import glob
     import re
 
@@ -181,7 +181,7 @@ def _quoted_commands():
               *glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))]:
         texts.append((p, ast.get_docstring(ast.parse(open(p).read())) or ""))
     for path, text in texts:
-        for match in re.finditer(r"python -m train (?!\.)([^`\n|;&)]*)", text):
+        for match in re.finditer(r"python -m train (?!\.)([^`\n|;&)#]*)", text):
             words = match.group(1).split()
             if text[match.end():].lstrip("\n").startswith("error:"):
                 continue  # a quoted refusal: the command is shown failing on purpose
@@ -200,9 +200,10 @@ def _accepted_flags(command: str, capsys) -> set[str]:
     return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", capsys.readouterr().out))
 
 
-def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys):
+def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys, installed):
     """A command the docs quote runs as written: its experiment (or a placeholder such as NAME) exists and each
-    flag is one that command's --help lists (a placeholder's: some preset's)."""
+    flag is one that command's --help lists (a placeholder's: some preset's). The example plug-in is installed,
+    as its pages have it."""
     from train.presets import descriptions
 
     presets = descriptions()

@@ -5,38 +5,14 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 
 import jax
 import numpy as np
 import pytest
 
+from conftest import EXAMPLE_PLUGIN as EXAMPLE
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "icrl-plugin-example")
-
-
-def _site(tmp_path) -> str:
-    """A folder holding the example's distribution metadata as ``pip install`` leaves it, its entry points
-    read from its own pyproject.toml: on ``sys.path`` beside the example's source, the package is installed."""
-    with open(os.path.join(EXAMPLE, "pyproject.toml"), "rb") as f:
-        project = tomllib.load(f)["project"]
-    dist = tmp_path / "site" / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) for group, points in project["entry-points"].items()]
-    (dist / "entry_points.txt").write_text("\n".join(lines))
-    return str(tmp_path / "site")
-
-
-@pytest.fixture
-def installed(tmp_path, monkeypatch):
-    from train import plugins
-
-    site = _site(tmp_path)
-    monkeypatch.syspath_prepend(EXAMPLE)
-    monkeypatch.syspath_prepend(site)
-    monkeypatch.setattr(plugins, "_loaded", None)  # look for plug-ins again, with this one installed
-    return site
 
 
 def test_the_example_plugin_runs_through_list_train_and_eval(installed, tmp_path, capsys):
@@ -46,14 +22,15 @@ def test_the_example_plugin_runs_through_list_train_and_eval(installed, tmp_path
     listing = capsys.readouterr().out
     assert "corridor-dpt" in listing and "corridor-smooth-dpt" in listing
     out = str(tmp_path / "runs")
-    main(["corridor-smooth-dpt", "--train-steps", "40", "--num-train-tasks", "200", "--eval-tasks", "12", "--out-dir", out])
+    main(["corridor-smooth-dpt", "--train-steps", "40", "--num-train-tasks", "200", "--eval-tasks", "12", "--baselines", "random",
+          "oracle", "--out-dir", out])
     results = json.loads(open(os.path.join(out, "corridor-smooth-dpt", "results.json")).read())
     assert set(results["methods"]) == {"SmoothDPT", "random", "oracle"} and results["config"]["method"]["smoothing"] == 0.1
-    assert results["env"]["name"] == "corridor" and results["num_goals"] == 2  # the corridor's held-out goals
+    assert results["env"]["name"] == "corridor" and results["num_goals"] == 21  # the corridor's held-out (start, goal) pairs
     np.testing.assert_allclose(results["methods"]["oracle"]["episode_fraction"], 1.0)
-    main(["eval", os.path.join(out, "corridor-smooth-dpt"), "--eval-split", "train", "--eval-tasks", "7"])
+    main(["eval", os.path.join(out, "corridor-smooth-dpt"), "--eval-split", "train", "--eval-pool-sample", "7"])
     again = json.loads(open(os.path.join(out, "corridor-smooth-dpt", "results_eval_train.json")).read())
-    assert again["split"] == "train" and again["num_goals"] == 7
+    assert again["split"] == "train" and again["num_goals"] == 7 and again["pool_size"] == 60
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["corridor-smooth-dpt", "--help"])

@@ -62,18 +62,23 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     from train.catalog import listing  # no JAX: listing is instant
     from train.plugins import PluginError
-    from train.presets import COMMANDS, descriptions
+    from train.presets import COMMANDS, descriptions, every
 
     try:
         if not argv or argv[0] in ("-h", "--help", "list"):
             print(listing())
             return
         name, rest = argv[0], argv[1:]
-        if name not in COMMANDS and name not in descriptions():
-            raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(descriptions())} (python -m train list)")
+        devices_set = False
+        if name not in COMMANDS and name not in every(plugins=False):
+            # a plug-in's preset: the devices are set up before a plug-in's import can start JAX's backend
+            rest, devices_set = _distributed(rest), True
+            if name not in descriptions():
+                raise SystemExit(f"error: unknown experiment {name!r}; valid names: {sorted(descriptions())} (python -m train list)")
     except PluginError as err:
         raise SystemExit(f"error: {err}") from None
-    rest = _distributed(rest)
+    if not devices_set:
+        rest = _distributed(rest)
     from icrl.checkpoints import NonFiniteError
     from icrl.training import RunLockedError
 

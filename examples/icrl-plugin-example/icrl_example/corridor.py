@@ -1,13 +1,12 @@
-"""Dark Corridor: a one-dimensional Dark Room. The agent starts in the middle of ``size`` cells and
-sees only its own cell; every step on the hidden goal cell pays 1. Actions: 0 left, 1 right, 2 stay.
+"""Dark Corridor: a one-dimensional Dark Room. The agent starts in a cell of ``size`` and sees only its
+own cell; every step on the hidden goal cell pays 1. Actions: 0 left, 1 right, 2 stay.
 
-A task is a goal cell (in ``EnvParams``, so a batch of tasks is one pytree that ``vmap`` runs);
-the ``size`` goals are split once, by a fixed permutation, into training and held-out goals.
+A task is a (start, goal) pair (in ``EnvParams``, so a batch of tasks is one pytree that ``vmap``
+runs); the ``size**2`` pairs are split once, by a fixed permutation, a quarter of them held out.
+Every cell is a goal and a start in training, so a held-out task is a pair never seen together.
 """
 
 from __future__ import annotations
-
-import math
 
 import jax
 import jax.numpy as jnp
@@ -29,20 +28,22 @@ class CorridorState(environment.EnvState):
 
 @struct.dataclass
 class CorridorParams(environment.EnvParams):
-    """One task: ``goal: () int32``."""
+    """One task: ``start: () int32`` and ``goal: () int32``."""
 
+    start: jax.Array = None
     goal: jax.Array = None
     max_steps_in_episode: int = 20
 
 
 class DarkCorridor(TaskEnvironment):
-    def __init__(self, size: int = 9, horizon: int = 12, train_fraction: float = 0.75):
+    def __init__(self, size: int = 9, horizon: int = 12):
         super().__init__()
         self.size = check_positive_int("size", size, 2)
         self.horizon = check_positive_int("horizon", horizon)
-        order = np.random.default_rng(0).permutation(self.size)
-        cut = math.ceil(train_fraction * self.size)
-        self._goals = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:]), "all": np.arange(self.size)}
+        pairs = np.stack(np.meshgrid(np.arange(self.size), np.arange(self.size), indexing="ij"), -1).reshape(-1, 2)
+        order = np.random.default_rng(0).permutation(len(pairs))
+        cut = (3 * len(pairs)) // 4
+        self._tasks = {"train": pairs[np.sort(order[:cut])], "test": pairs[np.sort(order[cut:])], "all": pairs}
 
     @property
     def name(self) -> str:
@@ -52,31 +53,28 @@ class DarkCorridor(TaskEnvironment):
     def num_actions(self) -> int:
         return 3
 
-    @property
-    def start(self) -> int:
-        return self.size // 2
-
     # --- tasks --------------------------------------------------------------
-    def _params(self, goal):
-        return CorridorParams(goal=jnp.asarray(goal, jnp.int32), max_steps_in_episode=self.horizon)
+    def _params(self, task):
+        task = jnp.asarray(task, jnp.int32)
+        return CorridorParams(start=task[0], goal=task[1], max_steps_in_episode=self.horizon)
 
     @property
     def default_params(self):
-        return self._params(self.size - 1)
+        return self._params(np.array([0, self.size - 1]))
 
     def num_tasks_in(self, split: str) -> int:
-        return len(self._goals[check_split(split)])
+        return len(self._tasks[check_split(split)])
 
     def task_pool(self, split: str = "train"):
-        return jax.vmap(self._params)(jnp.asarray(self._goals[check_split(split)]))
+        return jax.vmap(self._params)(jnp.asarray(self._tasks[check_split(split)]))
 
     def sample_tasks(self, key, num_tasks: int, split: str = "train"):
-        goals = jnp.asarray(self._goals[check_split(split)])
-        return jax.vmap(self._params)(goals[jax.random.randint(key, (num_tasks,), 0, goals.shape[0])])
+        tasks = jnp.asarray(self._tasks[check_split(split)])
+        return jax.vmap(self._params)(tasks[jax.random.randint(key, (num_tasks,), 0, tasks.shape[0])])
 
     # --- dynamics ------------------------------------------------------------
     def reset_env(self, key, params):
-        state = CorridorState(pos=jnp.array(self.start, jnp.int32), time=jnp.zeros((), jnp.int32))
+        state = CorridorState(pos=params.start, time=jnp.zeros((), jnp.int32))
         return self.get_obs(state), state
 
     def step_env(self, key, state, action, params):
@@ -110,11 +108,16 @@ class DarkCorridor(TaskEnvironment):
 
     def optimal_return(self, params):
         """Every step from the arrival on: ``horizon - d + 1`` for a goal ``d >= 1`` cells away."""
-        d = jnp.abs(params.goal - self.start)
+        d = jnp.abs(params.goal - params.start)
         return jnp.where(d == 0, self.horizon, jnp.maximum(self.horizon - d + 1, 0)).astype(jnp.float32)
 
     def oracle_act(self, memory, obs, params):
         return self._towards(obs[0], params.goal)
+
+    def transition_reward(self, obs, action, next_obs, params, memory=None):
+        """The reward task ``params`` pays for ``obs --action--> next_obs``: with ``task_pool``, what PSRL and the
+        exact posterior need to weigh every goal against what was seen."""
+        return (next_obs[..., 0] == params.goal).astype(jnp.float32)
 
     # DPT's query states and their labels
     def sample_query_obs(self, key, shape=()):
