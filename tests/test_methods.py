@@ -72,6 +72,10 @@ def test_settings_belong_to_one_method_and_unknown_methods_are_named(toy):
     with pytest.raises(ValueError, match="already registered"):
         methods.register(type("Other", (Imitation,), {})())
     assert methods.owner("collector").name == "dpt" and methods.owner("teacher") is toy
+    # a method that does not say it streams is refused a streamed source when the config is made, not at training
+    with pytest.raises(ValueError, match="method 'toy-imitation' trains on fixed data: data_source must be one of \\('fixed',\\), "
+                                         "got 'stream'"):
+        replace(ExperimentConfig(), objective="toy-imitation", data_source="stream")
 
 
 def test_experiments_module_names_no_method():

@@ -137,6 +137,9 @@ class ExperimentConfig:
         if self.ffn == "t2mir" and not method.supervised:
             raise ValueError(f"ffn='t2mir' trains its auxiliary losses with the supervised methods, not with {method.label}")
         method.check(self)
+        if self.data_source not in method.data_sources:  # a method that does not stream says so, in its check or here
+            raise ValueError(f"method {method.name!r} trains on {' or '.join(method.data_sources)} data: data_source must be "
+                             f"one of {method.data_sources}, got {self.data_source!r}")
 
     def __getattr__(self, name: str):
         """A setting of the method's section read as if it were common (``cfg.source`` is ``cfg.method.source``)."""

@@ -19,6 +19,8 @@ class Method:
     Config: type = None
     #: supervised on labelled sequences: a validation loss, learning-history filtering and T2MIR's losses apply
     supervised: bool = True
+    #: the ``data_source`` values it trains with (a config asking for another is refused when it is made)
+    data_sources: tuple[str, ...] = ("fixed",)
     #: common settings that mean nothing to this method (left out of its ``--help``)
     unused_common: tuple[str, ...] = ()
     #: recorded checkpoints while every method's settings were one flat list (dpt, ad, rl2): its records carry

@@ -42,6 +42,7 @@ class ADConfig:
 
 class AD(Method):
     name, label, Config = "ad", "AD", ADConfig
+    data_sources = ("fixed", "stream")
     flat_records = True
 
     def check(self, cfg) -> None:

@@ -29,6 +29,7 @@ class DPTConfig:
 
 class DPT(Method):
     name, label, Config = "dpt", "DPT", DPTConfig
+    data_sources = ("fixed", "stream")
     flat_records = True
 
     def check_env(self, cfg, env) -> None:
