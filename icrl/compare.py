@@ -11,6 +11,7 @@ same goals with the same keys, so their curves agree across presets of one seed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,26 +263,63 @@ def paired_table(rows: list[Row], pairs: list[tuple[str, str]], episodes: tuple[
     return "\n".join(lines)
 
 
+def family(name: str) -> str:
+    """The panel a row is drawn in: the first word of its name after the benchmark's
+    (``darkroom9-ad-t2mir`` -> ``ad``, ``darkroom9-dicp (beam 4)`` -> ``dicp``), or the whole name."""
+    preset = name.split(" ")[0]
+    parts = preset.split("-")
+    return parts[1] if len(parts) > 1 else preset
+
+
 def plot(rows: list[Row], path: str, title: str = "") -> str:
-    """Every row's mean curve with its band across seeds, on one set of axes."""
+    """Small multiples: one panel per family of methods (:func:`family`), each method's mean curve in a
+    colour of its own with its band across seeds and its seed count in the legend; the classic baselines
+    (rows without training minutes) drawn in grey in every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for row in rows:
-        mean, ci = mean_ci95_t(row.fractions)
-        x = np.arange(1, len(mean) + 1)
-        style = "-" if row.minutes is not None else "--"
-        (line,) = ax.plot(x, mean, style, label=row.name)
-        ax.fill_between(x, mean - ci, mean + ci, color=line.get_color(), alpha=0.15)
-    ax.axhline(1.0, color="black", lw=0.8, ls=":")
-    ax.set_xlabel("episode in context")
-    ax.set_ylabel("return / optimal")
-    ax.set_title(title)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    models = [row for row in rows if row.minutes is not None]
+    baselines = [row for row in rows if row.minutes is None]
+    panels: dict[str, list[Row]] = {}
+    for row in models:
+        panels.setdefault(family(row.name), []).append(row)
+    if not panels:
+        panels["baselines"] = []
+    columns = min(3, len(panels))
+    lines_of = -(-len(panels) // columns)
+    fig, axes = plt.subplots(lines_of, columns, figsize=(4.6 * columns, 3.4 * lines_of), squeeze=False, sharey=True)
+    greys = ("0.15", "0.45", "0.65", "0.8")
+    prefix = os.path.commonprefix([row.name for row in models]) if len(models) > 1 else ""
+    prefix = prefix[: prefix.rfind("-") + 1]  # the benchmark's name, shared by every preset
+    for ax, (name, members) in zip(axes.flat, panels.items()):
+        for i, row in enumerate(baselines):
+            mean, _ = mean_ci95_t(row.fractions)
+            ax.plot(np.arange(1, len(mean) + 1), mean, ls="--", lw=1, color=greys[i % len(greys)], label=row.name)
+        handles = []
+        for i, row in enumerate(members):
+            mean, ci = mean_ci95_t(row.fractions)
+            x = np.arange(1, len(mean) + 1)
+            label = f"{row.name.removeprefix(prefix)} ({row.seeds} seed{'s' if row.seeds > 1 else ''})"
+            (line,) = ax.plot(x, mean, lw=1.6, color=f"C{i % 10}", label=label)
+            ax.fill_between(x, np.clip(mean - ci, 0, None), mean + ci, color=line.get_color(), alpha=0.15)
+            handles.append(line)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylim(-0.02, 1.12)
+        ax.set_xlabel("episode in context", fontsize=8)
+        ax.tick_params(labelsize=8)
+        if handles:
+            ax.legend(handles=handles, fontsize=6.5, loc="lower right", framealpha=0.8)
+    if baselines:  # one legend for the baselines every panel draws
+        fig.legend(handles=axes.flat[0].get_lines()[: len(baselines)], loc="upper right", fontsize=7, ncol=len(baselines),
+                   frameon=False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("return / optimal", fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=11, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
