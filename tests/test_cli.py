@@ -82,6 +82,9 @@ def test_help_groups_the_flags_gives_each_a_text_and_shows_only_the_methods_own(
         main(["darkroom-rl2-s5", "--help"])
     rl2 = capsys.readouterr().out
     assert "--ppo-epochs" in rl2 and "--collector" not in rl2 and "--microbatches" not in rl2
+    # only the fields the preset's environment takes: a room has a size and no arms, a bandit arms and no size
+    assert "--size" in rl2 and "--split-seed" in rl2 and "--num-arms" not in rl2 and "--basis" not in rl2
+    assert "--num-arms" in dpt and "--size" not in dpt and "--split-seed" not in dpt
 
 
 def test_run_name_and_flags_reach_the_run(tmp_path, monkeypatch):

@@ -120,7 +120,7 @@ def _experiment(name: str, description: str, rest: list[str]) -> None:
                         "name keeps a variant (other flags) apart from the preset's run")
     method = defaults.method_def
     # the preset fixes the method (--objective is not an option); its settings form their own section
-    add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective),
+    add_config_arguments(parser, ExperimentConfig, defaults=defaults, shown=lambda field: applies(field, defaults.objective, defaults.env),
                          skip=("objective", "method"))
     add_config_arguments(parser, method.Config, defaults=defaults.method, title=f"{method.label} (the method's own settings)")
     args, unknown = parser.parse_known_args(rest)

@@ -231,11 +231,14 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0, "basis": 0, "strict_flag": False}
 
 
-def applies(field_name: str, objective: str) -> bool:
-    """Whether the field concerns an experiment of method ``objective``: its own settings, and
-    every common one it does not declare unused (``--help`` lists only these; every field parses)."""
+def applies(field_name: str, objective: str, env: str | None = None) -> bool:
+    """Whether the field concerns an experiment of method ``objective`` (on environment ``env``): its own
+    settings, every common one it does not declare unused, and of the environment's fields
+    (:data:`ENV_FIELDS`) those ``env``'s constructor takes (``--help`` lists only these; every field parses)."""
     method = methods.get(objective)
     own = {f.name for f in method.settings()}
+    if env is not None and field_name in ENV_FIELDS and not _takes(env, field_name):
+        return False
     return field_name not in method.unused_common and (field_name in own or methods.owner(field_name) is None)
 
 
