@@ -185,7 +185,8 @@ def finite_step(loss, grads) -> jax.Array:
 class Trainer:
     """Builds the compiled step for ``model`` on ``objective`` and runs it.
 
-    ``objective.sample_batch(samples, key, batch_size) -> (tokens, resets, labels[, task])``.
+    ``objective`` meets :class:`icrl.objective.Objective`: ``sample_batch(samples, key, batch_size) ->
+    (tokens, resets, labels[, task])``, and optionally ``criterion`` and ``check_batch_size``.
     """
 
     def __init__(self, model: nn.Module, objective, cfg: TrainConfig):

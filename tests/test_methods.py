@@ -91,3 +91,13 @@ def test_experiments_module_names_no_method():
             assert node.attr not in settings, f"train/experiments.py reads setting {node.attr!r} (line {node.lineno})"
         if isinstance(node, ast.ImportFrom):
             assert not (node.module or "").startswith(("icrl.objectives", "icrl.streams", "icrl.metarl")), node.module
+
+
+@pytest.mark.parametrize("preset", ["bandit-dpt", "darkroom9-dpt", "darkroom9-ad", "darkroom9-icee", "darkroom9-radt", "darkroom9-dicp"])
+def test_every_supervised_methods_objective_meets_the_written_interface(preset):
+    from icrl.objective import Objective
+    from train import config_for
+    from train.experiments import build
+
+    objective = build(config_for(preset)).objective
+    assert isinstance(objective, Objective), type(objective)
