@@ -471,30 +471,56 @@ def _yardstick(seeds) -> str | None:
     return next((r for r in REFERENCES if r in seeds[0]["test"]), None)
 
 
+#: The common benchmark's rows README shows: each method's own preset, then the classic yardsticks.
+README_BENCHMARK = ("darkroom9", ("darkroom9-ad", "darkroom9-dpt", "darkroom9-ad-s5", "darkroom9-radt", "darkroom9-dicp",
+                                  "darkroom9-icee", "darkroom9-rl2-s5", "psrl", "q-learning"))
+#: The episodes README's benchmark table reports.
+README_EPISODES = (1, 10, 40)
+
+
 def render_readme_table(summary: dict) -> tuple[str, list[str]]:
-    """README's headline table: per experiment its held-out figure with the interval across seeds,
-    the ratio to its classic yardstick, the seeds and the training minutes (the list of every
-    number printed, as :func:`render`)."""
+    """README's headline tables (and the list of every number printed, as :func:`render`): the common
+    benchmark's rows, fraction of optimal at :data:`README_EPISODES` (± across seeds); then the bandit
+    experiments, the model's regret beside its yardstick's on the same tasks. Each column means one thing."""
     n = Numbers()
-    lines = ["| experiment | held-out result (± across seeds) | against the yardstick | seeds | training (CPU) |",
-             "| --- | --- | --- | --- | --- |"]
+    bench_name, wanted = README_BENCHMARK
+    lines = []
+    bench = summary.get("benchmarks", {}).get(bench_name)
+    if bench:
+        rows = {row.name: row for row in stored_rows(bench)}
+        lines += [f"The common benchmark, {bench_name} ({n(bench['num_goals'], 'd')} held-out goals): return as a fraction "
+                  f"of optimal by episode in context ([the whole table](docs/RESULTS.md#{bench_name})).", "",
+                  "| method | " + " | ".join(f"episode {n(e, 'd')}" for e in README_EPISODES) + " | seeds |",
+                  "|" + " --- |" * (len(README_EPISODES) + 2)]
+        for name in wanted:
+            row = rows.get(name)
+            if row is None:
+                continue
+            cells = []
+            for e in README_EPISODES:
+                value = row.at(e)
+                cells.append("" if value is None else n(value[0]) + (f" ± {n(value[1])}" if row.seeds > 1 else ""))
+            mark = "" if row.traced else " †"
+            lines.append(f"| {name}{mark} | " + " | ".join(cells) + f" | {n(row.seeds, 'd')} |")
+        if not all(rows[name].traced for name in wanted if name in rows):
+            lines += ["", "† made before results recorded their commit, config and devices (docs/RESULTS.md)."]
+        lines.append("")
+    lines += ["| bandit experiment | model's regret (± across seeds) | yardstick's regret | seeds | training (CPU) |",
+              "| --- | --- | --- | --- | --- |"]
     for name, exp in summary["experiments"].items():
         cfg, seeds = exp["config"], exp["seeds"]
+        if cfg["kind"] != REGRET:
+            continue
         model, ref = _model_name(seeds[0]["test"]), _yardstick(seeds)
-        if cfg["kind"] == REGRET:
-            mean, ci = _across(seeds, lambda s: s["test"][model][-1])
-            result = f"regret {n(mean)}{_pm(n, seeds, ci)} after {n(len(seeds[0]['test'][model]), 'd')} pulls"
-        else:
-            mean, ci = _across(seeds, lambda s: s["test"][model][-1] / s["optimal_return"])
-            result = (f"{n(100 * mean, '.0f')}%{_pm(n, seeds, 100 * ci, '.0f')} of optimal in episode "
-                      f"{n(len(seeds[0]['test'][model]), 'd')}")
+        mean, ci = _across(seeds, lambda s: s["test"][model][-1])
+        steps = n(len(seeds[0]["test"][model]), "d")
         against = "—"
         if ref is not None:
-            r, rci = _across(seeds, lambda s: s["test"][model][-1] / s["test"][ref][-1])
-            against = f"{n(r)}×{_pm(n, seeds, rci)} {ref}"
+            r_mean, r_ci = _across(seeds, lambda s: s["test"][ref][-1])
+            against = f"{ref} {n(r_mean)}{_pm(n, seeds, r_ci)}"
         minutes = n(_across(seeds, lambda s: s["train_seconds"])[0] / 60, ".0f")
-        lines.append(f"| [{name}](docs/RESULTS.md#{name}) | {model}: {result} | {against} | {n(len(seeds), 'd')} | "
-                     f"{minutes} min |")
+        lines.append(f"| [{name}](docs/RESULTS.md#{name}) | {model}: {n(mean)}{_pm(n, seeds, ci)} after {steps} pulls | "
+                     f"{against} | {n(len(seeds), 'd')} | {minutes} min |")
     return "\n".join(lines) + "\n", n.printed
 
 
