@@ -4,6 +4,7 @@ several methods share. The registry of methods by name is :mod:`train.methods`."
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any
 
 
@@ -128,3 +129,14 @@ def check_window_steps(cfg, label: str) -> None:
                          f"got {cfg.context_episodes}")
 
 
+
+
+def lazy_exports(package: str, names: tuple[str, ...]):
+    """A method folder's module ``__getattr__``: ``names`` come from its ``method`` module, imported on
+    first use, so that importing the folder (for its presets) imports none of the method's code."""
+    def __getattr__(name: str):
+        if name in names:
+            return getattr(importlib.import_module(package + ".method"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

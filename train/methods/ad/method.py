@@ -1,5 +1,5 @@
-"""Algorithm Distillation (Laskin et al. 2022): predict a learning algorithm's next action across
-windows of its learning histories; deployed as a sliding context over its own episodes."""
+"""AD as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.ad`)."""
 
 from __future__ import annotations
 

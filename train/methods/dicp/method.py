@@ -1,10 +1,5 @@
-"""Distillation for in-context planning (DICP, Son, Lee & Kim 2025): AD's learning histories and
-action loss, plus heads that predict, for every action, the reward it earns and the state it
-leads to (trained on the source's action); deployed, a beam search over those predictions
-on the model's own context (:mod:`icrl.planning`, :class:`icrl.agents.dicp.DICPAgent`).
-
-One trained model deploys as several agents: every beam width in ``beam_widths``, ``0`` being
-the action head alone (planning off, the ablation that shows what the planner adds)."""
+"""DICP as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.dicp`)."""
 
 from __future__ import annotations
 

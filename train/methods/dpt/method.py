@@ -1,6 +1,5 @@
-"""Decision-Pretrained Transformer (Lee et al. 2023): predict the optimal action for a query
-state from a context of interactions, at every context prefix; deployed by querying the
-current observation with the context it has gathered itself."""
+"""DPT as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.dpt`)."""
 
 from __future__ import annotations
 

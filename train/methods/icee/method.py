@@ -1,12 +1,5 @@
-"""In-context exploration-exploitation (ICEE, Dai, Tomasi & Ghiassian 2024): a sequence model over
-several episodes of one task, trained on episodes of an ε-greedy oracle (not learning histories),
-conditioned on each step's in-episode return to go and a cross-episode "better than every earlier
-episode" flag, with each action's log-likelihood weighted by uniform(a) / π(a | o) so that the
-model's action prior is uniform rather than the data policy's. Deployed with the flag always on.
-
-The same data make the paper's two baselines: AD on each task's episodes sorted by decreasing ε
-(``conditioned=False, unbiased=False, sort_by_epsilon=True``) and ICEE without the weights
-(``unbiased=False``)."""
+"""ICEE as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.icee`)."""
 
 from __future__ import annotations
 

@@ -13,15 +13,7 @@ one-line description). This file imports neither, so listing the presets imports
 
 from __future__ import annotations
 
-import importlib
+from train.methods.base import lazy_exports
 
-_EXPORTS = ("RADT", "RADTConfig")
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(__name__ + ".method"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = list(_EXPORTS)
+__all__ = ["RADT", "RADTConfig"]
+__getattr__ = lazy_exports(__name__, tuple(__all__))

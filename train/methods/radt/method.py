@@ -1,10 +1,5 @@
-"""Retrieval-augmented decision transformer (RA-DT, Schmied et al. 2024): AD's learning histories,
-but the model sees only a short window of recent steps, behind chunks of the task's earlier
-experience retrieved by similarity and reweighted by the reward they collected
-(:mod:`icrl.retrieval`). In training the memory is the window's own history before it; deployed,
-the agent's own steps on the task. ``retrieval="random"`` retrieves valid chunks at random (the
-ablation); AD with the same short window and no retrieval is the ``ad`` method with
-``context_episodes`` equal to the window."""
+"""RA-DT as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.radt`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Meta-RL (RL², as in the S5 paper's in-context experiments): PPO on trials of several episodes of
-one task with a recurrent policy whose state spans the trial; no dataset, no labels."""
+"""Meta-RL as a :class:`~train.methods.base.Method`: its settings, data, objective and deployed agent (what the method
+is and does: :mod:`train.methods.rl2`)."""
 
 from __future__ import annotations
 
