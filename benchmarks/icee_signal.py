@@ -14,7 +14,7 @@ unbiased objective fits for that condition (given the rest of the token alike): 
 Also printed: in which episode each task's first reward comes, with the episodes in the order they
 were drawn. A window whose acting episode has several failed episodes before it, as a deployed
 agent's first episodes have, is only as common as late first rewards are (the reason Dark Room's
-presets sort each task's episodes by decreasing ε: docs/methods.md#icee).
+presets sort each task's episodes by decreasing ε: docs/icee.md).
 """
 
 from __future__ import annotations

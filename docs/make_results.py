@@ -349,13 +349,13 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
              "The presets' sizes were set before any of their runs and were not tuned on held-out goals; "
              "ICEE's design was chosen on training-split goals. DICP's rows are one trained model per seed deployed several ways "
              "(beam widths, planning off); darkroom9-dicp's own agent, beams of forty, was added after the first seed's held-out "
-             "returns were seen to grow with the width past the paper's ten (docs/methods.md#dicp), and its two further seeds, "
+             "returns were seen to grow with the width past the paper's ten (docs/dicp.md), and its two further seeds, "
              "with darkroom9-ad-qlearning's, after the first three seeds' paired difference from AD at episode five held zero "
              "within its interval; its next-cell head of its own (detach_next_state) was chosen on another fold of the goals "
              "(--split-seed K) after the held-out planning-off row fell below AD's, and every seed was trained again with it; "
              "keydoor9's DICP runs plan on "
-             "a sample of the held-out pairs drawn per seed, as their rows say (AD evaluated again on the same pairs: docs/methods.md#dicp). darkroom20 is RA-DT's long-episode room "
-             "(docs/methods.md#ra-dt).", "",
+             "a sample of the held-out pairs drawn per seed, as their rows say (AD evaluated again on the same pairs: docs/dicp.md). darkroom20 is RA-DT's long-episode room "
+             "(docs/radt.md).", "",
              "'Training (min per seed)' is the runs' own wall time. Many runs shared the two cores with other runs and tests "
              "(up to five runs at once, some pinned to one core), which stretched their minutes, several times over for "
              "some: the column records the runs, it does not measure the presets."]

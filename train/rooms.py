@@ -38,7 +38,7 @@ ROOM20 = dict(env="darkroom", size=20, horizon=400, eval_tasks=80, eval_episodes
               baselines=("random", "q-learning", "psrl", "oracle"))
 # PSRL's 4-episode histories of 5,000 training tasks: the data of every darkroom20 preset
 HISTORIES20 = dict(source="psrl", num_train_tasks=5000, history_episodes=4, train_steps=1500, microbatches=CPU_MICROBATCHES)
-# Bayesian optimisation in context (ICEE's second setting, docs/methods.md#bayesian-optimisation): functions on a 32 x 32 grid
+# Bayesian optimisation in context (ICEE's second setting, docs/icee.md#bayesian-optimisation): functions on a 32 x 32 grid
 # drawn from a Matérn-5/2 Gaussian process, each query an episode of its own, 50 queries of one function in context; GP
 # expected improvement under the tasks' own prior and random search run on the same held-out functions.
 BAYESOPT = dict(env="bayesopt", size=32, horizon=1, eval_tasks=1000, eval_episodes=50, baselines=("random", "gp-ei"))

@@ -15,7 +15,7 @@ DICP9 = dict(objective="dicp", source="q-learning", history_episodes=60, episode
 # seed 0's held-out returns grew with the width past 10 (episode 5: 0.41 / 0.44 / 0.49 with beams of 10 / 20 / 40).
 # The next cell comes from a head of its own (an MLP) that its loss trains alone: through the shared layers that loss
 # cost the action head on new goals. Chosen on another fold of the goals (--split-seed 1, seed 0, fraction of optimal
-# at episodes 10 / 40; docs/methods.md#dicp): planning off 0.20 / 0.14 with the paper's shared layers, AD 0.28 / 0.30
+# at episodes 10 / 40; docs/dicp.md): planning off 0.20 / 0.14 with the paper's shared layers, AD 0.28 / 0.30
 # (without the next-state loss 0.34 / 0.33, without the reward loss 0.23 / 0.17), 0.35 / 0.35 detached; beams of 40
 # 0.55 / 0.66 shared, 0.60 / 0.65 detached (episode 5: 0.38 against 0.46)
 register("darkroom9-dicp", "DICP: AD on Q-learning's histories plus reward and next-state heads, planning by beam search, Dark Room 9x9",

@@ -11,12 +11,12 @@ ICEE9 = dict(objective="icee", num_train_tasks=20_000, icee_episodes=12, context
 # the paper's baselines on the same data and steps: AD on the episodes sorted by decreasing epsilon, ICEE without weights
 AD_SORTED9 = dict(ICEE9, conditioned=False, unbiased=False, sort_by_epsilon=True)
 # ICEE with the unbiasing weights: half the loss's weight on the acting episode's positions (chosen on darkroom9's training
-# goals, seed 0, fraction of optimal at episode 10: 0.33 against 0.07 with every position weighted; docs/methods.md#icee)
+# goals, seed 0, fraction of optimal at episode 10: 0.33 against 0.07 with every position weighted; docs/icee.md)
 ICEE9_WEIGHTED = dict(ICEE9, acting_share=0.5)
 # Dark Room's ICEE data: each task's episodes in order of decreasing epsilon (AD-sorted's data), the acting episode drawn
 # anywhere in the window. In drawn order three tasks in four find the goal in their first episode, so a window almost
 # never shows the failed episodes a deployed agent starts with. Chosen on darkroom9's training goals (seed 0, fraction of
-# optimal at episodes 10 / 40): 0.42 / 0.68 against 0.33 / 0.40 in drawn order (docs/methods.md#icee).
+# optimal at episodes 10 / 40): 0.42 / 0.68 against 0.33 / 0.40 in drawn order (docs/icee.md).
 # keydoor9's ICEE keeps each task's episodes in drawn order: sorted, acting anywhere, did worse there
 # (keydoor9-icee-time, seed 0, training pairs, fraction of optimal at episodes 10 / 40: 0.26 / 0.21 against 0.35 / 0.34)
 ICEE9_SORTED = dict(sort_by_epsilon=True, acting_episode="any")
@@ -44,6 +44,6 @@ register("biasedroom9-icee-noweights", "biasedroom9-icee without the unbiasing w
 register("bayesopt-icee", "ICEE doing Bayesian optimisation in context: 50 queries of a GP function on a 32x32 grid, against GP-EI",
          dict(BAYESOPT, **ICEE_BO))
 register("bayesopt-icee-noweights", "bayesopt-icee without the unbiasing weights", dict(BAYESOPT, **ICEE_BO, unbiased=False))
-# ICEE whose "no shortfall" also asks for the fewest steps (docs/methods.md#icee): on keydoor9 a detour costs no return
+# ICEE whose "no shortfall" also asks for the fewest steps (docs/icee.md): on keydoor9 a detour costs no return
 register("keydoor9-icee-time", "keydoor9-icee whose no-shortfall condition also asks for the best return in the fewest steps",
          dict(KEYDOOR9, **{**ICEE9_WEIGHTED, "context_episodes": BENCHMARK_ROOMS["keydoor9"][1]}, time_shortfall=True))
