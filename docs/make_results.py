@@ -232,7 +232,55 @@ def render(summary: dict) -> tuple[str, list[str]]:
         lines += _bandit_table(n, seeds, model) if cfg["kind"] == REGRET else _grid_table(n, seeds, model, cfg)
         lines += ["", f"![{name}]({name}.png)", ""]
     lines += _benchmark_sections(n, summary.get("benchmarks", {}), summary.get("preset_times"))
+    lines += _choice_section(n, summary.get("choices", []))
     return "\n".join(lines) + "\n", n.printed
+
+
+#: Agents a choice's table leaves out: those every run has, which compare nothing.
+CHOICE_SKIPPED = ("random", "oracle", "psrl")
+
+
+def gather_choices(run_dirs: list[str]) -> list[dict]:
+    """The runs settings were chosen on (``--choices RUN_DIR ...``): for each, its name, where it was
+    evaluated (a fold of the training goals, ``split_seed``, and the split), every deployed agent's fraction
+    of optimal per episode, and its provenance; refused where a run has no results or is not a grid world's."""
+    from icrl.compare import fraction_curve, seed_provenance
+    from icrl.results import load_results
+
+    out = []
+    for run_dir in run_dirs:
+        results = load_results(os.path.join(run_dir, "results.json"))
+        if kind(results) == REGRET:
+            raise SystemExit(f"--choices {run_dir}: a choice is read from a grid world's returns, this run reports regret")
+        cfg = results.get("config") or {}
+        agents = [m for m in results["methods"] if m not in CHOICE_SKIPPED]
+        out.append({"name": os.path.basename(os.path.normpath(run_dir)), "split_seed": cfg.get("split_seed", 0),
+                    "split": results.get("split", "test"), "num_goals": results.get("num_goals"), "seed": cfg.get("train", {}).get("seed"),
+                    "agents": {m: np.round(fraction_curve(results, m), 4).tolist() for m in agents},
+                    "provenance": seed_provenance(results, agents[0])})
+    return out
+
+
+def _choice_section(n, choices: list[dict]) -> list[str]:
+    """Settings chosen away from the benchmark's held-out goals, with the runs they were chosen on."""
+    if not choices:
+        return []
+    lines = ["# Settings chosen on folds of the training goals", "",
+             "A fold (`--split-seed K`, K ≥ 1) splits the benchmark's training goals alone into fold-training and "
+             "fold-held-out goals, so a setting judged there never saw a benchmark held-out goal. darkroom9-dicp's next-cell "
+             "head of its own (`detach_next_state`) was first chosen on a fold drawn from every goal, which held some of "
+             "the benchmark's held-out goals; it was checked again on a fold of the training goals alone, with the runs "
+             "below (one training seed each, evaluated on the fold's held-out goals; fraction of optimal per episode).", "",
+             "| run | agent | episode 1 | episode 5 | episode 10 | episode 20 | episode 40 | fold | goals | code |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for run in choices:
+        made = run.get("provenance") or {}
+        code = f"`{n(made['commit'][:10], 's')}`" if made.get("commit") else "—"
+        for agent, curve in run["agents"].items():
+            cells = [n(curve[e - 1]) if e <= len(curve) else "" for e in (1, 5, 10, 20, 40)]
+            lines.append(f"| {run['name']} | {agent} | " + " | ".join(cells) + f" | {n(run['split_seed'], 'd')} | "
+                         f"{n(run['num_goals'], 'd')} | {code} |")
+    return lines + [""]
 
 
 #: The common benchmark's rooms, in the order the page shows them.
@@ -559,6 +607,9 @@ def main() -> None:
     parser.add_argument("--preset-times", default=None, metavar="FILE",
                         help="put the idle-machine training minutes that benchmarks/preset_times.py --json wrote to FILE into "
                              "the summary (the benchmark tables' last column), replacing any earlier")
+    parser.add_argument("--choices", nargs="+", default=None, metavar="RUN_DIR",
+                        help="the runs settings were chosen on (folds of the training goals): their figures replace the "
+                             "summary's earlier ones and get a section of the page")
     parser.add_argument("--replace", action="store_true",
                         help="with --benchmarks: drop the summary's earlier figures of those benchmarks, keep only runs/compare's")
     args = parser.parse_args()
@@ -576,10 +627,12 @@ def main() -> None:
         summary.setdefault("benchmarks", {})[name] = gather_benchmark(name, args.seeds, earlier)
     if args.preset_times:
         summary["preset_times"] = read_preset_times(args.preset_times)
-    if args.benchmarks or args.preset_times:
+    if args.choices:
+        summary["choices"] = gather_choices(args.choices)
+    if args.benchmarks or args.preset_times or args.choices:
         with open(SUMMARY, "w") as f:
             json.dump(summary, f, indent=1, allow_nan=False)
-    if not (args.render_only or args.benchmarks or args.preset_times):
+    if not (args.render_only or args.benchmarks or args.preset_times or args.choices):
         names = args.only or ORDER
         fresh = run_all(names, args.seeds, set(args.rerun))
         summary["experiments"].update(fresh["experiments"])

@@ -229,3 +229,27 @@ def test_every_quoted_train_command_names_only_flags_the_cli_has(capsys, install
             accepted = every_preset
         unknown = flags - accepted - distributed
         assert not unknown, f"{where}: `python -m train {' '.join(words)}` names flags the CLI lacks: {sorted(unknown)}"
+
+
+def test_choices_are_gathered_from_their_runs_and_rendered_from_the_summary(tmp_path):
+    """--choices RUN_DIR: a fold run's agents and fractions reach the summary and a table of the page, each
+    number through the formatter; a bandit run is refused."""
+    module = _make_results()
+    run = tmp_path / "fold1-dicp"
+    run.mkdir()
+    methods = {m: {"episode_return": [2.0, 4.0], "episode_return_ci95": [0.0, 0.0], "optimal_return": 8.0,
+                   "episode_fraction": [0.25, 0.5], "episode_fraction_ci95": [0.0, 0.0]} for m in ("DICP", "DICP (planning off)", "random")}
+    (run / "results.json").write_text(json.dumps({"schema": "icrl-results/1", "methods": methods, "optimal_return": 8.0,
+                                                  "num_goals": 13, "split": "test",
+                                                  "config": {"split_seed": 1, "train": {"seed": 0}}}))
+    (choice,) = module.gather_choices([str(run)])
+    assert choice["split_seed"] == 1 and choice["num_goals"] == 13 and set(choice["agents"]) == {"DICP", "DICP (planning off)"}
+    n = module.Numbers()
+    text = "\n".join(module._choice_section(n, [choice]))
+    assert "| fold1-dicp | DICP (planning off) | 0.25 |  |  |  |  | 1 | 13 | — |" in text  # two episodes: episode 1 only
+    bandit = tmp_path / "bandit"
+    bandit.mkdir()
+    (bandit / "results.json").write_text(json.dumps({"schema": "icrl-results/1", "methods": {"DPT": {
+        "cumulative_regret": [1.0], "cumulative_regret_ci95": [0.0]}}}))
+    with pytest.raises(SystemExit, match="reports regret"):
+        module.gather_choices([str(bandit)])
