@@ -99,3 +99,22 @@ def test_run_name_and_flags_reach_the_run(tmp_path, monkeypatch):
     (v2, name), (preset, default_name) = calls
     assert (name, default_name) == ("v2", "darkroom-ad")
     assert v2.width == 32 and preset.width == 64 and v2.train.train_steps == preset.train.train_steps == 1500
+
+
+def test_a_script_makes_the_command_lines_devices(monkeypatch):
+    """train.devices.use_every_core: one host device per core (a power of two, at most 8) unless XLA_FLAGS chose a
+    count; after JAX has started (as in this test process) it warns and changes nothing."""
+    import jax._src.xla_bridge as bridge
+
+    from train import devices
+
+    monkeypatch.setattr(devices.os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    monkeypatch.setattr(bridge, "backends_are_initialized", lambda: False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_foo=1")
+    assert devices.use_every_core() == 4 and os.environ["XLA_FLAGS"] == "--xla_cpu_foo=1 --xla_force_host_platform_device_count=4"
+    assert devices.use_every_core() == 0  # a count already chosen is left alone
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setattr(bridge, "backends_are_initialized", lambda: True)
+    with pytest.warns(RuntimeWarning, match="after JAX started its backends"):
+        assert devices.use_every_core() == 0
+    assert os.environ["XLA_FLAGS"] == ""

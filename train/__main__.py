@@ -12,26 +12,7 @@ import argparse
 import os
 import sys
 
-#: At most this many CPU host devices are made from the cores (:func:`_use_every_core`).
-MAX_HOST_DEVICES = 8
-
-
-def _use_every_core() -> None:
-    """On CPU, XLA runs each element-wise fusion of a program on one thread; as many host devices as
-    cores (a power of two, at most :data:`MAX_HOST_DEVICES`, so that batches split evenly) let the
-    data-parallel training step keep every core busy (1.07x the bandit-dpt step on 2 cores,
-    ``benchmarks/main_job.py``). Only when the user has not chosen a device count in ``XLA_FLAGS``;
-    it changes nothing on a GPU or TPU, whose devices JAX uses instead. Must run before JAX
-    starts its backends."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    count = 1
-    while count * 2 <= min(cores, MAX_HOST_DEVICES):
-        count *= 2
-    if count > 1:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+from train.devices import use_every_core as _use_every_core
 
 
 def _distributed(argv: list[str]) -> list[str]:
