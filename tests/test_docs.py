@@ -253,3 +253,17 @@ def test_choices_are_gathered_from_their_runs_and_rendered_from_the_summary(tmp_
         "cumulative_regret": [1.0], "cumulative_regret_ci95": [0.0]}}}))
     with pytest.raises(SystemExit, match="reports regret"):
         module.gather_choices([str(bandit)])
+
+
+def test_the_api_reference_renders_the_interfaces_from_their_docstrings(tmp_path):
+    """pdoc (the dev extra) renders the reference of the public interfaces: Agent, rollout, Method, the objective's
+    Protocol, Dataset, load_agent and the preset registry, each with its docstring."""
+    pdoc = pytest.importorskip("pdoc")
+    pdoc.pdoc("icrl.agents.base", "icrl.rollout", "icrl.objective", "icrl.data", "icrl.runs", "train.methods.base",
+              "train.presets", output_directory=tmp_path)
+    pages = {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*.html")}
+    for page, name in {"icrl/agents/base.html": "Agent", "train/methods/base.html": "Method", "icrl/rollout.html": "rollout",
+                       "icrl/objective.html": "Objective", "icrl/data.html": "Dataset", "icrl/runs.html": "load_agent",
+                       "train/presets.html": "register"}.items():
+        assert page in pages, sorted(pages)
+        assert f'id="{name}"' in pages[page], (page, name)
