@@ -400,10 +400,18 @@ def _benchmark_sections(n, benchmarks: dict, preset_times: dict | None = None) -
              "returns were seen to grow with the width past the paper's ten (docs/dicp.md), and its two further seeds, "
              "with darkroom9-ad-qlearning's, after the first three seeds' paired difference from AD at episode five held zero "
              "within its interval; its next-cell head of its own (detach_next_state) was chosen on another fold of the goals "
-             "(--split-seed K) after the held-out planning-off row fell below AD's, and every seed was trained again with it; "
+             "(--split-seed K) after the held-out planning-off row fell below AD's, and every seed was trained again with it "
+             "(that fold held some of the benchmark's held-out goals; the choice was checked again on a fold of the training "
+             "goals alone: the last section); "
              "keydoor9's DICP runs plan on "
              "a sample of the held-out pairs drawn per seed, as their rows say (AD evaluated again on the same pairs: docs/dicp.md). darkroom20 is RA-DT's long-episode room "
              "(docs/radt.md).", "",
+             "Each seed's figures name the commit, the full config and the devices that made them (results.json keeps them: "
+             "docs/results-format.md); a row marked † has a seed made before that was recorded, and its fraction of optimal "
+             "is the mean return over the mean optimal return rather than the mean over goals of each goal's fraction. A "
+             "batch is drawn from keys that do not depend on the number of devices, so the same preset and seed give the "
+             "same figures on one host device or eight; meta-RL (rl2) is the exception, each device collecting its own "
+             "trials: its results record the device count.", "",
              "'Training (min per seed)' is the runs' own wall time. Many runs shared the two cores with other runs and tests "
              "(up to five runs at once, some pinned to one core), which stretched their minutes, several times over for "
              "some: the column records the runs, it does not measure the presets."]
