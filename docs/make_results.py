@@ -236,8 +236,10 @@ def render(summary: dict) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", n.printed
 
 
+#: The episodes a choice's table reports.
+CHOICE_EPISODES = (1, 5, 10, 20, 40)
 #: Agents a choice's table leaves out: those every run has, which compare nothing.
-CHOICE_SKIPPED = ("random", "oracle", "psrl")
+CHOICE_SKIPPED = ("random", "oracle", "psrl", "q-learning")
 
 
 def gather_choices(run_dirs: list[str]) -> list[dict]:
@@ -266,7 +268,7 @@ def _choice_section(n, choices: list[dict]) -> list[str]:
     if not choices:
         return []
     lines = ["# Settings chosen on folds of the training goals", "",
-             "A fold (`--split-seed K`, K ≥ 1) splits the benchmark's training goals alone into fold-training and "
+             "A fold (`--split-seed K`, K positive) splits the benchmark's training goals alone into fold-training and "
              "fold-held-out goals, so a setting judged there never saw a benchmark held-out goal. darkroom9-dicp's next-cell "
              "head of its own (`detach_next_state`) was first chosen on a fold drawn from every goal, which held some of "
              "the benchmark's held-out goals; it was checked again on a fold of the training goals alone, with the runs "
@@ -274,13 +276,13 @@ def _choice_section(n, choices: list[dict]) -> list[str]:
              "The check holds the choice for planning off, which the head of its own keeps at AD's level where the shared "
              "layers fall below it, but not for the preset's own agent, beams of forty, which the shared layers serve "
              "better on this fold and seed: the setting is to be settled on more seeds of the fold (docs/dicp.md).", "",
-             "| run | agent | episode 1 | episode 5 | episode 10 | episode 20 | episode 40 | fold | goals | code |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| run | agent | " + " | ".join(f"episode {n(e, 'd')}" for e in CHOICE_EPISODES) + " | fold | goals | code |",
+             "|" + " --- |" * (len(CHOICE_EPISODES) + 5)]
     for run in choices:
         made = run.get("provenance") or {}
-        code = f"`{n(made['commit'][:10], 's')}`" if made.get("commit") else "—"
         for agent, curve in run["agents"].items():
-            cells = [n(curve[e - 1]) if e <= len(curve) else "" for e in (1, 5, 10, 20, 40)]
+            code = f"`{n(made['commit'][:10], 's')}`" if made.get("commit") else "—"
+            cells = [n(curve[e - 1]) if e <= len(curve) else "" for e in CHOICE_EPISODES]
             lines.append(f"| {run['name']} | {agent} | " + " | ".join(cells) + f" | {n(run['split_seed'], 'd')} | "
                          f"{n(run['num_goals'], 'd')} | {code} |")
     return lines + [""]
