@@ -73,14 +73,24 @@ def _plugin_site(tmp_path) -> str:
 
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    """The example plug-in installed for this test (its entry point found, its package importable); returns the site."""
-    from train import plugins
+    """The example plug-in installed for this test (its entry point found, its package importable); returns the site.
+    What it registers is gone after the test, as if it were uninstalled: later tests in the worker see the built-in
+    methods, presets and environments alone, and the next test that installs it registers it afresh."""
+    import sys
+
+    import envs
+    from train import methods, plugins, presets
 
     site = _plugin_site(tmp_path)
     monkeypatch.syspath_prepend(EXAMPLE_PLUGIN)
     monkeypatch.syspath_prepend(site)
     monkeypatch.setattr(plugins, "_loaded", None)  # look for plug-ins again, with this one installed
-    return site
+    monkeypatch.setattr(presets, "_PRESETS", dict(presets.every(plugins=False)))
+    monkeypatch.setattr(methods, "_METHODS", dict(methods.METHODS))
+    monkeypatch.setattr(envs, "REGISTRY", dict(envs.REGISTRY))
+    yield site
+    for name in [m for m in sys.modules if m == "icrl_example" or m.startswith("icrl_example.")]:
+        del sys.modules[name]
 
 
 def pytest_collection_modifyitems(config, items):
