@@ -18,9 +18,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from train.__main__ import _use_every_core  # noqa: E402
+from train.devices import use_every_core  # noqa: E402
 
-_use_every_core()  # the devices a training run makes, before JAX starts
+use_every_core()  # the devices a training run makes, before JAX starts
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -26,9 +26,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from train.devices import use_every_core as _use_every_core  # noqa: E402
+from train.devices import use_every_core  # noqa: E402
 
-_use_every_core()  # the devices a training run makes, before JAX starts
+use_every_core()  # the devices a training run makes, before JAX starts
 
 import jax  # noqa: E402
 

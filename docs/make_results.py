@@ -346,9 +346,8 @@ def _only_seeds(row, seeds):
     if not keep:
         return None
     minutes = tuple(row.seed_minutes[i] for i in keep) if row.seed_minutes else ()
-    made = tuple(row.seed_provenance(i) for i in keep)
     return Row(row.name, row.fractions[keep], tuple(row.seed_ids[i] for i in keep), minutes,
-               made if any(p is not None for p in made) else ())
+               tuple(row.seed_provenance(i) for i in keep))
 
 
 def stored_rows(bench: dict) -> list:
@@ -371,7 +370,7 @@ def stored_rows(bench: dict) -> list:
         made = tuple(r.get("provenance") or ())  # rows written before provenance have none
         if made and len(made) != len(ids):
             raise ValueError(f"results.json row {r['name']!r}: {len(made)} provenance entries but seeds {list(ids)}")
-        out.append(Row(r["name"], fractions, ids, minutes, made if any(p is not None for p in made) else ()))
+        out.append(Row(r["name"], fractions, ids, minutes, made))
     return out
 
 

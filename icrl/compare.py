@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from icrl.metrics import CI_LEVEL, mean_ci95_t
-from icrl.results import kind
+from icrl.results import kind, record_hash
 
 #: The episodes the table reports (those beyond a row's evaluation are left blank).
 EPISODES = (1, 5, 10, 20, 40)
@@ -39,6 +39,10 @@ class Row:
     seed_ids: tuple[int, ...] = ()
     seed_minutes: tuple[float, ...] = ()
     provenance: tuple = ()
+
+    def __post_init__(self):
+        if not any(p is not None for p in self.provenance):  # no seed traced: one empty tuple stands for it
+            object.__setattr__(self, "provenance", ())
 
     def seed_provenance(self, i: int) -> dict | None:
         """The provenance of the row's ``i``-th seed (None where it has none)."""
@@ -95,9 +99,8 @@ def merge_rows(earlier: list[Row], found: list[Row]) -> list[Row]:
         length = min(len(parts[s][0]) for s in seeds)
         per_seed = [parts[s][1] for s in seeds]
         timed = all(m is not None for m in per_seed)
-        traced = tuple(parts[s][2] for s in seeds)
         out.append(Row(name, np.stack([parts[s][0][:length] for s in seeds]), tuple(seeds), tuple(per_seed) if timed else (),
-                       traced if any(p is not None for p in traced) else ()))
+                       tuple(parts[s][2] for s in seeds)))
     return out
 
 
@@ -126,11 +129,9 @@ def fraction_kind(results: dict, method: str) -> str:
 
 
 def config_hash(config: dict) -> str:
-    """SHA-256 of a run's full config (canonical JSON): how a row names the config of each seed."""
-    import hashlib
-    import json
-
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of a run's full config (canonical JSON, as :func:`icrl.results.record_hash` hashes a
+    checkpoint record): how a row names the config of each seed."""
+    return record_hash(config)
 
 
 def seed_provenance(results: dict, method: str) -> dict | None:
@@ -170,21 +171,15 @@ def rows(runs: dict[str, list[dict]], baselines: tuple[str, ...]) -> list[Row]:
             if "pool_size" in seeds[0]:  # evaluated on a sample of the split's tasks (``eval_pool_sample``)
                 label += f" [{seeds[0]['num_goals']} of {seeds[0]['pool_size']} tasks]"
             out.append(Row(label, np.stack([c[:length] for c in curves]), _seed_ids(seeds), seed_minutes,
-                           _provenance(seeds, model)))
+                           tuple(seed_provenance(r, model) for r in seeds)))
     for baseline in baselines:
         having = [seeds for seeds in runs.values() if seeds and all(baseline in r["methods"] for r in seeds)]
         if not having:
             continue
         seeds = max(having, key=lambda s: (len(s), len(s[0]["methods"][baseline]["episode_return"])))
         out.append(Row(baseline, np.stack([fraction_curve(r, baseline) for r in seeds]), seed_ids=_seed_ids(seeds),
-                       provenance=_provenance(seeds, baseline)))
+                       provenance=tuple(seed_provenance(r, baseline) for r in seeds)))
     return out
-
-
-def _provenance(seeds: list[dict], method: str) -> tuple:
-    """Each results dict's :func:`seed_provenance` of ``method``, or ``()`` where none has one."""
-    made = tuple(seed_provenance(r, method) for r in seeds)
-    return made if any(p is not None for p in made) else ()
 
 
 def _seed_ids(seeds: list[dict]) -> tuple[int, ...]:
@@ -245,7 +240,7 @@ def paired(a: Row, b: Row) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
 def paired_table(rows: list[Row], pairs: list[tuple[str, str]], episodes: tuple[int, ...] = EPISODES, fmt=format) -> str:
     """A markdown table of :func:`paired` differences, one line per ``(a, b)`` pair of row names, at
     ``episodes`` (those neither row reaches are left out); pairs naming a missing row are skipped."""
-    by_name = {row.name.removesuffix(" †"): row for row in rows}
+    by_name = {row.name: row for row in rows}
     found = [(by_name[a], by_name[b]) for a, b in pairs if a in by_name and b in by_name]
     if not found:
         return ""

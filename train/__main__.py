@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from train.devices import use_every_core as _use_every_core
+from train.devices import use_every_core
 
 
 def _distributed(argv: list[str]) -> list[str]:
@@ -25,7 +25,7 @@ def _distributed(argv: list[str]) -> list[str]:
     known, rest = parser.parse_known_args(argv)
     explicit = (known.coordinator, known.num_processes, known.process_id)
     if known.distributed is None and all(x is None for x in explicit):
-        _use_every_core()
+        use_every_core()
         return rest
     if known.distributed is None and any(x is None for x in explicit):
         raise SystemExit("error: give --coordinator, --num-processes and --process-id together (or --distributed auto)")

@@ -252,7 +252,8 @@ def evaluate_run(run_dir: str, **changes) -> dict:
     saved = next((os.path.join(run_dir, f) for f in ("results.json", "results_train.json") if os.path.exists(os.path.join(run_dir, f))), None)
     if saved is None:
         raise FileNotFoundError(f"no results.json in {run_dir!r}: it holds the run's config; run the experiment to the end first")
-    cfg = config_from_dict(load_results(saved).get("config") or {})
+    made = load_results(saved)
+    cfg = config_from_dict(made.get("config") or {})
     # the common evaluation settings, and the run's method's deployment settings (DICP's beam widths)
     allowed = {"eval_split", "eval_tasks", "eval_pool_sample", "eval_episodes", "eval_horizon", "eval_mean_range", "baselines", "deploy_window",
                *cfg.method_fields("eval")}
@@ -265,7 +266,7 @@ def evaluate_run(run_dir: str, **changes) -> dict:
     results = evaluate(cfg, setup.eval_env, setup.model, setup.spec, params)
     results.update(experiment=os.path.basename(os.path.normpath(run_dir)), config=dataclasses.asdict(cfg),
                    checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
-                   provenance=provenance(record, (load_results(saved).get("provenance") or {}).get("devices")))
+                   provenance=provenance(record, (made.get("provenance") or {}).get("devices")))
     path, plot = _write_results(cfg, setup.env, results, run_dir, prefix="_eval")
     print(f"results: {path}\nplot: {plot}")
     return results
