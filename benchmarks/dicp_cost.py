@@ -21,10 +21,10 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icrl.agents.dicp import DICPAgent  # noqa: E402
 from icrl.rollout import rollout  # noqa: E402
 from train.configs import config_for  # noqa: E402
 from train.experiments import build  # noqa: E402
+from train.methods.dicp.agent import DICPAgent  # noqa: E402
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import envs  # noqa: E402
 from icrl.agents import Transition, make_agent  # noqa: E402
-from icrl.data import make_dpt_dataset  # noqa: E402
+from train.methods.dpt.data import make_dpt_dataset  # noqa: E402
 
 
 def bayes_loss(env, samples, split: str = "train") -> float:

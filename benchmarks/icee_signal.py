@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icrl.data import make_icee_dataset  # noqa: E402
-from icrl.objectives import unbiasing_weights  # noqa: E402
 from train.configs import config_for  # noqa: E402
 from train.experiments import build  # noqa: E402
+from train.methods.icee.data import make_icee_dataset  # noqa: E402
+from train.methods.icee.objective import unbiasing_weights  # noqa: E402
 
 
 def main() -> None:

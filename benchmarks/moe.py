@@ -33,14 +33,15 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
+
 from icrl import make_agent, rollout  # noqa: E402
-from icrl.data import make_ad_dataset  # noqa: E402
 from icrl.metrics import mean_ci95_t  # noqa: E402
 from icrl.runs import load_model  # noqa: E402
 from icrl.training import Trainer  # noqa: E402
 from train.configs import config_for, replace  # noqa: E402
 from train.experiments import build, run, saved_results  # noqa: E402
-from timing import interleaved_step_seconds  # noqa: E402  (benchmarks/timing.py)
+from train.methods.ad.data import make_ad_dataset  # noqa: E402
 
 OUT = os.path.join("runs", "bench-ad")  # shared with benchmarks/lhf.py: the dense run is its clean-plain
 

@@ -21,10 +21,11 @@ import time
 import jax
 
 import envs
-from icrl.data import make_ad_dataset, make_dpt_dataset
 from icrl.models import S5, TokenSpec, Transformer
-from icrl.objectives import DPTObjective
 from icrl.training import TrainConfig, Trainer
+from train.methods.ad.data import make_ad_dataset
+from train.methods.dpt.data import make_dpt_dataset
+from train.methods.dpt.objective import DPTObjective
 
 
 def timed(fn):

@@ -31,10 +31,10 @@ import jax
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import envs  # noqa: E402
-from icrl.data import make_dpt_dataset  # noqa: E402
 from icrl.models import TokenSpec, Transformer  # noqa: E402
-from icrl.objectives import DPTObjective  # noqa: E402
 from icrl.training import TrainConfig, Trainer  # noqa: E402
+from train.methods.dpt.data import make_dpt_dataset  # noqa: E402
+from train.methods.dpt.objective import DPTObjective  # noqa: E402
 
 LAYERS, WIDTH, HEADS, BATCH, HORIZON, ARMS = 3, 64, 2, 128, 100, 5
 

@@ -37,8 +37,8 @@ def child(microbatches: int, rounds: int) -> None:
     from torch_step import ARMS, HORIZON, icrl_trainer  # the same model and batch, made the same way
 
     import envs
-    from icrl.data import make_dpt_dataset
     from icrl.models import TokenSpec
+    from train.methods.dpt.data import make_dpt_dataset
 
     env, _ = envs.make("bernoulli-bandit", num_arms=ARMS, horizon=HORIZON)
     spec = TokenSpec.for_env(env)

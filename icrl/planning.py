@@ -8,7 +8,7 @@ only the action the source took is scored on the last two (:func:`dynamics_loss`
 predictions and takes the first action of the beam that collects the most predicted reward.
 
 The search is generic over ``predict``, one imagined step for a batch of beams, so the same
-search runs on a transformer's KV cache (:class:`icrl.agents.dicp.DICPAgent`) and on a
+search runs on a transformer's KV cache (:class:`train.methods.dicp.agent.DICPAgent`) and on a
 hand-written model of a room (the tests).
 """
 

@@ -87,7 +87,7 @@ def load_agent(run_dir: str, env, step: int | None = None, **kwargs) -> ModelAge
     spec = TokenSpec.for_env(env)
     # a meta-RL policy has one more output, its value (the token's one-hot action already fixes the count); a DICP
     # model's action logits come first, before its reward and next-state heads (it acts with its action head alone:
-    # icrl.agents.dicp.DICPAgent plans)
+    # train.methods.dicp.agent.DICPAgent plans)
     allowed = (spec.num_actions, spec.num_actions + 1)
     if hasattr(env, "num_states"):
         allowed += (planning.num_outputs(spec.num_actions, env.num_states),)

@@ -23,7 +23,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import socket
 import time
 import warnings
 from contextlib import ExitStack
@@ -41,6 +40,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from envs.base import check_positive_int
 from icrl.checkpoints import Checkpoints, NonFiniteError, UnreadableCheckpointError, model_record
 from icrl.objectives import cross_entropy
+from icrl.runlock import RunLock
 from icrl.runs import read_metrics
 from icrl.types import History, Samples
 
@@ -58,8 +58,8 @@ def described(default, help: str, **metadata):
 class TrainConfig:
     """Optimisation, checkpoints and devices. ``help`` texts are what ``python -m train NAME --help`` shows."""
 
-    train_steps: int = described(500, "gradient steps (not environment steps); meta-RL: PPO updates")
-    batch_size: int = described(128, "sequences per gradient step, over all devices; meta-RL: trials per update")
+    train_steps: int = described(500, "gradient steps (not environment steps); an objective with an update of its own (PPO): its updates")
+    batch_size: int = described(128, "sequences per gradient step, over all devices; an objective with an update of its own (PPO): trials per update")
     learning_rate: float = described(1e-3, "peak of the warm-up / cosine schedule (AdamW)")
     warmup_steps: int = described(50, "steps of linear warm-up")
     weight_decay: float = described(1e-4, "AdamW weight decay, on weight matrices only")
@@ -162,7 +162,7 @@ def _mesh(cfg: TrainConfig) -> Mesh:
 
 
 def moe_losses(model, sown: dict) -> jax.Array:
-    """The weighted auxiliary losses a T2MIR layer sowed (0 for a dense model)."""
+    """The weighted auxiliary losses a mixture-of-experts layer (:mod:`icrl.models.moe`) sowed (0 for a dense model)."""
     def total(name):
         found = [v for path, v in jax.tree_util.tree_leaves_with_path(sown) if any(getattr(k, "key", None) == name for k in path)]
         return sum(found) if found else 0.0
@@ -173,7 +173,7 @@ def moe_losses(model, sown: dict) -> jax.Array:
 
 
 def has_batch_losses(model) -> bool:
-    """Whether ``model`` sows auxiliary losses that are functions of the whole batch (a T2MIR layer)."""
+    """Whether ``model`` sows auxiliary losses that are functions of the whole batch (a mixture-of-experts layer)."""
     return getattr(model, "ffn", "dense") != "dense"
 
 
@@ -191,7 +191,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective, cfg: TrainConfig):
         self.model, self.objective, self.cfg = model, objective, cfg
-        #: the loss of outputs against labels: the objective's own (DICP's heads), or cross-entropy
+        #: the loss of outputs against labels: the objective's own (a model with several heads), or cross-entropy
         self.criterion = getattr(objective, "criterion", cross_entropy)
         # initialises the optimizer state; the step builds the same optimizer from its traced schedule values
         self.optimizer = make_optimizer(cfg)
@@ -218,7 +218,7 @@ class Trainer:
 
         requested = cfg.microbatches
         if has_batch_losses(model) and requested > 1:
-            # a T2MIR layer's balance and contrastive losses are functions of the whole batch (its experts' load,
+            # a mixture-of-experts layer's balance and contrastive losses are functions of the whole batch (its experts' load,
             # its pairs' negatives): computed per microbatch they would be another objective, so such a model
             # trains in one piece and microbatches stays a setting of pace alone
             requested = 1
@@ -246,7 +246,7 @@ class Trainer:
         self._schedule = self._replicate(schedule_values(cfg))
 
     def loss(self, params, batch, key):
-        """Cross-entropy, plus the mixture-of-experts losses a T2MIR layer sows (balance, and the
+        """Cross-entropy, plus the losses a mixture-of-experts layer sows (balance, and the
         contrastive loss when the objective pairs segments of the same task: its batch then carries
         each row's task as a fourth element)."""
         tokens, resets, labels, *task = batch
@@ -265,7 +265,7 @@ class Trainer:
         """Fresh parameters (from the seed alone) and optimizer state, replicated."""
         def fresh(key):  # compiled once, rather than every operation of every layer's initialiser run on its own
             variables = self.model.init(key, jnp.zeros((1, 2, self.model.token_dim)), None)
-            params = {"params": variables["params"]}  # not what init sowed (a T2MIR layer's losses and routing)
+            params = {"params": variables["params"]}  # not what init sowed (a mixture-of-experts layer's losses and routing)
             return TrainState(jnp.zeros((), jnp.int32), params, self.optimizer.init(params))
 
         return self._replicate(jax.jit(fresh)(jax.random.fold_in(self.key, 0)))
@@ -439,7 +439,7 @@ def train(
 ) -> tuple[Any, list[dict]]:
     """Train ``model`` on ``objective`` over ``data`` (:class:`icrl.types.Samples` or a
     :class:`icrl.data.Dataset`; ``None`` for an objective that makes its own: a stream, a
-    pool of histories, meta-RL); returns ``(params, logs)``.
+    pool of histories, an objective with an update of its own); returns ``(params, logs)``.
 
     With ``run_dir``, checkpoints go to ``run_dir/checkpoints`` and metrics to
     ``run_dir/metrics.jsonl``, and the directory is locked against a second run.
@@ -450,7 +450,7 @@ def train(
     the step, before anything non-finite is saved. ``stop_after`` ends this call
     after that many steps in total (as a kill would).
     """
-    # an objective with its own update (meta-RL's PPO) brings its trainer; the loop around it is this one
+    # an objective with its own update (PPO) brings its trainer; the loop around it is this one
     trainer = objective.make_trainer(model, cfg) if hasattr(objective, "make_trainer") else Trainer(model, objective, cfg)
     trainer.check_data(data)
     state = trainer.init_state()
@@ -560,71 +560,6 @@ def _truncate_metrics(run_dir: str, logged: list[dict], step: int) -> None:
     with open(tmp, "w") as f:
         f.writelines(json.dumps(e, allow_nan=False) + "\n" for e in kept)
     os.replace(tmp, path)
-
-
-class RunLockedError(RuntimeError):
-    """Another live process is writing into the run directory."""
-
-
-class RunLock:
-    """One writer per run directory: ``run_dir/.lock`` holds the owner's host and pid.
-
-    A second process fails at once with :class:`RunLockedError`; a lock left by a dead
-    process on this host is taken over with a warning. The same process may take it
-    again (an experiment holds it around data generation and training).
-    """
-
-    _held: dict[str, int] = {}
-
-    def __init__(self, run_dir: str):
-        self.path = os.path.join(os.path.abspath(run_dir), ".lock")
-        self.owner = f"{socket.gethostname()} {os.getpid()}"
-
-    def __enter__(self) -> "RunLock":
-        if self._held.get(self.path):
-            self._held[self.path] += 1
-            return self
-        while True:
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                self._take_over_if_stale()
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(self.owner + "\n")
-            self._held[self.path] = 1
-            return self
-
-    def _take_over_if_stale(self) -> None:
-        try:
-            with open(self.path) as f:
-                host, _, pid = f.read().strip().partition(" ")
-        except FileNotFoundError:
-            return  # released meanwhile: try again
-        alive = True
-        if host == socket.gethostname() and pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                pass
-        if alive:
-            raise RunLockedError(
-                f"{os.path.dirname(self.path)!r} is in use by process {pid} on {host} (lock file {self.path}); "
-                f"wait for it to finish or choose another run directory"
-            )
-        warnings.warn(f"taking over the lock {self.path} of process {pid}, which is no longer running", stacklevel=4)
-        os.remove(self.path)
-
-    def __exit__(self, *exc) -> None:
-        self._held[self.path] -= 1
-        if not self._held[self.path]:
-            del self._held[self.path]
-            try:
-                os.remove(self.path)
-            except FileNotFoundError:
-                pass
 
 
 class _progress:

@@ -50,19 +50,18 @@ class History(NamedTuple):
 
 class Samples(NamedTuple):
     """What a training step samples its batches from, on device: interactions of
-    ``num_tasks`` tasks and, for DPT, a query state and its label at every position.
+    ``num_tasks`` tasks and, where the objective has them, a query state and its label at every
+    position.
 
     ``history``: a :class:`History` ``(num_tasks, T, ...)``; ``queries: (num_tasks, T, *obs_shape)``
-    and ``labels: (num_tasks, T) int32`` (DPT) or ``None`` (AD: the query is the
-    observation, the label the source's action). ``weights: (num_tasks,)``: how often
-    each task is drawn, relative to the others (learning-history filtering), or ``None``
-    for uniform. ``task: (num_tasks, P) float32``: each task's parameters flattened
-    (:func:`task_vectors`; equal rows are the same task), or ``None`` where nothing needs it
-    (T2MIR's contrastive loss does: windows of one goal are not negatives of each other).
-    ``conditions: (num_tasks, T, C) float32``: per-step inputs a method adds to each token
-    (ICEE's return-to-go and cross-episode flag), or ``None``. ``behaviour: (num_tasks, T)
-    float32``: the data policy's probability of each recorded action (ICEE's unbiasing
-    weights), or ``None``.
+    and ``labels: (num_tasks, T) int32``, or ``None`` where the query is the observation and
+    the label the recorded action. ``weights: (num_tasks,)``: how often each task is drawn,
+    relative to the others (learning-history filtering), or ``None`` for uniform.
+    ``task: (num_tasks, P) float32``: each task's parameters flattened (:func:`task_vectors`;
+    equal rows are the same task), or ``None`` where nothing needs it (a loss that pairs
+    windows of one task does: they are not negatives of each other). ``extras``: a dict of
+    arrays ``(num_tasks, ...)`` that belong to one method's objective (per-step inputs it adds
+    to each token, weights of its own), named by that method, or ``None``.
     """
 
     history: History
@@ -70,8 +69,7 @@ class Samples(NamedTuple):
     labels: Any = None
     weights: Any = None
     task: Any = None
-    conditions: Any = None
-    behaviour: Any = None
+    extras: Any = None
 
     @property
     def num_tasks(self) -> int:

@@ -12,12 +12,12 @@ import envs
 from envs.bayesopt import grid_cosines, matern52
 from icrl.agents import make_agent
 from icrl.agents.gp import GPState, expected_improvement, posterior
-from icrl.data import icee_conditions, make_icee_dataset
-from icrl.agents.model import ICEEAgent
 from icrl.models import TokenSpec, Transformer
-from icrl.objectives import icee_token_conditions
 from icrl.rollout import rollout, simple_regret
 from icrl.types import History
+from train.methods.icee.agent import ICEEAgent
+from train.methods.icee.data import icee_conditions, make_icee_dataset
+from train.methods.icee.objective import icee_token_conditions
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,14 @@ import numpy as np
 import pytest
 
 import envs
-from icrl.data import load_dataset, make_ad_dataset, make_dpt_dataset, save_dataset
+from icrl.data import load_dataset, save_dataset
 from icrl.models import TokenSpec
-from icrl.objectives import ADObjective, DPTObjective, sample_tasks
+from icrl.objectives import sample_tasks
 from icrl.types import History, Samples
+from train.methods.ad.data import make_ad_dataset
+from train.methods.ad.objective import ADObjective
+from train.methods.dpt.data import make_dpt_dataset
+from train.methods.dpt.objective import DPTObjective
 
 
 def test_dpt_dataset_is_deterministic_and_labels_agree_with_oracle():
@@ -125,6 +129,21 @@ def test_save_load_roundtrip_and_errors(tmp_path):
         make_dpt_dataset(envs.make("keydoor")[0], jax.random.PRNGKey(0), 2, 10)
 
 
+def test_a_batch_carries_the_extras_the_dataset_names_and_old_files_their_per_step_ones():
+    """Samples.extras holds what meta["sample_extras"] names (a method's per-step inputs), nothing else; a file made
+    before datasets named them gives its per-step extras ((tasks, T, ...)), as the objective that made it read them."""
+    from icrl.data import Dataset
+
+    history = History(*(np.zeros((4, 6)) for _ in range(5)))
+    extras = {"conditions": np.ones((4, 6, 3)), "behaviour": np.full((4, 6), 0.5), "optimal_return": np.ones(4),
+              "epsilon": np.zeros((4, 2))}
+    named = Dataset(history, extras=extras, meta={"sample_extras": ["behaviour"]}).samples
+    assert sorted(named.extras) == ["behaviour"]
+    assert Dataset(history, extras=extras, meta={"sample_extras": []}).samples.extras is None
+    old = Dataset(history, extras=extras, meta={}).samples
+    assert sorted(old.extras) == ["behaviour", "conditions"]
+
+
 def test_lhf_ranks_steady_improvement_first_and_weights_follow_scores():
     """By hand: a steady climb outranks a flat history and an erratic one that ends as high; the
     weights rescale the scores to [0, 1], filtering the worst, and keep_fraction filters more."""
@@ -188,8 +207,10 @@ def test_lhf_refuses_single_episode_histories_and_breaks_ties_at_random():
         lhf_scores(np.zeros((8, 1)))
     with pytest.raises(ValueError, match="context_episodes >= 2, got 1"):
         config_for("bandit-dpt-s5", lhf_keep=0.75, data_source="fixed")
-    with pytest.raises(ValueError, match="RL2 has no dataset"):
+    with pytest.raises(ValueError, match="does not apply to RL2"):
         config_for("bandit-rl2-s5", lhf=True)
+    with pytest.raises(ValueError, match="does not apply to ICEE"):
+        config_for("darkroom9-icee", lhf=True)
     kept = lhf_weights(np.zeros(400), keep_fraction=0.75) > 0
     assert kept.sum() == 300
     assert 60 < kept[:200].sum() < 240 and 60 < kept[200:].sum() < 240  # not the first 300 indices

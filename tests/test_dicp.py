@@ -9,11 +9,20 @@ import pytest
 import envs
 from envs.grid import cell_obs, greedy_step_towards, move
 from icrl.agents import make_agent
-from icrl.agents.dicp import DICPAgent
 from icrl.models import TokenSpec, make_model
-from icrl.planning import (DynamicsLabels, Prediction, beam_search, dynamics_loss, most_likely, next_state_offset, num_outputs, sampled,
-                           split_heads)
+from icrl.planning import (
+    DynamicsLabels,
+    Prediction,
+    beam_search,
+    dynamics_loss,
+    most_likely,
+    next_state_offset,
+    num_outputs,
+    sampled,
+    split_heads,
+)
 from icrl.rollout import rollout
+from train.methods.dicp.agent import DICPAgent
 
 SIZE = 9
 
@@ -126,7 +135,6 @@ def test_planner_can_ignore_the_heads_of_actions_the_policy_would_not_take():
     assert int(careful.first) == 2 and float(careful.value) == 3
     assert int(careful.states[2]) == 7 * SIZE + 4 and not np.any(np.asarray(careful.actions) == 4)
     from train import config_for
-
     from train.experiments import build
 
     with pytest.raises(ValueError, match="plan_min_prob must be in"):

@@ -1,6 +1,7 @@
 """docs/RESULTS.md holds no number the code did not produce."""
 
 import ast
+import glob
 import importlib.util
 import json
 import os
@@ -267,3 +268,39 @@ def test_the_api_reference_renders_the_interfaces_from_their_docstrings(tmp_path
                        "train/presets.html": "register"}.items():
         assert page in pages, sorted(pages)
         assert f'id="{name}"' in pages[page], (page, name)
+
+
+def _resolves(name: str) -> bool:
+    """Whether the dotted ``name`` is a module or an attribute of one."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_every_module_path_quoted_in_the_docs_resolves():
+    """Every `icrl.…`, `train.…` or `envs.…` name quoted in README and docs/ is importable, as are the new paths of
+    docs/changelog.md (its first column names what was, and is gone). `icrl.plugins` is the entry-point group."""
+    import re
+
+    pattern = re.compile(r"`((?:icrl|train|envs)(?:\.[A-Za-z_]\w*)+)`")
+    broken = []
+    for path in [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))):
+        lines = open(path).read().splitlines()
+        if path.endswith("changelog.md"):  # a table row | was | is |: the new paths alone
+            lines = [line.split("|")[2] if line.startswith("|") and line.count("|") >= 3 else line for line in lines]
+        for line in lines:
+            broken += [f"{os.path.relpath(path, ROOT)}: {m}" for m in pattern.findall(line)
+                       if m != "icrl.plugins" and not _resolves(m)]
+    assert not broken, broken

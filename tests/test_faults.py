@@ -12,10 +12,11 @@ import pytest
 
 import envs
 from icrl.checkpoints import Checkpoints, NonFiniteError, abstract_params, all_finite
-from icrl.data import make_dpt_dataset
 from icrl.models import TokenSpec, Transformer
-from icrl.objectives import DPTObjective
-from icrl.training import RunLock, RunLockedError, TrainConfig, train
+from icrl.runlock import RunLock, RunLockedError
+from icrl.training import TrainConfig, train
+from train.methods.dpt.data import make_dpt_dataset
+from train.methods.dpt.objective import DPTObjective
 
 HORIZON = 10
 

@@ -10,12 +10,13 @@ import envs
 from envs.grid import all_cells
 from icrl.agents import make_agent
 from icrl.agents.epsilon import EpsilonOracleAgent
-from icrl.agents.model import ICEEAgent
-from icrl.data import icee_conditions, make_icee_dataset
 from icrl.models import TokenSpec, Transformer
-from icrl.objectives import ICEEObjective, Weighted, cross_entropy, icee_token_conditions
+from icrl.objectives import Weighted, cross_entropy
 from icrl.rollout import episode_returns, rollout
 from icrl.training import TrainConfig, train
+from train.methods.icee.agent import ICEEAgent
+from train.methods.icee.data import icee_conditions, make_icee_dataset
+from train.methods.icee.objective import ICEEObjective, icee_token_conditions
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,13 @@ class Imitation(Method):
     name, label, Config = "toy-imitation", "IMITATION", ImitationConfig
 
     def make_data(self, cfg, env, key, num_tasks):
-        from icrl.data import make_dpt_dataset
+        from train.methods.dpt.data import make_dpt_dataset
 
         return make_dpt_dataset(env, key, cfg.method.imitation_tasks, env.horizon, split="train", collector=cfg.method.teacher,
                                 labels="collector")
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import DPTObjective
+        from train.methods.dpt.objective import DPTObjective
 
         return DPTObjective(spec), env.horizon + 1
 
@@ -101,3 +101,64 @@ def test_every_supervised_methods_objective_meets_the_written_interface(preset):
 
     objective = build(config_for(preset)).objective
     assert isinstance(objective, Objective), type(objective)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _imports(path: str) -> list[tuple[str, int]]:
+    """Every module ``path`` imports (at any depth: imports inside functions count), with its line."""
+    tree = ast.parse(open(path).read())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.append((node.module or "", node.lineno))
+        elif isinstance(node, ast.ImportFrom):  # relative: within the file's own package
+            found.append(("." * node.level + (node.module or ""), node.lineno))
+    return found
+
+
+def _files(*folders: str) -> list[str]:
+    return sorted(os.path.join(d, f) for folder in folders for d, _, fs in os.walk(os.path.join(ROOT, folder))
+                  for f in fs if f.endswith(".py"))
+
+
+def test_no_import_runs_back_up_the_layers():
+    """envs < icrl < train: a lower layer imports nothing of a higher one (not even inside a function); the registry
+    and Method base of train/methods import no method folder; inside a method folder, its parts (objective, data,
+    stream, agent) import neither the folder's method.py nor its presets."""
+    higher = {"envs": ("icrl", "train"), "icrl": ("train",)}
+    for layer, above in higher.items():
+        for path in _files(layer):
+            for module, line in _imports(path):
+                assert not module.split(".")[0] in above, f"{os.path.relpath(path, ROOT)}:{line} imports {module}"
+    folders = [d for d in os.listdir(os.path.join(ROOT, "train", "methods")) if os.path.isdir(os.path.join(ROOT, "train", "methods", d))
+               and not d.startswith("__")]
+    for name in ("base.py", "__init__.py"):
+        for module, line in _imports(os.path.join(ROOT, "train", "methods", name)):
+            assert not any(module.startswith(f"train.methods.{d}") for d in folders), f"train/methods/{name}:{line} imports {module}"
+    for folder in folders:
+        for path in _files(os.path.join("train", "methods", folder)):
+            if os.path.basename(path) in ("method.py", "__init__.py", "presets.py"):
+                continue
+            for module, line in _imports(path):
+                assert not module.endswith((".method", ".presets")) and module not in (".method", ".presets"), (
+                    f"{os.path.relpath(path, ROOT)}:{line} imports {module}, above it in its folder")
+
+
+def test_shared_modules_name_no_method():
+    """What every method shares (objectives' common parts, the dataset container, core types, the trainer, streams, the
+    objective interface) names no method: each method's parts live in its folder."""
+    import re
+
+    labels = r"\b(DPT|AD|ICEE|RA-DT|RADT|DICP|T2MIR|RL2|RL²|meta-RL)\b"
+    names = {folder for folder, _ in methods.BUILTIN}
+    for path in ("icrl/objectives.py", "icrl/data.py", "icrl/types.py", "icrl/training.py", "icrl/streams.py", "icrl/objective.py"):
+        text = open(os.path.join(ROOT, path)).read()
+        found = re.search(labels, text)
+        assert found is None, f"{path} names {found.group(0)!r} (line {text[:found.start()].count(chr(10)) + 1})"
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert node.value not in names, f"{path} names method {node.value!r} (line {node.lineno})"

@@ -5,9 +5,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from icrl.models import Transformer
-from icrl.models import moe as moe_module
-from icrl.models.moe import GLUExperts, MoE, NoisyTopKGate, T2MIRFeedForward, contrastive_loss, cv_squared, every_expert, routing_weights
+from icrl.models import Transformer, moe as moe_module
+from icrl.models.moe import (
+    GLUExperts,
+    MoE,
+    NoisyTopKGate,
+    T2MIRFeedForward,
+    contrastive_loss,
+    cv_squared,
+    every_expert,
+    routing_weights,
+)
 
 
 def test_top_k_routing_sends_every_token_to_exactly_k_experts():
@@ -121,8 +129,8 @@ def test_trainer_keeps_only_parameters_of_a_t2mir_model():
     checkpoints or the loss (sown values would accumulate beside each step's own)."""
     from icrl.checkpoints import abstract_params
     from icrl.models import TokenSpec
-    from icrl.objectives import DPTObjective
     from icrl.training import TrainConfig, Trainer
+    from train.methods.dpt.objective import DPTObjective
 
     model = Transformer(6, 4, max_len=8, num_layers=1, num_heads=2, width=16, ffn="t2mir", expert_hidden=8)
     state = Trainer(model, DPTObjective(TokenSpec(2, 4)), TrainConfig(batch_size=2, num_devices=1)).init_state()
@@ -154,12 +162,13 @@ def test_t2mir_trains_the_same_step_whatever_the_microbatches():
     in one piece whatever ``microbatches`` asks: the step's loss and gradients equal the one-piece
     step's (with microbatches they would be other losses: a contrastive batch of 2 pairs, not 8),
     on two devices; and the contrastive loss is in the loss (it moves the bilinear form)."""
-    import envs
     import pytest
-    from icrl.data import make_ad_dataset
+
+    import envs
     from icrl.models import TokenSpec
-    from icrl.objectives import ADObjective
     from icrl.training import TrainConfig, Trainer
+    from train.methods.ad.data import make_ad_dataset
+    from train.methods.ad.objective import ADObjective
 
     env, _ = envs.make("darkroom", size=4, horizon=6)
     spec = TokenSpec.for_env(env)

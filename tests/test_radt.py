@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import envs
-from icrl.agents.radt import RADTAgent
 from icrl.models import TokenSpec, make_model
-from icrl.objectives import RADTObjective, Weighted
+from icrl.objectives import Weighted
 from icrl.retrieval import ChunkMemory, cosine, select
 from icrl.rollout import rollout
 from icrl.types import History, Samples, Transition
+from train.methods.radt.agent import RADTAgent
+from train.methods.radt.objective import RADTObjective
 
 
 def test_retrieval_returns_the_chunk_the_current_context_matches():

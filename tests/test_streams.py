@@ -10,11 +10,16 @@ import pytest
 import envs
 from icrl import cumulative_regret, make_agent, rollout
 from icrl.agents import ModelAgent
-from icrl.data import ad_arrays, dpt_arrays, make_ad_dataset, make_dpt_dataset, split_counts
+from icrl.data import split_counts
 from icrl.models import TokenSpec, Transformer
-from icrl.objectives import ADObjective, DPTObjective
-from icrl.streams import DPTStream, HistoryPool, Pooled, Streamed
+from icrl.streams import Pooled, Streamed
 from icrl.training import TrainConfig, Trainer, train
+from train.methods.ad.data import make_ad_dataset
+from train.methods.ad.objective import ADObjective
+from train.methods.ad.stream import HistoryPool
+from train.methods.dpt.data import dpt_arrays, make_dpt_dataset
+from train.methods.dpt.objective import DPTObjective
+from train.methods.dpt.stream import DPTStream
 
 
 def test_stream_samples_equal_the_fixed_dataset_made_from_the_same_key():

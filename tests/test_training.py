@@ -12,12 +12,14 @@ import pytest
 import envs
 from icrl import cumulative_regret, episode_returns, make_agent, rollout
 from icrl.agents import ModelAgent
-from icrl.data import make_ad_dataset, make_dpt_dataset
-from icrl.models import S5, TokenSpec, Transformer
-from icrl.objectives import ADObjective, DPTObjective
 from icrl.checkpoints import CheckpointError
+from icrl.models import S5, TokenSpec, Transformer
 from icrl.runs import load_agent, load_model, load_params, read_metrics
 from icrl.training import TrainConfig, Trainer, train
+from train.methods.ad.data import make_ad_dataset
+from train.methods.ad.objective import ADObjective
+from train.methods.dpt.data import make_dpt_dataset
+from train.methods.dpt.objective import DPTObjective
 
 HORIZON = 30
 
@@ -160,6 +162,11 @@ def test_resume_after_kill_matches_uninterrupted_run(bandit, dpt_data, tmp_path)
     assert sorted(os.listdir(tmp_path / "b" / "checkpoints")) == ["5", "7"]
     resumed, _ = train(model, obj, dpt_data.samples, cfg, run_dir=str(tmp_path / "b"), progress=False)
     chex.assert_trees_all_close(resumed, full, atol=1e-7)
+    assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
+    chex.assert_trees_all_close(load_params(str(tmp_path / "b"), model), full, atol=1e-7)
+    rebuilt, loaded, _ = load_model(str(tmp_path / "b"))
+    assert rebuilt == model
+    chex.assert_trees_all_close(loaded, full, atol=1e-7)
     metrics = read_metrics(str(tmp_path / "b"))  # one log across the kill; its clock keeps counting
     assert [e["step"] for e in metrics] == [4, 8, 12]
     assert np.all(np.diff([e["elapsed_s"] for e in metrics]) >= 0)
@@ -206,11 +213,6 @@ def _tensorboard_scalars(directory) -> dict:
             for value in event.summary.value:
                 out.setdefault(value.tag, []).append((event.step, value.simple_value))
     return out
-    assert not jax.tree.reduce(lambda a, b: a and b, jax.tree.map(lambda x, y: np.allclose(x, y), part, full))
-    chex.assert_trees_all_close(load_params(str(tmp_path / "b"), model), full, atol=1e-7)
-    rebuilt, loaded, _ = load_model(str(tmp_path / "b"))
-    assert rebuilt == model
-    chex.assert_trees_all_close(loaded, full, atol=1e-7)
 
 
 def test_load_agent_rebuilds_the_model_from_its_run(bandit, dpt_data, tmp_path):

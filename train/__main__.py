@@ -9,7 +9,6 @@ under a cluster launcher (SLURM, a TPU pod's per-host launch), or
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from train.devices import use_every_core
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     if not devices_set:
         rest = _distributed(rest)
     from icrl.checkpoints import NonFiniteError
-    from icrl.training import RunLockedError
+    from icrl.runlock import RunLockedError
 
     try:
         if name == "eval":

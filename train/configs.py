@@ -130,7 +130,8 @@ class ExperimentConfig:
         if self.lhf or self.lhf_keep < 1:
             episodes = method.lhf_episodes(self)
             if episodes is None:
-                raise ValueError(f"learning-history filtering weighs a dataset's histories; {method.label} has no dataset")
+                raise ValueError(f"learning-history filtering (lhf, lhf_keep) does not apply to {method.label}: its training "
+                                 f"data are not drawn by the filter's weights")
             if episodes[0] < MIN_LHF_EPISODES:
                 raise ValueError(f"learning-history filtering scores improvement across episodes: it needs "
                                  f"{episodes[1]} >= {MIN_LHF_EPISODES}, got {episodes[0]} (with one episode every history "

@@ -22,8 +22,9 @@ from icrl.evaluate import evaluate_online
 from icrl.models import TokenSpec, make_model
 from icrl.plot import plot_results
 from icrl.results import format_table, load_results, provenance, save_results
+from icrl.runlock import RunLock
 from icrl.runs import load_params, open_checkpoints, read_metrics
-from icrl.training import RunLock, Trainer, train
+from icrl.training import Trainer, train
 from train.configs import ExperimentConfig, config_from_dict, replace
 
 
@@ -189,7 +190,6 @@ def check_writable(run_dir: str) -> None:
 def run(cfg: ExperimentConfig, name: str = "experiment", progress: bool = True) -> dict:
     """Generate data, pretrain (resuming a checkpoint of the same config), evaluate on held-out tasks."""
     setup = build(cfg)
-    env, eval_env, spec, objective, model = setup.env, setup.eval_env, setup.spec, setup.objective, setup.model
     run_dir = os.path.join(cfg.out_dir, check_run_name(name))
     record = setup.record(cfg)
     check_writable(run_dir)  # makes the directory

@@ -98,7 +98,7 @@ class Method:
 
     def lhf_episodes(self, cfg) -> tuple[int, str] | None:
         """``(episodes, flag)`` learning-history filtering scores improvement across, or ``None``
-        where the method has no dataset to filter."""
+        where the method's data are not drawn by the filter's weights (no dataset, or the method does not take it)."""
         return None
 
     def settings(self) -> list[dataclasses.Field]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import jax
 import optax
 
-from icrl.objectives import DPTObjective
 from icrl.streams import Streamed
 from train.fields import setting
 from train.methods.dpt import DPT, DPTConfig
+from train.methods.dpt.objective import DPTObjective
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from envs.base import check_positive_int
 from icrl.agents import make_agent
-from icrl.data import make_ad_dataset
 from train.fields import setting
+from train.methods.ad.data import make_ad_dataset
 from train.methods.base import Method, check_window_starts, check_window_steps
 
 
@@ -65,8 +65,9 @@ class AD(Method):
                 f"every {m.pool_every} steps")
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import ADObjective
-        from icrl.streams import HistoryPool, Pooled
+        from icrl.streams import Pooled
+        from train.methods.ad.objective import ADObjective
+        from train.methods.ad.stream import HistoryPool
 
         m = cfg.method
         objective = ADObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, window_starts=m.window_starts,

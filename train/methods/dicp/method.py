@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from envs.base import check_positive_int
 from envs.grid import GridWorld
 from icrl.agents import make_agent
-from icrl.data import make_ad_dataset
-from icrl.objectives import check_window_span
 from icrl.planning import PLAN_REWARDS, next_state_offset
 from train.fields import setting
+from train.methods.ad.data import make_ad_dataset
+from train.methods.ad.objective import check_window_span
 from train.methods.base import Method, check_window_starts
 
 
@@ -81,7 +81,7 @@ class DICP(Method):
         return make_ad_dataset(env, key, num_tasks, m.history_episodes, split="train", source=m.source)
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import DICPObjective
+        from train.methods.dicp.objective import DICPObjective
 
         m = cfg.method
         objective = DICPObjective(spec, env.horizon, cfg.context_episodes, m.episode_stride, window_starts=m.window_starts,
@@ -93,7 +93,7 @@ class DICP(Method):
         return {"detach_from": next_state_offset(objective.spec.num_actions)} if cfg.method.detach_next_state else {}
 
     def agents(self, cfg, params, model, spec):
-        from icrl.agents.dicp import DICPAgent
+        from train.methods.dicp.agent import DICPAgent
 
         m = cfg.method
         horizon = cfg.eval_horizon or cfg.horizon

@@ -2,9 +2,11 @@
 state from a context of interactions, at every context prefix; deployed by querying the
 current observation with the context it has gathered itself.
 
-The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
-:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
-one-line description). This file imports neither, so listing the presets imports no JAX.
+The method is one folder, read top to bottom: ``method.py`` (its settings and how the parts meet: the
+:class:`~train.methods.base.Method`), ``objective.py`` (the query after every prefix and its label),
+``data.py`` (contexts of a collector, labelled), ``stream.py`` (contexts made inside the training step), and
+``presets.py`` (its named experiments, each with its one-line description). This file imports none of them,
+so listing the presets imports no JAX.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ import jax
 
 from envs.base import is_bandit
 from icrl.agents import make_agent
-from icrl.data import LABELS, make_dpt_dataset, parse_collectors
 from train.fields import setting
 from train.methods.base import Method
+from train.methods.dpt.data import LABELS, make_dpt_dataset, parse_collectors
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ class DPT(Method):
         return f"streamed, {cfg.train.batch_size} fresh DPT tasks from {cfg.method.collector} per step"
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import DPTObjective
-        from icrl.streams import DPTStream, Streamed
+        from icrl.streams import Streamed
+        from train.methods.dpt.objective import DPTObjective
+        from train.methods.dpt.stream import DPTStream
 
         context_len = cfg.context_episodes * env.horizon
         objective = DPTObjective(spec)

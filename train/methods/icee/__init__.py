@@ -8,9 +8,11 @@ The same data make the paper's two baselines: AD on each task's episodes sorted 
 (``conditioned=False, unbiased=False, sort_by_epsilon=True``) and ICEE without the weights
 (``unbiased=False``).
 
-The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
-:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
-one-line description). This file imports neither, so listing the presets imports no JAX.
+The method is one folder, read top to bottom: ``method.py`` (its settings and how the parts meet: the
+:class:`~train.methods.base.Method`), ``objective.py`` (token conditions, the flag, the unbiasing weights),
+``data.py`` (ε-greedy oracle episodes and their conditions), ``agent.py`` (asks for the best, relabels
+finished episodes), and ``presets.py`` (its named experiments, each with its one-line description). This
+file imports none of them, so listing the presets imports no JAX.
 """
 
 from __future__ import annotations

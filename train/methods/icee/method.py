@@ -10,10 +10,10 @@ import numpy as np
 
 from envs.base import check_positive_int
 from icrl.agents import make_agent
-from icrl.data import make_icee_dataset, return_scale
-from icrl.objectives import ACTING_EPISODES, ICEE_CONDITIONS, unbiasing_weights
 from train.fields import setting
 from train.methods.base import Method
+from train.methods.icee.data import make_icee_dataset, return_scale
+from train.methods.icee.objective import ACTING_EPISODES, ICEE_CONDITIONS, unbiasing_weights
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class ICEE(Method):
         return dataclasses.replace(spec, num_conditions=ICEE_CONDITIONS) if cfg.method.conditioned else spec
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import ICEEObjective
+        from train.methods.icee.objective import ICEEObjective
 
         m = cfg.method
         objective = ICEEObjective(spec, env.horizon, cfg.context_episodes, unbiased=m.unbiased, weight_clip=m.weight_clip,
@@ -108,7 +108,8 @@ class ICEE(Method):
 
     def agents(self, cfg, params, model, spec):
         import envs
-        from icrl.agents.model import ICEEAgent, ModelAgent
+        from icrl.agents.model import ModelAgent
+        from train.methods.icee.agent import ICEEAgent
 
         if not cfg.method.conditioned:
             return {self.model_label(cfg): ModelAgent(params, model, spec)}

@@ -6,9 +6,10 @@ the agent's own steps on the task. ``retrieval="random"`` retrieves valid chunks
 ablation); AD with the same short window and no retrieval is the ``ad`` method with
 ``context_episodes`` equal to the window.
 
-The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
-:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
-one-line description). This file imports neither, so listing the presets imports no JAX.
+The method is one folder, read top to bottom: ``method.py`` (its settings and how the parts meet: the
+:class:`~train.methods.base.Method`), ``objective.py`` (a window behind chunks retrieved from before it),
+``agent.py`` (its own window and memory), and ``presets.py`` (its named experiments, each with its one-line
+description). This file imports none of them, so listing the presets imports no JAX.
 """
 
 from __future__ import annotations

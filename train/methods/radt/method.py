@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from envs.base import check_positive_int, is_bandit
 from icrl.agents import make_agent
-from icrl.data import make_ad_dataset
 from icrl.retrieval import MODES, ChunkMemory
 from train.fields import setting
+from train.methods.ad.data import make_ad_dataset
 from train.methods.base import Method, check_window_steps
 
 
@@ -82,14 +82,14 @@ class RADT(Method):
         return dataclasses.replace(super().token_spec(cfg, env), num_conditions=1)  # the retrieved flag
 
     def objective(self, cfg, env, spec):
-        from icrl.objectives import RADTObjective
+        from train.methods.radt.objective import RADTObjective
 
         objective = RADTObjective(spec, env.horizon, cfg.context_episodes, cfg.method.memory(), cfg.method.window_steps)
         objective.check({"num_episodes": cfg.method.history_episodes})
         return objective, objective.sequence_length
 
     def agents(self, cfg, params, model, spec):
-        from icrl.agents.radt import RADTAgent
+        from train.methods.radt.agent import RADTAgent
 
         horizon = cfg.eval_horizon or cfg.horizon
         agent = RADTAgent(params, model, spec, cfg.method.memory(), window=self.window(cfg), capacity=cfg.eval_episodes * horizon)

@@ -1,9 +1,9 @@
 """Meta-RL (RL², as in the S5 paper's in-context experiments): PPO on trials of several episodes of
 one task with a recurrent policy whose state spans the trial; no dataset, no labels.
 
-The method is one folder: ``method.py`` (its settings, data, objective and deployed agent: the
-:class:`~train.methods.base.Method`) and ``presets.py`` (its named experiments, each with its
-one-line description). This file imports neither, so listing the presets imports no JAX.
+The method is one folder, read top to bottom: ``method.py`` (its settings and how the parts meet: the
+:class:`~train.methods.base.Method`), and ``presets.py`` (its named experiments, each with its one-line
+description). This file imports none of them, so listing the presets imports no JAX.
 """
 
 from __future__ import annotations

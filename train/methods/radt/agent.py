@@ -28,7 +28,7 @@ class RADTState:
 @struct.dataclass
 class RADTAgent:
     """Acts with frozen ``params`` on ``memory.prefix_len`` retrieved tokens followed by a window of
-    its last ``window`` steps (:class:`icrl.objectives.RADTObjective` trains on the same layout).
+    its last ``window`` steps (:class:`train.methods.radt.objective.RADTObjective` trains on the same layout).
     Retrieval draws from this task's own steps before the window, so the memory fills with the
     agent's episodes and holds nothing else. ``capacity``: the most steps a rollout may take (the
     memory is a fixed array, so rollouts jit and vmap). A chunk's key is computed once, as it
