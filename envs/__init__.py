@@ -13,6 +13,7 @@ from envs.darkroom import DarkRoom, DarkRoomParams
 from envs.grid import GridWorld
 from envs.keydoor import DarkKeyToDoor, KeyToDoorParams
 from envs.linear_bandit import LinearBandit, LinearBanditParams
+from envs.popgym import FAMILIES as POPGYM_FAMILIES
 
 REGISTRY = {
     "bernoulli-bandit": BernoulliBandit,
@@ -21,6 +22,7 @@ REGISTRY = {
     "darkroom": DarkRoom,
     "keydoor": DarkKeyToDoor,
     "bayesopt": BayesOpt,
+    **{f"popgym-{family}": cls for family, cls in POPGYM_FAMILIES.items()},
 }
 
 
