@@ -113,3 +113,29 @@ def test_episodes_keep_their_length_and_each_deals_a_fresh_shuffle():
     assert not np.array_equal(np.asarray(first), np.asarray(second))  # the auto-reset dealt another shuffle
     with pytest.raises(ValueError, match="level must be one of"):
         envs.make("popgym-autoencode", level="extreme")
+
+
+def test_a_level_reaches_the_environment_and_an_environment_without_levels_refuses_one():
+    from train import config_for
+
+    cfg = config_for("bandit-rl2-s5", env="popgym-count-recall", level="hard", context_episodes=1)
+    assert cfg.env_kwargs() == {"level": "hard"}
+    env, _ = envs.make(cfg.env, **cfg.env_kwargs())
+    assert env.kinds == 13 and env.num_actions == 17
+    assert config_for("bandit-rl2-s5", env="popgym-bandit").env_kwargs() == {}  # unset: the environment's own default
+    with pytest.raises(ValueError, match="level='hard' sizes POPGym's tasks; environment 'darkroom' has no levels"):
+        config_for("darkroom9-ad", level="hard")
+
+
+def test_the_presets_give_every_family_the_same_environment_steps():
+    """The meta-RL presets' horizons (written down so that listing them imports no JAX) are the environments' own, and
+    each family's training covers the same environment steps, so S5 and the GRU compare at equal steps."""
+    from train import config_for
+    from train.methods.rl2.presets import POPGYM_HORIZONS
+
+    for family, horizon in POPGYM_HORIZONS.items():
+        assert envs.make(f"popgym-{family}", level="easy")[0].horizon == horizon
+        for backbone in ("s5", "gru"):
+            cfg = config_for(f"popgym-{family}-{backbone}")
+            steps = cfg.train.train_steps * cfg.train.batch_size * horizon
+            assert abs(steps - 64 * 51 * 1000) < 64 * horizon, (family, steps)

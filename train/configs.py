@@ -41,6 +41,7 @@ class ExperimentConfig:
     basis: int = _field(0, "env", "Bayesian optimisation: a query is seen through the grid's first K x K products of cosines, and a "
                         "transformer scores the candidates through them, so that near candidates look and score alike (0: one-hot "
                         "column and row, a free logit per candidate)")
+    level: str = _field("", "env", "POPGym's tasks: easy, medium or hard, POPGym's sizes (empty: easy)")
     split_seed: int = _field(0, "env", "grid worlds: K >= 1 makes a fold to choose settings on: the benchmark's training goals alone split "
                              "again by seed K into fold-training and fold-held-out goals (0: the benchmark's split)")
     # data
@@ -108,6 +109,8 @@ class ExperimentConfig:
                 raise ValueError(f"unknown environment {self.env!r}; valid names: {sorted(envs.REGISTRY)}")
         if self.basis and not _takes(self.env, "basis"):
             raise ValueError(f"basis={self.basis} codes the candidates of Bayesian optimisation's grid; environment {self.env!r} has none")
+        if self.level and not _takes(self.env, "level"):
+            raise ValueError(f"level={self.level!r} sizes POPGym's tasks; environment {self.env!r} has no levels")
         if self.split_seed and not _takes(self.env, "split_seed"):
             grids = ", ".join(n for n, c in envs.REGISTRY.items() if "split_seed" in (accepted_keywords(c) or ()))
             raise ValueError(f"split_seed splits a grid world's goals ({grids}); environment {self.env!r} has no "
@@ -215,9 +218,9 @@ class ExperimentConfig:
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 #: The common fields an environment's constructor may take (each that it takes is passed: :meth:`ExperimentConfig.env_kwargs`).
-ENV_FIELDS = ("dim", "num_arms", "size", "horizon", "split_seed", "basis")
+ENV_FIELDS = ("dim", "num_arms", "size", "horizon", "split_seed", "basis", "level")
 #: Of those, the ones passed only when set (0 is the constructor's own default).
-OPTIONAL_ENV_FIELDS = ("split_seed", "basis")
+OPTIONAL_ENV_FIELDS = ("split_seed", "basis", "level")
 
 
 def _takes(env: str, name: str) -> bool:
@@ -230,7 +233,8 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "expert_hidden": 64, "ppo_epochs": 4, "ppo_minibatches": 4, "gamma": 0.99, "gae_lambda": 0.95, "clip_eps": 0.2,
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
                 "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
-                "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0, "basis": 0, "strict_flag": False}
+                "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0, "basis": 0, "strict_flag": False,
+                "level": ""}
 
 
 def applies(field_name: str, objective: str, env: str | None = None) -> bool:

@@ -309,6 +309,12 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
     return saved if same(made_with) == same(cfg) else None
 
 
+def _finite_pool(env) -> bool:
+    """Whether ``env``'s split is a finite pool of tasks, each evaluated (a grid world's goals), rather than a
+    distribution to draw from (bandits, POPGym's episodes)."""
+    return not is_bandit(env) and hasattr(env, "task_pool")
+
+
 def pool_sample_size(cfg: ExperimentConfig, env) -> int:
     """How many tasks of a grid world's ``cfg.eval_split`` pool the evaluation runs on: ``eval_pool_sample``
     where it is smaller than the pool, else the whole pool."""
@@ -317,11 +323,11 @@ def pool_sample_size(cfg: ExperimentConfig, env) -> int:
 
 
 def evaluation_tasks(cfg: ExperimentConfig, env, key):
-    """The tasks of ``cfg.eval_split`` to evaluate on: ``eval_tasks`` bandit tasks, or for a grid
-    world its whole goal pool (``eval_pool_sample``: that many of its tasks, drawn without
-    replacement with ``key``), every task repeated (each copy runs with its own key) until there
-    are at least ``eval_tasks`` rollouts."""
-    if is_bandit(env):
+    """The tasks of ``cfg.eval_split`` to evaluate on: ``eval_tasks`` tasks drawn from the split, or for an
+    environment with a finite pool of tasks (a grid world's goals) its whole pool (``eval_pool_sample``:
+    that many of its tasks, drawn without replacement with ``key``), every task repeated (each copy runs
+    with its own key) until there are at least ``eval_tasks`` rollouts."""
+    if not _finite_pool(env):
         return env.sample_tasks(key, cfg.eval_tasks, cfg.eval_split)
     pool, whole = env.task_pool(cfg.eval_split), env.num_tasks_in(cfg.eval_split)
     size = pool_sample_size(cfg, env)
@@ -342,7 +348,7 @@ def evaluate(cfg: ExperimentConfig, env, model, spec, params) -> dict:
     print(f"evaluating {len(agents)} agents on {num_tasks} {cfg.eval_split}-split tasks x {num_steps} steps")
     results = evaluate_online(env, agents, tasks, jax.random.fold_in(key, 1), num_steps, cfg.seed, split=cfg.eval_split,
                               report=lambda name, seconds: print(f"  {name}: {seconds:.0f}s", flush=True))
-    if not is_bandit(env):
+    if _finite_pool(env):
         whole = env.num_tasks_in(cfg.eval_split)
         results["num_goals"] = pool_sample_size(cfg, env)
         if results["num_goals"] < whole:

@@ -46,8 +46,8 @@ class RL2(Method):
             raise ValueError("meta-RL makes its own trials: data_source='stream' is for the methods that train on data")
 
     def describe_data(self, cfg) -> str:
-        return (f"meta-RL: PPO on {cfg.train.batch_size} fresh trials of {cfg.context_episodes * cfg.horizon} steps per update "
-                f"(no dataset)")
+        episodes = f"{cfg.context_episodes} episode{'s' if cfg.context_episodes > 1 else ''}"
+        return f"meta-RL: PPO on {cfg.train.batch_size} fresh trials of {episodes} of one task per update (no dataset)"
 
     def objective(self, cfg, env, spec):
         from icrl.metarl import MetaRL
