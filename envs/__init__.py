@@ -14,6 +14,7 @@ from envs.grid import GridWorld
 from envs.keydoor import DarkKeyToDoor, KeyToDoorParams
 from envs.linear_bandit import LinearBandit, LinearBanditParams
 from envs.popgym import FAMILIES as POPGYM_FAMILIES
+from envs.projected import Projected, ProjectedParams
 
 REGISTRY = {
     "bernoulli-bandit": BernoulliBandit,
@@ -22,6 +23,7 @@ REGISTRY = {
     "darkroom": DarkRoom,
     "keydoor": DarkKeyToDoor,
     "bayesopt": BayesOpt,
+    "projected": Projected,
     **{f"popgym-{family}": cls for family, cls in POPGYM_FAMILIES.items()},
 }
 
@@ -54,5 +56,6 @@ __all__ = [
     "REGISTRY", "SPLITS", "make", "register", "signature", "check_signature", "is_bandit", "check_positive_int",
     "TaskEnvironment", "Bandit", "MultiArmedBandit", "BernoulliBandit",
     "GaussianBandit", "BanditParams", "LinearBandit", "LinearBanditParams", "GridWorld",
-    "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams", "BayesOpt", "BayesOptParams",
+    "DarkRoom", "DarkRoomParams", "DarkKeyToDoor", "KeyToDoorParams", "BayesOpt", "BayesOptParams", "Projected",
+    "ProjectedParams",
 ]

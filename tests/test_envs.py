@@ -18,6 +18,7 @@ SMALL = {
     "keydoor": dict(size=5, horizon=12),
     "bayesopt": dict(size=4, horizon=3),
     **{name: dict(level="easy") for name in envs.REGISTRY if name.startswith("popgym-")},
+    "projected": dict(obs_size=6, horizon=12),
 }
 
 
