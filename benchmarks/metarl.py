@@ -1,6 +1,7 @@
 """Meta-RL (PPO, RL²-style): S5 against GRU training throughput, and (with --train) what each learns in context.
 
     python benchmarks/metarl.py [--presets bandit-rl2 darkroom-rl2] [--rounds 3] [--train] [--seed 0]
+    python benchmarks/metarl.py --lengths 256 1024 4096 [--paper-size] [--steps-per-update 32768]
 
 (1) For each preset, one PPO update (rollout of the trials, the parallel pass, the
 minibatch epochs) with the S5 policy and with the GRU policy at the same width and
@@ -15,6 +16,11 @@ baselines: bandits, cumulative regret at the horizon against Thompson sampling a
 UCB; Dark Room, the return of each episode of the trial as a fraction of optimal,
 beside DPT's and AD's on the same goals where docs/make_results.py's runs of
 darkroom-dpt and darkroom-ad with this seed exist (``runs/results``).
+(3) ``--lengths``: how S5's lead over the GRU grows with the length of a trial (the S5 paper's claim): bandit-rl2's
+trials of one episode of L pulls, as many trials per update as make ``--steps-per-update`` environment steps, so
+every length trains on the same steps; for each L, environment steps per second of a whole PPO update and of the
+rollout alone, S5 beside the GRU at the same width and depth, and their ratio. ``--paper-size``: popjaxrl's sizes
+(S5 4 x 256 with state 256, GRU 256, 30 epochs x 8 minibatches) in place of the presets' CPU ones.
 """
 
 from __future__ import annotations
@@ -73,6 +79,36 @@ def throughput(preset: str, rounds: int) -> None:
         print(f"  {backbone}: collecting the trials {best:.2f} s ({best / seconds[backbone]:.0%} of an update)")
 
 
+def lengths(lengths: list[int], rounds: int, steps_per_update: int, paper: bool) -> None:
+    """S5 against the GRU at each trial length, the same environment steps per update (see the module's (3))."""
+    from train.methods.rl2.presets import PAPER_RL2
+
+    size = {k: PAPER_RL2[k] for k in ("num_layers", "width", "state_size", "ppo_epochs", "ppo_minibatches")} if paper else {}
+    print(f"trial length | trials | S5 update | GRU update | S5 / GRU | S5 rollout | GRU rollout | S5 / GRU "
+          f"(environment steps per second; {'popjaxrl' if paper else 'CPU'} sizes)")
+    for length in lengths:
+        unit = size.get("ppo_minibatches", config_for("bandit-rl2-s5").method.ppo_minibatches) * jax.device_count()
+        trials = max(unit, round(steps_per_update / length / unit) * unit)  # whole minibatches on every device
+        built = {b: _trainer("bandit-rl2", b, horizon=length, batch_size=trials, **size) for b in ("s5", "gru")}
+        seconds = interleaved_step_seconds({b: (trainer, None) for b, (_, trainer, _) in built.items()}, rounds, steps=1)
+        rollout = {}
+        for backbone, (setup, trainer, cfg) in built.items():
+            params = trainer.init_state().params
+            collect = jax.jit(lambda p, k, s=setup, c=cfg: s.objective.collect(s.model, p, k, c.train.batch_size))
+            jax.block_until_ready(collect(params, jax.random.PRNGKey(0)))
+            best = float("inf")
+            for r in range(rounds):
+                t0 = time.perf_counter()
+                jax.block_until_ready(collect(params, jax.random.PRNGKey(r + 1)))
+                best = min(best, time.perf_counter() - t0)
+            rollout[backbone] = best
+        steps = trials * length
+        up = {b: steps / seconds[b] for b in seconds}
+        roll = {b: steps / rollout[b] for b in rollout}
+        print(f"{length:>12,} | {trials:>6} | {up['s5']:>9,.0f} | {up['gru']:>10,.0f} | {up['s5'] / up['gru']:>7.2f}x | "
+              f"{roll['s5']:>10,.0f} | {roll['gru']:>11,.0f} | {roll['s5'] / roll['gru']:>7.2f}x", flush=True)
+
+
 def _fraction(results: dict, method: str) -> list[float]:
     m = results["methods"][method]
     return [r / m["optimal_return"] for r in m["episode_return"]]
@@ -110,8 +146,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lengths", type=int, nargs="+", help="trial lengths to time S5 against the GRU at (alone)")
+    parser.add_argument("--steps-per-update", type=int, default=32768, help="with --lengths: environment steps per update")
+    parser.add_argument("--paper-size", action="store_true", help="with --lengths: popjaxrl's model sizes")
     args = parser.parse_args()
     print(f"devices: {jax.device_count()} {jax.default_backend()}")
+    if args.lengths:
+        if any(n < 1 for n in args.lengths) or args.steps_per_update < 1:
+            parser.error(f"--lengths and --steps-per-update take positive integers, got {args.lengths} and {args.steps_per_update}")
+        lengths(args.lengths, args.rounds, args.steps_per_update, args.paper_size)
+        return
     for preset in args.presets:
         throughput(preset, args.rounds)
     if args.train:
