@@ -19,7 +19,8 @@ def _other_value(name, value):
                "position_encoding": "learned", "scale": "paper", "eval_split": "train", "out_dir": "elsewhere",
                "labels": "collector", "source": "psrl", "window_starts": "step", "deploy_context": ("step", "episode"),
                "ffn": "t2mir", "data_source": "stream", "pool_size": 8192, "pool_chunk": 128, "deploy_window": 2,
-               "embedding": "mlp", "acting_episode": "any", "plan_reward": "expected", "level": "medium"}
+               "embedding": "mlp", "acting_episode": "any", "plan_reward": "expected", "level": "medium",
+               "env_args": ("obs_size=5",)}
     if name in special:
         return special[name] if special[name] != value else "q-learning" if name == "source" else None
     if name == "beam_widths":
@@ -54,6 +55,7 @@ def test_every_field_has_a_group_and_every_trained_field_is_recorded():
         start = replace(base, env="darkroom") if field.name == "split_seed" else start  # a grid world's setting
         start = replace(base, env="bayesopt") if field.name == "basis" else start  # Bayesian optimisation's setting
         start = replace(base, env="popgym-repeat-first") if field.name == "level" else start  # POPGym's setting
+        start = replace(base, env="projected") if field.name == "env_args" else start  # an environment's own setting
         changed = replace(start, **{field.name: _other_value(field.name, getattr(start, field.name))})
         if group in TRAINED_GROUPS:
             assert changed.trained_fields() != start.trained_fields(), field.name

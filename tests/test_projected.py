@@ -90,3 +90,18 @@ def test_bad_arguments_are_refused_in_one_line():
         envs.make("projected", keep_obs=(0, 9))
     with pytest.raises(ValueError, match="projection must be one of"):
         envs.make("projected", projection="sparse")
+
+
+def test_its_own_settings_reach_it_from_a_config_and_bad_ones_are_refused_in_one_line():
+    from train import config_for
+
+    cfg = config_for("bandit-rl2-s5", env="projected", env_args=("obs_size=4", "keep_obs=0,2", "same_start=false"))
+    assert cfg.env_kwargs() == {"horizon": 100, "obs_size": 4, "keep_obs": (0, 2), "same_start": False}
+    env, _ = envs.make(cfg.env, **cfg.env_kwargs())
+    assert env.obs_size == 4 and env.keep_obs == (0, 2) and not env.same_start
+    refusals = {("obs_size",): "takes NAME=VALUE items", ("horizon=9",): r"horizon is a field of its own \(--horizon\)",
+                ("colour=red",): "environment 'projected' takes no 'colour'; it takes", ("obs_size=four",): "expected an integer",
+                ("same_start=maybe",): "expected true or false", ("obs_size=3", "obs_size=4"): "sets 'obs_size' twice"}
+    for items, message in refusals.items():
+        with pytest.raises(ValueError, match=message):
+            config_for("bandit-rl2-s5", env="projected", env_args=items)

@@ -42,6 +42,8 @@ class ExperimentConfig:
                         "transformer scores the candidates through them, so that near candidates look and score alike (0: one-hot "
                         "column and row, a free logit per candidate)")
     level: str = _field("", "env", "POPGym's tasks: easy, medium or hard, POPGym's sizes (empty: easy)")
+    env_args: tuple[str, ...] = _field((), "env", "the environment's own settings beyond these, NAME=VALUE each (projected: "
+                                       "obs_size=4 keep_obs=0,2), read as the type of the constructor's default")
     split_seed: int = _field(0, "env", "grid worlds: K >= 1 makes a fold to choose settings on: the benchmark's training goals alone split "
                              "again by seed K into fold-training and fold-held-out goals (0: the benchmark's split)")
     # data
@@ -109,6 +111,7 @@ class ExperimentConfig:
                 raise ValueError(f"unknown environment {self.env!r}; valid names: {sorted(envs.REGISTRY)}")
         if self.basis and not _takes(self.env, "basis"):
             raise ValueError(f"basis={self.basis} codes the candidates of Bayesian optimisation's grid; environment {self.env!r} has none")
+        parse_env_args(self.env, self.env_args)  # refused here, in one line, before any work
         if self.level and not _takes(self.env, "level"):
             raise ValueError(f"level={self.level!r} sizes POPGym's tasks; environment {self.env!r} has no levels")
         if self.split_seed and not _takes(self.env, "split_seed"):
@@ -202,8 +205,9 @@ class ExperimentConfig:
         (:data:`ENV_FIELDS`; those of :data:`OPTIONAL_ENV_FIELDS` only when set, so that records made
         before them read as they were). No environment is named: a plug-in's takes what it declares."""
         accepted = accepted_keywords(envs.REGISTRY[self.env]) or set(ENV_FIELDS)
-        return {name: getattr(self, name) for name in ENV_FIELDS
-                if name in accepted and (name not in OPTIONAL_ENV_FIELDS or getattr(self, name))}
+        common = {name: getattr(self, name) for name in ENV_FIELDS
+                  if name in accepted and (name not in OPTIONAL_ENV_FIELDS or getattr(self, name))}
+        return {**common, **parse_env_args(self.env, self.env_args)}
 
     def eval_env_kwargs(self) -> dict:
         kwargs = self.env_kwargs()
@@ -214,6 +218,59 @@ class ExperimentConfig:
                 raise ValueError(f"eval_mean_range takes (low, high) for a multi-armed bandit, got {self.eval_mean_range!r} for {self.env!r}")
             kwargs["mean_low"], kwargs["mean_high"] = self.eval_mean_range
         return kwargs
+
+
+def parse_env_args(env: str, items: tuple[str, ...]) -> dict:
+    """``NAME=VALUE`` items as keyword arguments of environment ``env``'s constructor, each value read as the type of
+    the keyword's default (bool: true/false; a tuple: comma-separated, its items as ints, floats or words). Raises
+    ``ValueError`` in one line for an item without ``=``, a name the constructor does not take or one a common field
+    sets (``size``: ``--size``), a repeated name, or a value of the wrong type."""
+    import inspect
+
+    cls = envs.REGISTRY[env]
+    defaults = {}
+    for klass in (cls.__mro__ if inspect.isclass(cls) else ()):
+        if "__init__" in vars(klass):
+            for p in inspect.signature(klass.__init__).parameters.values():
+                defaults.setdefault(p.name, p.default)
+    accepted = accepted_keywords(cls)
+    out = {}
+    for item in items:
+        name, eq, text = str(item).partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ValueError(f"env_args takes NAME=VALUE items, got {item!r}")
+        if name in ENV_FIELDS:
+            raise ValueError(f"env_args item {item!r}: {name} is a field of its own (--{name.replace('_', '-')})")
+        if accepted is not None and name not in accepted:
+            raise ValueError(f"env_args item {item!r}: environment {env!r} takes no {name!r}; it takes {sorted(accepted)}")
+        if name in out:
+            raise ValueError(f"env_args sets {name!r} twice: {items!r}")
+        out[name] = _read_value(name, text.strip(), defaults.get(name, inspect.Parameter.empty))
+    return out
+
+
+def _read_value(name: str, text: str, default):
+    def scalar(s: str):
+        for kind in (int, float):
+            try:
+                return kind(s)
+            except ValueError:
+                pass
+        return s
+
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"env_args {name}={text!r}: expected true or false")
+        return text.lower() in ("true", "1")
+    if isinstance(default, tuple):
+        return tuple(scalar(s.strip()) for s in text.split(",") if s.strip())
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(text)
+        except ValueError:
+            raise ValueError(f"env_args {name}={text!r}: expected {'an integer' if isinstance(default, int) else 'a number'}") from None
+    return text if isinstance(default, str) else scalar(text)
 
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -234,7 +291,7 @@ ADDED_FIELDS = {"data_source": "fixed", "lhf": False, "lhf_stability": 1.0, "noi
                 "entropy_coef": 0.01, "value_coef": 0.5, "pool_size": 4096, "pool_chunk": 64, "pool_every": 2, "deploy_window": 0,
                 "window_steps": 0, "acting_share": 0.0, "acting_episode": "last",
                 "min_epsilon": 0.0, "time_shortfall": False, "split_seed": 0, "basis": 0, "strict_flag": False,
-                "level": ""}
+                "level": "", "env_args": ()}
 
 
 def applies(field_name: str, objective: str, env: str | None = None) -> bool:
