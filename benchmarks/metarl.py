@@ -67,16 +67,22 @@ def throughput(preset: str, rounds: int) -> None:
           f"({rate['gru']:,.0f} env steps/s); S5 / GRU {rate['s5'] / rate['gru']:.2f}x")
     print(f"  S5 on {built['s5'][1].num_shards} devices, data parallel: {seconds['s5']:.2f} s/update against "
           f"{seconds['s5-one']:.2f} on one ({seconds['s5-one'] / seconds['s5']:.2f}x)")
-    for backbone, (setup, trainer, cfg) in built.items():  # the rollout alone: the part that runs step by step
-        params = trainer.init_state().params
-        collect = jax.jit(lambda p, k: setup.objective.collect(setup.model, p, k, cfg.train.batch_size))
-        jax.block_until_ready(collect(params, jax.random.PRNGKey(0)))
-        best = float("inf")
-        for r in range(rounds):
-            t0 = time.perf_counter()
-            jax.block_until_ready(collect(params, jax.random.PRNGKey(r + 1)))
-            best = min(best, time.perf_counter() - t0)
+    for backbone, built_one in built.items():  # the rollout alone: the part that runs step by step
+        best = _rollout_seconds(*built_one, rounds)
         print(f"  {backbone}: collecting the trials {best:.2f} s ({best / seconds[backbone]:.0%} of an update)")
+
+
+def _rollout_seconds(setup, trainer, cfg, rounds: int) -> float:
+    """The best of ``rounds`` timings of one update's rollout of the trials alone (compiled first)."""
+    params = trainer.init_state().params
+    collect = jax.jit(lambda p, k: setup.objective.collect(setup.model, p, k, cfg.train.batch_size))
+    jax.block_until_ready(collect(params, jax.random.PRNGKey(0)))
+    best = float("inf")
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        jax.block_until_ready(collect(params, jax.random.PRNGKey(r + 1)))
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def lengths(lengths: list[int], rounds: int, steps_per_update: int, paper: bool) -> None:
@@ -91,17 +97,7 @@ def lengths(lengths: list[int], rounds: int, steps_per_update: int, paper: bool)
         trials = max(unit, round(steps_per_update / length / unit) * unit)  # whole minibatches on every device
         built = {b: _trainer("bandit-rl2", b, horizon=length, batch_size=trials, **size) for b in ("s5", "gru")}
         seconds = interleaved_step_seconds({b: (trainer, None) for b, (_, trainer, _) in built.items()}, rounds, steps=1)
-        rollout = {}
-        for backbone, (setup, trainer, cfg) in built.items():
-            params = trainer.init_state().params
-            collect = jax.jit(lambda p, k, s=setup, c=cfg: s.objective.collect(s.model, p, k, c.train.batch_size))
-            jax.block_until_ready(collect(params, jax.random.PRNGKey(0)))
-            best = float("inf")
-            for r in range(rounds):
-                t0 = time.perf_counter()
-                jax.block_until_ready(collect(params, jax.random.PRNGKey(r + 1)))
-                best = min(best, time.perf_counter() - t0)
-            rollout[backbone] = best
+        rollout = {backbone: _rollout_seconds(*built_one, rounds) for backbone, built_one in built.items()}
         steps = trials * length
         up = {b: steps / seconds[b] for b in seconds}
         roll = {b: steps / rollout[b] for b in rollout}

@@ -145,6 +145,10 @@ class CardGame(POPGymTask):
         state = state.replace(time=state.time + 1)
         return self.get_obs(state), state, reward.astype(jnp.float32), self.is_terminal(state, params), {}
 
+    def shown(self, state: CardState) -> jax.Array:
+        """The card last dealt, the one the observation shows."""
+        return state.order[jnp.minimum(state.time, self.num_cards - 1)]
+
     def reward(self, state: CardState, action) -> jax.Array:
         raise NotImplementedError
 
@@ -167,7 +171,7 @@ class RepeatFirst(CardGame):
     obs_dim = 4
 
     def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(suit(state.order[jnp.minimum(state.time, self.num_cards - 1)]), 4)
+        return jax.nn.one_hot(suit(self.shown(state)), 4)
 
     def reward(self, state, action):
         return jnp.where(action == suit(state.order[0]), 1.0, -1.0) / (self.num_cards - 1)
@@ -188,7 +192,7 @@ class RepeatPrevious(CardGame):
     obs_dim = 4
 
     def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(suit(state.order[jnp.minimum(state.time, self.num_cards - 1)]), 4)
+        return jax.nn.one_hot(suit(self.shown(state)), 4)
 
     def reward(self, state, action):
         j = state.time + 1
@@ -276,7 +280,7 @@ class HigherLower(CardGame):
     obs_dim = 13
 
     def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(rank(state.order[jnp.minimum(state.time, self.num_cards - 1)]), 13)
+        return jax.nn.one_hot(rank(self.shown(state)), 13)
 
     def reward(self, state, action):
         j = jnp.minimum(state.time + 1, self.num_cards - 1)

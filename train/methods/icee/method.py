@@ -13,7 +13,7 @@ from icrl.agents import make_agent
 from train.fields import setting
 from train.methods.base import Method
 from train.methods.icee.data import make_icee_dataset, return_scale
-from train.methods.icee.objective import ACTING_EPISODES, ICEE_CONDITIONS, unbiasing_weights
+from train.methods.icee.objective import ICEE_CONDITIONS, check_weighting, unbiasing_weights
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,7 @@ class ICEEConfig:
             raise ValueError(f"min_epsilon must be in [0, max_epsilon={self.max_epsilon}], got {self.min_epsilon!r}")
         if not 0 < self.random_skew <= 1:
             raise ValueError(f"random_skew must be in (0, 1], got {self.random_skew!r}")
-        if not self.weight_clip >= 1:
-            raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
-        if not 0 <= self.acting_share <= 1:
-            raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
-        if self.acting_episode not in ACTING_EPISODES:
-            raise ValueError(f"acting_episode must be one of {ACTING_EPISODES}, got {self.acting_episode!r}")
+        check_weighting(self.weight_clip, self.acting_share, self.acting_episode)
 
 
 class ICEE(Method):

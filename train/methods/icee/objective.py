@@ -17,6 +17,16 @@ ICEE_CONDITIONS = 4
 #: Which episode of an ICEE training window is the one being acted in (:class:`ICEEObjective`).
 ACTING_EPISODES = ("last", "any")
 
+def check_weighting(weight_clip: float, acting_share: float, acting_episode: str) -> None:
+    """Raise ``ValueError`` for weights :class:`ICEEObjective` cannot use (its settings' checks, shared with the method's)."""
+    if not weight_clip >= 1:
+        raise ValueError(f"weight_clip must be >= 1, got {weight_clip!r}")
+    if not 0 <= acting_share <= 1:
+        raise ValueError(f"acting_share must be in [0, 1], got {acting_share!r}")
+    if acting_episode not in ACTING_EPISODES:
+        raise ValueError(f"acting_episode must be one of {ACTING_EPISODES}, got {acting_episode!r}")
+
+
 def icee_flag(returns: jax.Array, best_before: jax.Array, floor: float = 0.0, strict: bool = False) -> jax.Array:
     """ICEE's cross-episode flag (0 or 1) of episodes of ``returns`` whose earlier episodes' best
     return is ``best_before`` (``floor`` before any): above ``floor`` and at least every earlier
@@ -90,12 +100,7 @@ class ICEEObjective:
     kind = "icee"
 
     def __post_init__(self):
-        if not self.weight_clip >= 1:
-            raise ValueError(f"weight_clip must be >= 1, got {self.weight_clip!r}")
-        if not 0 <= self.acting_share <= 1:
-            raise ValueError(f"acting_share must be in [0, 1], got {self.acting_share!r}")
-        if self.acting_episode not in ACTING_EPISODES:
-            raise ValueError(f"acting_episode must be one of {ACTING_EPISODES}, got {self.acting_episode!r}")
+        check_weighting(self.weight_clip, self.acting_share, self.acting_episode)
         if self.spec.num_conditions not in (0, ICEE_CONDITIONS):
             raise ValueError(f"ICEE's tokens carry {ICEE_CONDITIONS} conditions (or none), got a spec with {self.spec.num_conditions}")
 
