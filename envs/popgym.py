@@ -83,10 +83,14 @@ class POPGymTask(TaskEnvironment):
     family: str = ""
     #: each episode's start is drawn from the reset key (a fresh shuffle), not fixed by the task
     random_start = True
+    #: POPGym's sizes: each level's attributes
+    SIZES: dict = {}
 
     def __init__(self, level: str = "easy"):
         super().__init__()
         self.level = level
+        for name, value in _level(level, self.SIZES).items():
+            setattr(self, name, value)
 
     @property
     def name(self) -> str:
@@ -133,6 +137,11 @@ class CardGame(POPGymTask):
     def num_cards(self) -> int:
         return DECK * self.num_decks
 
+    @property
+    def horizon(self) -> int:
+        """A step per card dealt after the first."""
+        return self.num_cards - 1
+
     def reset_env(self, key, params):
         k_order, k_query = jax.random.split(key)
         n = self.num_cards
@@ -161,12 +170,7 @@ class RepeatFirst(CardGame):
     N − 1 steps of N cards (1, 8 or 16 decks)."""
 
     family = "repeat-first"
-
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_decks = _level(level, {"easy": 1, "medium": 8, "hard": 16})
-        self.horizon = self.num_cards - 1
-
+    SIZES = {"easy": {"num_decks": 1}, "medium": {"num_decks": 8}, "hard": {"num_decks": 16}}
     num_actions = 4
     obs_dim = 4
 
@@ -182,12 +186,7 @@ class RepeatPrevious(CardGame):
     decks): at step ``j`` (from 1) the card dealt at ``j − k``; ±1/(N − k) from step ``k`` on, 0 before."""
 
     family = "repeat-previous"
-
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_decks, self.k = _level(level, {"easy": (1, 4), "medium": (2, 32), "hard": (3, 64)})
-        self.horizon = self.num_cards - 1
-
+    SIZES = {"easy": {"num_decks": 1, "k": 4}, "medium": {"num_decks": 2, "k": 32}, "hard": {"num_decks": 3, "k": 64}}
     num_actions = 4
     obs_dim = 4
 
@@ -207,13 +206,12 @@ class Autoencode(CardGame):
     dealt card's suit; while playing, (0, 0) as POPGym gives."""
 
     family = "autoencode"
-
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_decks = _level(level, {"easy": 1, "medium": 2, "hard": 3})
-        self.horizon = 2 * self.num_cards - 1
-
+    SIZES = {"easy": {"num_decks": 1}, "medium": {"num_decks": 2}, "hard": {"num_decks": 3}}
     num_actions = 4
+
+    @property
+    def horizon(self) -> int:
+        return 2 * self.num_cards - 1
     obs_dim = 6
 
     def get_obs(self, state, params=None, key=None):
@@ -235,12 +233,12 @@ class CountRecall(CardGame):
     included. ±1/(N − 1) a step, N − 1 steps; ``N / kinds + 1`` actions (counts 0 to N / kinds)."""
 
     family = "count-recall"
+    SIZES = {"easy": {"num_decks": 1, "kind": "colour"}, "medium": {"num_decks": 2, "kind": "suit"},
+             "hard": {"num_decks": 4, "kind": "rank"}}
 
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_decks, self.kind = _level(level, {"easy": (1, "colour"), "medium": (2, "suit"), "hard": (4, "rank")})
-        self.kinds = {"colour": 2, "suit": 4, "rank": 13}[self.kind]
-        self.horizon = self.num_cards - 1
+    @property
+    def kinds(self) -> int:
+        return {"colour": 2, "suit": 4, "rank": 13}[self.kind]
 
     @property
     def num_actions(self) -> int:
@@ -270,12 +268,7 @@ class HigherLower(CardGame):
     an equal rank; N − 1 steps of N cards (1, 2 or 3 decks). The observation is the shown card's rank."""
 
     family = "higher-lower"
-
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_decks = _level(level, {"easy": 1, "medium": 2, "hard": 3})
-        self.horizon = self.num_cards - 1
-
+    SIZES = {"easy": {"num_decks": 1}, "medium": {"num_decks": 2}, "hard": {"num_decks": 3}}
     num_actions = 2
     obs_dim = 13
 
@@ -295,10 +288,8 @@ class Bandit(POPGymTask):
     is whether the last pull paid (one-hot; none before the first)."""
 
     family = "bandit"
-
-    def __init__(self, level: str = "easy"):
-        super().__init__(level)
-        self.num_arms, self.horizon = _level(level, {"easy": (10, 200), "medium": (20, 400), "hard": (30, 600)})
+    SIZES = {"easy": {"num_arms": 10, "horizon": 200}, "medium": {"num_arms": 20, "horizon": 400},
+             "hard": {"num_arms": 30, "horizon": 600}}
 
     @property
     def num_actions(self) -> int:
