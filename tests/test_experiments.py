@@ -69,6 +69,8 @@ def test_meta_rl_run_evaluates_the_policy_beside_the_baselines_and_resumes(tmp_p
     assert os.path.getsize(tmp_path / "rl2" / "returns.png") > 1000
     metrics = (tmp_path / "rl2" / "metrics.jsonl").read_text()
     assert '"trial_return"' in metrics and '"entropy"' in metrics
+    logged = [json.loads(line)["trial_return"] for line in metrics.splitlines() if "trial_return" in line]
+    assert res["max_mean_trial_return"] == max(logged)  # POPGym's MMER where a trial is one episode
     again = run_experiment(cfg, "rl2", progress=False)
     assert again["methods"]["RL2-gru"] == res["methods"]["RL2-gru"]
     with pytest.raises(ValueError, match="deploy_context must be"):

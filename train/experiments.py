@@ -235,6 +235,7 @@ def _run_locked(cfg: ExperimentConfig, name: str, setup: Setup, run_dir: str, re
         checkpoint=os.path.abspath(os.path.join(run_dir, "checkpoints")),
         # the record the run's checkpoints carry, and the devices it trained on
         provenance=provenance(record, f"{cfg.train.num_devices or jax.device_count()} {jax.default_backend()}"),
+        **cfg.method_def.training_results(cfg, metrics),
     )
     results_path, plot = _write_results(cfg, env, results, run_dir)
     losses = (f"last PPO loss {final_train_loss:.4f}" if validation_loss is None

@@ -87,6 +87,10 @@ class Method:
         """Figures beside the online evaluation (e.g. DPT's offline bandit choice)."""
         return {}
 
+    def training_results(self, cfg, metrics: list[dict]) -> dict:
+        """Figures of the training itself, from its logged ``metrics`` (``metrics.jsonl``'s entries), for the results."""
+        return {}
+
     def record_extras(self, cfg) -> dict:
         """Settings a checkpoint's record carries besides the method's own and the common ones: for a
         method of :attr:`flat_records`, the other methods' settings at the defaults its old records hold,

@@ -49,6 +49,13 @@ class RL2(Method):
         episodes = f"{cfg.context_episodes} episode{'s' if cfg.context_episodes > 1 else ''}"
         return f"meta-RL: PPO on {cfg.train.batch_size} fresh trials of {episodes} of one task per update (no dataset)"
 
+    def training_results(self, cfg, metrics: list[dict]) -> dict:
+        """``max_mean_trial_return``: the best of the logged updates' mean trial return. With one episode per trial
+        (POPGym's presets) it is POPGym's MMER, the maximum mean episodic return over training, read at the logged
+        updates."""
+        returns = [e["trial_return"] for e in metrics if "trial_return" in e]
+        return {"max_mean_trial_return": max(returns)} if returns else {}
+
     def objective(self, cfg, env, spec):
         from icrl.metarl import MetaRL
 
