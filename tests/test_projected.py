@@ -75,7 +75,7 @@ def test_trials_follow_the_wrapped_environment_and_idle_after_it_ends():
     _, state = car.reset_env(jax.random.PRNGKey(0), params)
     obs, after, reward, _, _ = car.step_env(jax.random.PRNGKey(1), state.replace(ended=jnp.array(True)), 0, params)
     assert float(reward) == 0.0 and not np.any(np.asarray(obs))
-    np.testing.assert_array_equal(after.inner.position, state.inner.position)  # the ended environment stays put
+    np.testing.assert_array_equal(after.inner[0].position, state.inner[0].position)  # the ended environment stays put
     assert float(car.step_env(jax.random.PRNGKey(1), state, 0, params)[2]) == -1.0
 
 
@@ -105,3 +105,33 @@ def test_its_own_settings_reach_it_from_a_config_and_bad_ones_are_refused_in_one
     for items, message in refusals.items():
         with pytest.raises(ValueError, match=message):
             config_for("bandit-rl2-s5", env="projected", env_args=items)
+
+
+def test_several_environments_make_one_family_and_a_held_out_one_is_drawn_by_the_test_split_alone():
+    env, _ = envs.make("projected", base="CartPole-v1,Acrobot-v1,MountainCar-v0", held_out="Acrobot-v1", obs_size=6,
+                       horizon=30)
+    assert env.action_size == 3 and env.dims == (4, 6, 2)
+    train = np.asarray(env.sample_tasks(jax.random.PRNGKey(0), 400, "train").env_index)
+    test = np.asarray(env.sample_tasks(jax.random.PRNGKey(0), 50, "test").env_index)
+    assert set(train.tolist()) == {0, 2} and set(test.tolist()) == {1}
+    # a task on MountainCar sees MountainCar's observation through its own map (zero past its 2 features), and its
+    # reward, whatever the other bases do
+    base, base_params = gymnax.make("MountainCar-v0")
+    params = env.task(5, 2)
+    np.testing.assert_array_equal(np.asarray(params.obs_matrix)[:, 2:], 0.0)
+    obs, state = env.reset_env(jax.random.PRNGKey(0), params)
+    inner_obs, inner = base.reset_env(params.start_key, base_params)
+    np.testing.assert_allclose(obs, np.asarray(params.obs_matrix)[:, :2] @ np.asarray(inner_obs), atol=1e-6)
+    for t in range(5):
+        obs, state, reward, _, _ = env.step_env(jax.random.PRNGKey(t), state, t % 3, params)
+        inner_obs, inner, inner_reward, _, _ = base.step_env(jax.random.PRNGKey(t), inner, params.action_map[t % 3] % 3,
+                                                             base_params)
+        np.testing.assert_allclose(obs, np.asarray(params.obs_matrix)[:, :2] @ np.asarray(inner_obs), atol=1e-5)
+        assert float(reward) == float(inner_reward) == -1.0
+    history = rollout(env, make_agent("random", env), env.sample_tasks(jax.random.PRNGKey(1), 4, "test"),
+                      jax.random.PRNGKey(2), num_episodes=2)
+    assert history.obs.shape == (4, 60, 6) and int(history.done.sum()) == 8
+    with pytest.raises(ValueError, match="must name some of the bases"):
+        envs.make("projected", base="CartPole-v1,Acrobot-v1", held_out="CartPole-v1,Acrobot-v1")
+    with pytest.raises(ValueError, match="keep_obs selects features of one environment"):
+        envs.make("projected", base="CartPole-v1,Acrobot-v1", keep_obs=(0,))
