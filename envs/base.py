@@ -45,16 +45,26 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+def keyword_defaults(target) -> dict[str, Any] | None:
+    """Keyword arguments ``target`` (a class or function) accepts, each with its default
+    (``inspect.Parameter.empty`` where it has none; the nearest class's where several give one),
+    following ``**kwargs`` up a class's bases; ``None`` if it takes arbitrary keywords."""
+    found: dict[str, Any] = {}
+    for fn in ([c.__init__ for c in target.__mro__ if "__init__" in vars(c)] if inspect.isclass(target) else [target]):
+        params = inspect.signature(fn).parameters.values()
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                found.setdefault(p.name, p.default)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return found
+    return None
+
+
 def accepted_keywords(target) -> set[str] | None:
     """Keyword arguments ``target`` (a class or function) accepts, following ``**kwargs``
     up a class's bases; ``None`` if it takes arbitrary keywords."""
-    names: set[str] = set()
-    for fn in ([c.__init__ for c in target.__mro__ if "__init__" in vars(c)] if inspect.isclass(target) else [target]):
-        params = inspect.signature(fn).parameters.values()
-        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            return names
-    return None
+    defaults = keyword_defaults(target)
+    return None if defaults is None else set(defaults)
 
 
 def check_keywords(target, kwargs: dict, what: str) -> None:

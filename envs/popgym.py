@@ -161,8 +161,11 @@ class CardGame(POPGymTask):
     def reward(self, state: CardState, action) -> jax.Array:
         raise NotImplementedError
 
+    #: what the observation shows of the card last dealt (suit or rank), one-hot over ``obs_dim``
+    shows = staticmethod(suit)
+
     def get_obs(self, state: CardState, params=None, key=None) -> jax.Array:
-        raise NotImplementedError
+        return jax.nn.one_hot(self.shows(self.shown(state)), self.obs_dim)
 
 
 class RepeatFirst(CardGame):
@@ -173,9 +176,6 @@ class RepeatFirst(CardGame):
     SIZES = {"easy": {"num_decks": 1}, "medium": {"num_decks": 8}, "hard": {"num_decks": 16}}
     num_actions = 4
     obs_dim = 4
-
-    def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(suit(self.shown(state)), 4)
 
     def reward(self, state, action):
         return jnp.where(action == suit(state.order[0]), 1.0, -1.0) / (self.num_cards - 1)
@@ -189,9 +189,6 @@ class RepeatPrevious(CardGame):
     SIZES = {"easy": {"num_decks": 1, "k": 4}, "medium": {"num_decks": 2, "k": 32}, "hard": {"num_decks": 3, "k": 64}}
     num_actions = 4
     obs_dim = 4
-
-    def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(suit(self.shown(state)), 4)
 
     def reward(self, state, action):
         j = state.time + 1
@@ -271,9 +268,7 @@ class HigherLower(CardGame):
     SIZES = {"easy": {"num_decks": 1}, "medium": {"num_decks": 2}, "hard": {"num_decks": 3}}
     num_actions = 2
     obs_dim = 13
-
-    def get_obs(self, state, params=None, key=None):
-        return jax.nn.one_hot(rank(self.shown(state)), 13)
+    shows = staticmethod(rank)
 
     def reward(self, state, action):
         j = jnp.minimum(state.time + 1, self.num_cards - 1)

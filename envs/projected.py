@@ -89,7 +89,9 @@ class Projected(TaskEnvironment):
         self.keep_obs = tuple(int(i) for i in keep_obs) or tuple(range(self.raw_dims[0]))
         if not all(0 <= i < self.raw_dims[0] for i in self.keep_obs):
             raise ValueError(f"keep_obs={keep_obs} must index {base!r}'s {self.raw_dims[0]} observation features")
-        self.dims = (len(self.keep_obs),) if len(self.bases) == 1 else self.raw_dims
+        # the features each base shows a task: keep_obs of the one base, or every one of each
+        self.kept = (self.keep_obs,) if len(self.bases) == 1 else tuple(tuple(range(d)) for d in self.raw_dims)
+        self.dims = tuple(len(kept) for kept in self.kept)
         self.split_bases = {"train": tuple(i for i, n in enumerate(self.base_names) if n not in held),
                             "test": tuple(i for i, n in enumerate(self.base_names) if n in held) or tuple(range(len(self.bases))),
                             "all": tuple(range(len(self.bases)))}
@@ -128,12 +130,10 @@ class Projected(TaskEnvironment):
 
     def sample_tasks(self, key: jax.Array, num_tasks: int, split: str = "train") -> ProjectedParams:
         low, high = SEED_RANGES[check_split(split)]
-        k_seed, k_env = jax.random.split(key)
         num_tasks = check_positive_int("num_tasks", num_tasks)
+        k_seed, k_env = jax.random.split(key)
         seeds = jax.random.randint(k_seed, (num_tasks,), low, high)
         choices = jnp.array(self.split_bases[split], jnp.int32)
-        if len(self.bases) == 1:  # one base: the draw of a single environment's family as it always was
-            return jax.vmap(self.task)(seeds)
         return jax.vmap(self.task)(seeds, choices[jax.random.randint(k_env, (num_tasks,), 0, len(choices))])
 
     def optimal_return(self, params) -> jax.Array:
@@ -145,13 +145,10 @@ class Projected(TaskEnvironment):
 
     def _observe(self, inner_obs: tuple, params) -> jax.Array:
         """The task's view of its own base's observation (every base's is given; the others are not seen)."""
-        if len(self.bases) == 1:
-            raw = jnp.ravel(inner_obs[0])[jnp.array(self.keep_obs)]
-        else:
-            width = max(self.dims)
-            raw = jnp.stack([jnp.pad(jnp.ravel(o).astype(jnp.float32), (0, width - d)) for o, d in zip(inner_obs, self.dims)])
-            raw = raw[params.env_index]
-        return (params.obs_matrix @ raw.astype(jnp.float32)).astype(jnp.float32)
+        width = max(self.dims)
+        raw = jnp.stack([jnp.pad(jnp.ravel(obs)[jnp.array(kept)].astype(jnp.float32), (0, width - len(kept)))
+                         for obs, kept in zip(inner_obs, self.kept)])[params.env_index]
+        return (params.obs_matrix @ raw).astype(jnp.float32)
 
     def reset_env(self, key, params: ProjectedParams):
         if self.same_start:

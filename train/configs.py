@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import envs
-from envs.base import accepted_keywords, check_positive_int
+from envs.base import accepted_keywords, check_positive_int, keyword_defaults
 from icrl.data import MIN_LHF_EPISODES
 from icrl.models.transformer import EMBEDDINGS, FEED_FORWARDS, POSITION_ENCODINGS
 from icrl.training import TrainConfig
@@ -225,15 +225,7 @@ def parse_env_args(env: str, items: tuple[str, ...]) -> dict:
     the keyword's default (bool: true/false; a tuple: comma-separated, its items as ints, floats or words). Raises
     ``ValueError`` in one line for an item without ``=``, a name the constructor does not take or one a common field
     sets (``size``: ``--size``), a repeated name, or a value of the wrong type."""
-    import inspect
-
-    cls = envs.REGISTRY[env]
-    defaults = {}
-    for klass in (cls.__mro__ if inspect.isclass(cls) else ()):
-        if "__init__" in vars(klass):
-            for p in inspect.signature(klass.__init__).parameters.values():
-                defaults.setdefault(p.name, p.default)
-    accepted = accepted_keywords(cls)
+    defaults = keyword_defaults(envs.REGISTRY[env])  # None: it takes any keyword, each value read as it looks
     out = {}
     for item in items:
         name, eq, text = str(item).partition("=")
@@ -242,11 +234,11 @@ def parse_env_args(env: str, items: tuple[str, ...]) -> dict:
             raise ValueError(f"env_args takes NAME=VALUE items, got {item!r}")
         if name in ENV_FIELDS:
             raise ValueError(f"env_args item {item!r}: {name} is a field of its own (--{name.replace('_', '-')})")
-        if accepted is not None and name not in accepted:
-            raise ValueError(f"env_args item {item!r}: environment {env!r} takes no {name!r}; it takes {sorted(accepted)}")
+        if defaults is not None and name not in defaults:
+            raise ValueError(f"env_args item {item!r}: environment {env!r} takes no {name!r}; it takes {sorted(defaults)}")
         if name in out:
             raise ValueError(f"env_args sets {name!r} twice: {items!r}")
-        out[name] = _read_value(name, text.strip(), defaults.get(name, inspect.Parameter.empty))
+        out[name] = _read_value(name, text.strip(), (defaults or {}).get(name))
     return out
 
 

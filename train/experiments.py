@@ -313,7 +313,7 @@ def saved_results(cfg: ExperimentConfig, name: str, suffix: str = "") -> dict | 
 def _finite_pool(env) -> bool:
     """Whether ``env``'s split is a finite pool of tasks, each evaluated (a grid world's goals), rather than a
     distribution to draw from (bandits, POPGym's episodes)."""
-    return not is_bandit(env) and hasattr(env, "task_pool")
+    return hasattr(env, "task_pool")
 
 
 def pool_sample_size(cfg: ExperimentConfig, env) -> int:

@@ -31,13 +31,14 @@ for _room, (_settings, _episodes) in BENCHMARK_ROOMS.items():
 # POPGym's memory tasks (docs/popgym.md), one episode per trial, discounted as popjaxrl does; every family gets the same
 # 3.3M environment steps (64 episodes per update), so S5 and the GRU compare at equal steps. S5 reaches 0.95 on
 # repeat-previous easy after 2.4M of them (one seed, train_steps 1000).
-POPGYM_STEPS = 64 * 51 * 1000
+POPGYM_BATCH = 64
+POPGYM_STEPS = POPGYM_BATCH * 51 * 1000
 POPGYM_HORIZONS = {"repeat-first": 51, "repeat-previous": 51, "autoencode": 103, "count-recall": 51, "higher-lower": 51,
                    "bandit": 200}
 POPGYM_PAPER = 15_000_000  # popjaxrl's steps
 for _family, _horizon in POPGYM_HORIZONS.items():
-    _popgym = dict(RL2, env=f"popgym-{_family}", level="easy", context_episodes=1, eval_episodes=1, batch_size=64, gamma=0.99,
-                   eval_tasks=1000, baselines=("random",), train_steps=POPGYM_STEPS // (64 * _horizon))
-    _paper = dict(PAPER_RL2, train_steps=POPGYM_PAPER // (64 * _horizon))
+    _popgym = dict(RL2, env=f"popgym-{_family}", level="easy", context_episodes=1, eval_episodes=1, batch_size=POPGYM_BATCH,
+                   gamma=0.99, eval_tasks=1000, baselines=("random",), train_steps=POPGYM_STEPS // (POPGYM_BATCH * _horizon))
+    _paper = dict(PAPER_RL2, train_steps=POPGYM_PAPER // (PAPER_RL2["batch_size"] * _horizon))
     register(f"popgym-{_family}-s5", f"POPGym's {_family} (easy): PPO with an S5 memory over each episode", _popgym, paper=_paper)
     register(f"popgym-{_family}-gru", f"popgym-{_family}-s5 with a GRU policy", dict(_popgym, backbone="gru"), paper=_paper)
