@@ -24,6 +24,7 @@ BACKBONES = {
                                             position_encoding="alibi", output_basis=2),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),
     "gru": lambda: make_model("gru", TOKEN_DIM, OUT, num_layers=2, width=32),
+    "mlp": lambda: make_model("mlp", TOKEN_DIM, OUT, num_layers=2, width=32),
 }
 
 
@@ -283,3 +284,15 @@ def test_windowed_recurrent_state_acts_on_its_last_restart_only():
     with pytest.raises(ValueError, match="deploy_window"):
         replace(config_for("darkroom9-ad"), deploy_window=10)  # a transformer slides its own window
     assert config_for("darkroom9-ad-s5").deploy_window == 10
+
+
+def test_mlp_output_sees_its_own_token_alone():
+    """The memoryless baseline: a change at step t moves output t and no other, in both faces."""
+    model = BACKBONES["mlp"]()
+    tokens, resets = _inputs(time=20)
+    params = model.init(jax.random.PRNGKey(1), tokens[:, :4], resets[:, :4])
+    base, changed = (jax.jit(model.apply)(params, x, resets) for x in (tokens, tokens.at[:, 7].add(3.0)))
+    moved = jnp.abs(changed - base).max(axis=(0, 2))
+    assert float(moved[7]) > 1e-4 and float(jnp.delete(moved, 7).max()) == 0
+    np.testing.assert_allclose(_stepwise(model, params, tokens, resets), base, atol=1e-6)
+    assert model.init_carry(2) == ()

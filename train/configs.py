@@ -25,14 +25,14 @@ from train import methods, presets
 from train.fields import GROUPS, TRAINED_GROUPS, setting as _field
 
 __all__ = ["GROUPS", "TRAINED_GROUPS", "ExperimentConfig", "EXPERIMENTS", "config_for", "config_from_dict", "replace"]
-BACKBONES = ("transformer", "s5", "gru")
+BACKBONES = ("transformer", "s5", "gru", "mlp")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     objective: str = _field("dpt", "data", "the method (train.methods): dpt | ad | rl2 …; its own settings are cfg.method")
     env: str = _field("bernoulli-bandit", "env", "environment name (envs.make)")
-    backbone: str = _field("transformer", "model", "transformer | s5 | gru")
+    backbone: str = _field("transformer", "model", "transformer | s5 | gru | mlp (memoryless: each step's token alone)")
     # environment
     num_arms: int = _field(5, "env", "bandits: arms")
     horizon: int = _field(100, "env", "steps per episode")
@@ -118,9 +118,9 @@ class ExperimentConfig:
             grids = ", ".join(n for n, c in envs.REGISTRY.items() if "split_seed" in (accepted_keywords(c) or ()))
             raise ValueError(f"split_seed splits a grid world's goals ({grids}); environment {self.env!r} has no "
                              f"fixed split, got split_seed={self.split_seed}")
-        if self.deploy_window and (self.deploy_window % 2 or self.backbone == "transformer"):
+        if self.deploy_window and (self.deploy_window % 2 or self.backbone not in ("s5", "gru")):
             raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a recurrent backbone (s5, gru); "
-                             f"a transformer with relative positions already slides a window of its training length")
+                             f"a transformer with relative positions already slides a window of its training length, and an mlp has no state")
         for name, allowed in (("backbone", BACKBONES), ("ffn", FEED_FORWARDS), ("position_encoding", POSITION_ENCODINGS),
                               ("embedding", EMBEDDINGS), ("scale", ("cpu", "paper")), ("eval_split", ("train", "test")), ("data_source", ("fixed", "stream"))):
             if getattr(self, name) not in allowed:
