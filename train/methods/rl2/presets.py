@@ -35,10 +35,25 @@ POPGYM_BATCH = 64
 POPGYM_STEPS = POPGYM_BATCH * 51 * 1000
 POPGYM_HORIZONS = {"repeat-first": 51, "repeat-previous": 51, "autoencode": 103, "count-recall": 51, "higher-lower": 51,
                    "bandit": 200}
-POPGYM_PAPER = 15_000_000  # popjaxrl's steps
+POPGYM_PAPER = 15_000_000  # popjaxrl's steps (its projected CartPole's too)
 for _family, _horizon in POPGYM_HORIZONS.items():
     _popgym = dict(RL2, env=f"popgym-{_family}", level="easy", context_episodes=1, eval_episodes=1, batch_size=POPGYM_BATCH,
                    gamma=0.99, eval_tasks=1000, baselines=("random",), train_steps=POPGYM_STEPS // (POPGYM_BATCH * _horizon))
     _paper = dict(PAPER_RL2, train_steps=POPGYM_PAPER // (PAPER_RL2["batch_size"] * _horizon))
     register(f"popgym-{_family}-s5", f"POPGym's {_family} (easy): PPO with an S5 memory over each episode", _popgym, paper=_paper)
     register(f"popgym-{_family}-gru", f"popgym-{_family}-s5 with a GRU policy", dict(_popgym, backbone="gru"), paper=_paper)
+    register(f"popgym-{_family}-mlp", f"popgym-{_family}-s5 with a memoryless policy (each step's token alone)",
+             dict(_popgym, backbone="mlp"), paper=_paper)
+
+# popjaxrl's randomly projected CartPole: the cart's and the pole's positions alone (no velocities) through a random
+# orthogonal map to 4 features, the two actions relabelled at random, 16 episodes of 200 steps from one start per trial
+PROJECTED_CARTPOLE = dict(RL2, env="projected", env_args=("base=CartPole-v1", "obs_size=4", "keep_obs=0,2"), horizon=200,
+                          context_episodes=16, eval_episodes=16, batch_size=64, train_steps=60, eval_tasks=256,
+                          baselines=("random",))
+PROJECTED_PAPER = dict(PAPER_RL2, train_steps=POPGYM_PAPER // (PAPER_RL2["batch_size"] * 16 * 200))
+register("cartpole-projected-rl2-s5", "meta-RL on randomly projected CartPole (positions only): PPO with an S5 memory "
+         "across 16 episodes of one projection", PROJECTED_CARTPOLE, paper=PROJECTED_PAPER)
+register("cartpole-projected-rl2-gru", "cartpole-projected-rl2-s5 with a GRU policy", dict(PROJECTED_CARTPOLE, backbone="gru"),
+         paper=PROJECTED_PAPER)
+register("cartpole-projected-rl2-mlp", "cartpole-projected-rl2-s5 with a memoryless policy (each step's token alone)",
+         dict(PROJECTED_CARTPOLE, backbone="mlp"), paper=PROJECTED_PAPER)
