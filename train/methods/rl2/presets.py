@@ -48,7 +48,7 @@ for _family, _horizon in POPGYM_HORIZONS.items():
 # popjaxrl's randomly projected CartPole: the cart's and the pole's positions alone (no velocities) through a random
 # orthogonal map to 4 features, the two actions relabelled at random, 16 episodes of 200 steps from one start per trial
 PROJECTED_CARTPOLE = dict(RL2, env="projected", env_args=("base=CartPole-v1", "obs_size=4", "keep_obs=0,2"), horizon=200,
-                          context_episodes=16, eval_episodes=16, batch_size=64, train_steps=60, eval_tasks=256,
+                          context_episodes=16, eval_episodes=16, batch_size=64, gamma=0.99, train_steps=60, eval_tasks=256,
                           baselines=("random",))
 PROJECTED_PAPER = dict(PAPER_RL2, train_steps=POPGYM_PAPER // (PAPER_RL2["batch_size"] * 16 * 200))
 register("cartpole-projected-rl2-s5", "meta-RL on randomly projected CartPole (positions only): PPO with an S5 memory "
