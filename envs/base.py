@@ -115,6 +115,9 @@ class TaskEnvironment(environment.Environment):
         """Draw ``num_tasks`` tasks from ``split``; leaves get a leading task axis."""
         raise NotImplementedError
 
+    #: Whether :meth:`optimal_return` is known; where it is not, evaluation reports returns without fractions of it.
+    knows_optimal_return: bool = True
+
     def optimal_return(self, params) -> jax.Array:
         """Optimal expected return of one episode of the task ``params``."""
         raise NotImplementedError

@@ -136,6 +136,10 @@ class Projected(TaskEnvironment):
         choices = jnp.array(self.split_bases[split], jnp.int32)
         return jax.vmap(self.task)(seeds, choices[jax.random.randint(k_env, (num_tasks,), 0, len(choices))])
 
+    @property
+    def knows_optimal_return(self) -> bool:
+        return all(name in MAX_RETURN_PER_STEP for name in self.base_names)
+
     def optimal_return(self, params) -> jax.Array:
         unknown = [name for name in self.base_names if name not in MAX_RETURN_PER_STEP]
         if unknown:

@@ -29,8 +29,9 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
     bandit = is_bandit(env)
     if not bandit and num_steps % env.horizon:
         raise ValueError(f"grid-world evaluation needs whole episodes: {num_steps} steps, horizon {env.horizon}")
-    per_task_optimal = None if bandit else np.asarray(jax.vmap(env.optimal_return)(tasks), np.float64)  # (num_tasks,)
-    optimal = None if bandit else float(np.mean(per_task_optimal))
+    known = not bandit and getattr(env, "knows_optimal_return", True)  # else returns alone (a projected Acrobot)
+    per_task_optimal = np.asarray(jax.vmap(env.optimal_return)(tasks), np.float64) if known else None  # (num_tasks,)
+    optimal = float(np.mean(per_task_optimal)) if known else None
     methods = {}
     for name, agent in agents.items():
         if isinstance(agent, str):
@@ -47,12 +48,14 @@ def evaluate_online(env, agents: dict[str, Any], tasks, key: jax.Array, num_step
         else:
             returns = np.asarray(episode_returns(h, env.horizon), np.float64)  # (num_tasks, episodes)
             mean, ci = mean_ci95(returns)
+            methods[name] = {"episode_return": np.asarray(mean).tolist(), "episode_return_ci95": np.asarray(ci).tolist()}
+            if not known:
+                continue
             # a task whose optimal return is 0 (a goal out of reach in the horizon) counts as met
             reachable = per_task_optimal[:, None] > 0
             fraction, fraction_ci = mean_ci95(np.where(reachable, returns / np.where(reachable, per_task_optimal[:, None], 1.0), 1.0))
-            methods[name] = {"episode_return": np.asarray(mean).tolist(), "episode_return_ci95": np.asarray(ci).tolist(),
-                             "optimal_return": optimal, "episode_fraction": np.asarray(fraction).tolist(),
-                             "episode_fraction_ci95": np.asarray(fraction_ci).tolist()}
+            methods[name].update({"optimal_return": optimal, "episode_fraction": np.asarray(fraction).tolist(),
+                                  "episode_fraction_ci95": np.asarray(fraction_ci).tolist()})
     out = {
         "schema": SCHEMA, "env": signature(env), "split": split, "num_tasks": num_tasks,
         "num_steps": num_steps, "seed": seed, "checkpoint": None, "methods": methods,

@@ -18,9 +18,9 @@ A results dict (and ``results.json``)::
           "episode_return_ci95": [float] * num_episodes,
           "optimal_return": float,             # mean optimal return of the tasks
           "episode_fraction": [float] * num_episodes,     # mean over tasks of return / the task's optimal return (1 where that is 0)
-          "episode_fraction_ci95": [float] * num_episodes}  # (absent from results made before it was recorded)
-      },
-      "optimal_return": float,                 # grid worlds
+          "episode_fraction_ci95": [float] * num_episodes}  # (absent from results made before it was recorded;
+      },                                                  #  these three absent where the optimum is unknown)
+      "optimal_return": float,                 # grid worlds whose optimum is known
       "offline": {NAME: {"suboptimality": float, "suboptimality_ci95": float}}  # bandits, optional
     }
 
@@ -155,7 +155,9 @@ def format_table(results: dict) -> str:
         for name, m in results.get("offline", {}).items():
             lines.append(f"  offline {name:<16}suboptimality {m['suboptimality']:.4f} ± {m['suboptimality_ci95']:.4f}")
     else:
-        lines = [f"return per episode on {results['num_tasks']} {_tasks(results)} (optimal {results['optimal_return']:.2f})"]
+        optimal = results.get("optimal_return")
+        lines = [f"return per episode on {results['num_tasks']} {_tasks(results)}"
+                 + (f" (optimal {optimal:.2f})" if optimal is not None else " (optimal unknown)")]
         lines += [
             f"  {name:<{width}}first {r['first_return']:7.2f}   last {r['last_return']:7.2f}   ({r['num_episodes']} episodes)"
             for name, r in rows.items()

@@ -135,3 +135,20 @@ def test_several_environments_make_one_family_and_a_held_out_one_is_drawn_by_the
         envs.make("projected", base="CartPole-v1,Acrobot-v1", held_out="CartPole-v1,Acrobot-v1")
     with pytest.raises(ValueError, match="keep_obs selects features of one environment"):
         envs.make("projected", base="CartPole-v1,Acrobot-v1", keep_obs=(0,))
+
+
+def test_a_family_whose_optimum_is_unknown_reports_returns_alone():
+    """Acrobot's best return is not known: evaluation gives each episode's return, no fraction of an optimum, and
+    says so; CartPole's is known (one per step), so its family keeps the fractions."""
+    from icrl.evaluate import evaluate_online
+    from icrl.results import format_table
+
+    key = jax.random.PRNGKey(0)
+    for base, known in (("CartPole-v1,Acrobot-v1", False), ("CartPole-v1", True)):
+        env, _ = envs.make("projected", base=base, obs_size=6, horizon=20)
+        assert env.knows_optimal_return is known
+        results = evaluate_online(env, {"random": "random"}, env.sample_tasks(key, 8, "test"), key, 2 * env.horizon)
+        random = results["methods"]["random"]
+        assert len(random["episode_return"]) == 2
+        assert ("episode_fraction" in random) is known and ("optimal_return" in results) is known
+        assert ("optimal unknown" in format_table(results)) is not known
