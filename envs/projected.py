@@ -137,13 +137,17 @@ class Projected(TaskEnvironment):
         return jax.vmap(self.task)(seeds, choices[jax.random.randint(k_env, (num_tasks,), 0, len(choices))])
 
     @property
+    def unknown_optima(self) -> list[str]:
+        """The bases whose best return is not known here."""
+        return [name for name in self.base_names if name not in MAX_RETURN_PER_STEP]
+
+    @property
     def knows_optimal_return(self) -> bool:
-        return all(name in MAX_RETURN_PER_STEP for name in self.base_names)
+        return not self.unknown_optima
 
     def optimal_return(self, params) -> jax.Array:
-        unknown = [name for name in self.base_names if name not in MAX_RETURN_PER_STEP]
-        if unknown:
-            raise NotImplementedError(f"the best return of {unknown} is not known here")
+        if self.unknown_optima:
+            raise NotImplementedError(f"the best return of {self.unknown_optima} is not known here")
         per_step = jnp.array([MAX_RETURN_PER_STEP[name] for name in self.base_names], jnp.float32)
         return per_step[params.env_index] * self.horizon
 

@@ -19,13 +19,14 @@ from typing import Any
 import envs
 from envs.base import accepted_keywords, check_positive_int, keyword_defaults
 from icrl.data import MIN_LHF_EPISODES
+from icrl.models import BACKBONES as MODEL_BACKBONES
 from icrl.models.transformer import EMBEDDINGS, FEED_FORWARDS, POSITION_ENCODINGS
 from icrl.training import TrainConfig
 from train import methods, presets
 from train.fields import GROUPS, TRAINED_GROUPS, setting as _field
 
 __all__ = ["GROUPS", "TRAINED_GROUPS", "ExperimentConfig", "EXPERIMENTS", "config_for", "config_from_dict", "replace"]
-BACKBONES = ("transformer", "s5", "gru", "mlp")
+BACKBONES = tuple(MODEL_BACKBONES)  # the backbones icrl.models builds
 
 
 @dataclass(frozen=True)
