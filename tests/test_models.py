@@ -256,16 +256,20 @@ def test_attention_in_blocks_of_queries_equals_whole(monkeypatch, encoding):
     assert "f32[2,2,8,8]" in blocked and "f32[2,2,8,16]" in blocked and "f32[2,2,5,45]" in blocked  # keys up to each block's end
 
 
-def test_windowed_recurrent_state_acts_on_its_last_restart_only():
-    """A model agent with state_window=4 steps, after 9 steps: its older state restarted at step 6
-    (restarts of the second state at 2, 6, …), so the next logits equal the model run from scratch
-    over steps 6-8 and the current observation, the first token without a previous transition."""
+@pytest.mark.parametrize("backbone", ["s5", "transformer"])
+def test_windowed_context_acts_on_its_last_restart_only(backbone):
+    """A model agent with state_window=4 steps, after 9 steps: its older context (recurrent state or
+    key-value cache) restarted at step 6 (restarts of the second at 2, 6, …), so the next logits
+    equal the model run from scratch over steps 6-8 and the current observation, the first token
+    without a previous transition."""
     from icrl.agents.model import ModelAgent
     from icrl.rollout import rollout_task
 
     env, _ = envs.make("darkroom", size=5, horizon=10)
     spec = TokenSpec.for_env(env)
-    model = S5(spec.token_dim, spec.num_actions, num_layers=2, width=16, state_size=8)
+    model = (S5(spec.token_dim, spec.num_actions, num_layers=2, width=16, state_size=8) if backbone == "s5" else
+             Transformer(spec.token_dim, spec.num_actions, max_len=6, num_layers=2, num_heads=2, width=16,
+                         position_encoding="rotary"))
     params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
     agent = ModelAgent(params, model, spec, state_window=4)
     task = jax.tree.map(lambda x: x[0], env.sample_tasks(jax.random.PRNGKey(1), 1))
@@ -282,8 +286,25 @@ def test_windowed_recurrent_state_acts_on_its_last_restart_only():
     from train.configs import config_for, replace
 
     with pytest.raises(ValueError, match="deploy_window"):
-        replace(config_for("darkroom9-ad"), deploy_window=10)  # a transformer slides its own window
+        replace(config_for("darkroom9-ad"), backbone="mlp", deploy_window=10)  # one step has no window
     assert config_for("darkroom9-ad-s5").deploy_window == 10
+
+
+def test_window_longer_than_learned_positions_is_refused():
+    """A transformer with learned positions takes a window of at most max_len steps, and with one
+    runs past max_len (each window starts at position 0)."""
+    from icrl.agents.model import ModelAgent
+
+    env, _ = envs.make("darkroom", size=5, horizon=10)
+    spec = TokenSpec.for_env(env)
+    model = Transformer(spec.token_dim, spec.num_actions, max_len=6, num_layers=1, num_heads=2, width=16,
+                        position_encoding="learned")
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 2, spec.token_dim)))
+    with pytest.raises(ValueError, match="state_window=8 steps is longer than the model's context"):
+        ModelAgent(params, model, spec, state_window=8).check_num_steps(20)
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        ModelAgent(params, model, spec).check_num_steps(20)
+    ModelAgent(params, model, spec, state_window=6).check_num_steps(20)
 
 
 def test_mlp_output_sees_its_own_token_alone():

@@ -79,8 +79,9 @@ class ExperimentConfig:
     eval_split: str = _field("test", "eval", "test (held-out tasks) | train (training-split tasks: to choose settings on)")
     eval_episodes: int = _field(1, "eval", "episodes per task, in one context")
     deploy_context: tuple[str, ...] = _field(("step",), "eval", "how the model's context grows while it acts: step (every step) and/or episode (earlier episodes only, held fixed during an episode)")
-    deploy_window: int = _field(0, "eval", "recurrent backbones: act from a state that has seen between N/2 and N episodes (two states "
-                                "take in every step, restarted in turn every N episodes; N even; 0: one state over everything)")
+    deploy_window: int = _field(0, "eval", "act from a context that has seen between N/2 and N whole episodes (two contexts take in "
+                                "every step, restarted in turn every N episodes; N even; 0: one context over everything, a "
+                                "transformer's sliding its window of the training length)")
     baselines: tuple[str, ...] = _field(("random", "ucb", "thompson"), "eval", "agents evaluated beside the model")
     eval_horizon: int = _field(0, "eval", "out of distribution: another horizon (0: the training one)")
     eval_mean_range: tuple[float, ...] = _field((), "eval", "out of distribution: bandit arm means from [low, high]")
@@ -119,9 +120,9 @@ class ExperimentConfig:
             grids = ", ".join(n for n, c in envs.REGISTRY.items() if "split_seed" in (accepted_keywords(c) or ()))
             raise ValueError(f"split_seed splits a grid world's goals ({grids}); environment {self.env!r} has no "
                              f"fixed split, got split_seed={self.split_seed}")
-        if self.deploy_window and (self.deploy_window % 2 or self.backbone not in ("s5", "gru")):
-            raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a recurrent backbone (s5, gru); "
-                             f"a transformer with relative positions already slides a window of its training length, and an mlp has no state")
+        if self.deploy_window and (self.deploy_window % 2 or self.backbone == "mlp"):
+            raise ValueError(f"deploy_window={self.deploy_window} needs an even number of episodes and a backbone with a context "
+                             f"(transformer, s5, gru); an mlp sees one step")
         for name, allowed in (("backbone", BACKBONES), ("ffn", FEED_FORWARDS), ("position_encoding", POSITION_ENCODINGS),
                               ("embedding", EMBEDDINGS), ("scale", ("cpu", "paper")), ("eval_split", ("train", "test")), ("data_source", ("fixed", "stream"))):
             if getattr(self, name) not in allowed:

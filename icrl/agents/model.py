@@ -49,12 +49,13 @@ class ModelAgent:
     slide a window of ``max_len`` steps instead). A finished run's model is read
     back as an agent by :func:`icrl.runs.load_agent`.
 
-    ``state_window=W`` (steps, even; recurrent backbones, whose state otherwise spans every
-    step): the agent keeps two states that take in every step, one restarted at steps
-    ``0, W, 2W, …`` and the other at ``W/2, 3W/2, …``, and acts from the older, so after the
-    first ``W`` steps it acts on between the last ``W/2`` and ``W`` steps, as a transformer's
-    sliding window bounds what it attends to. A restarted state's first token has no previous
-    transition, as a training window's first token.
+    ``state_window=W`` (steps, even): the agent keeps two contexts (recurrent states or key-value
+    caches) that take in every step, one restarted at steps ``0, W, 2W, …`` and the other at
+    ``W/2, 3W/2, …``, and acts from the older, so after the first ``W`` steps it acts on between
+    the last ``W/2`` and ``W`` steps. A recurrent state otherwise spans every step; a transformer
+    otherwise slides a window whose first step falls anywhere in an episode, where a window of
+    whole episodes (``W`` a multiple of the horizon) starts as its training contexts start. A
+    restarted context's first token has no previous transition, as a training window's first token.
     """
 
     params: Any
@@ -78,7 +79,10 @@ class ModelAgent:
 
     def check_num_steps(self, num_steps: int) -> None:
         limit = getattr(self.model, "context_limit", None)
-        if limit is not None and num_steps > limit:
+        if limit is not None and self.state_window > limit:
+            raise ValueError(f"state_window={self.state_window} steps is longer than the model's context (max_len={limit}, "
+                             f"learned positions); take a window of at most {limit} steps")
+        if limit is not None and num_steps > limit and not self.state_window:
             raise ValueError(
                 f"a rollout of {num_steps} steps is longer than the model's context (max_len={limit}, learned "
                 f"positions); evaluate with at most {limit} steps, or train a model with relative positions "
