@@ -1,16 +1,17 @@
-"""Candidate settings of the main job (bandit-dpt): training-split regret against training wall time.
+"""Candidate settings of the main job (bandit-dpt) and of linear-bandit-dpt: training-split regret against
+training wall time.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python benchmarks/main_job.py \
-        [--candidates NAME ...] [--eval-tasks 1000] [--chunk 25] [--seeds 0 1 2]
+        [--preset bandit-dpt] [--candidates NAME ...] [--eval-tasks 1000] [--chunk 25] [--seeds 0 1 2]
 
-Every candidate is bandit-dpt with some settings changed (:data:`CANDIDATES`). All are
+Every candidate is the preset with some settings changed (:data:`CANDIDATES`, :data:`LINEAR`). All are
 trained in one process, in turns of ``--chunk`` steps (a candidate of fewer steps takes
 proportionally shorter turns, so all finish together), so that load on a shared machine
 falls on each alike; each candidate's own training seconds are summed, compilation
 excluded (it is timed on its own and printed beside). Each is then evaluated on
-``--eval-tasks`` tasks of the **training** split, with Thompson sampling on the same
-tasks and keys: the settings of the main job are chosen on this table, never on held-out
-tasks. ``num_devices`` of a candidate needs that many host devices (the ``XLA_FLAGS`` above).
+``--eval-tasks`` tasks of the **training** split, with Thompson sampling (linear Thompson
+sampling on linear bandits) on the same tasks and keys: the presets' settings are chosen on
+this table, never on held-out tasks. ``num_devices`` of a candidate needs that many host devices (the ``XLA_FLAGS`` above).
 """
 
 from __future__ import annotations
@@ -60,23 +61,40 @@ CANDIDATES = {
     "s1500-l2": dict(_BEFORE, train_steps=1500, num_layers=2),
     "s1200": dict(_BEFORE, train_steps=1200),
 }
+#: linear-bandit-dpt's candidates, all streamed (trained here without a dataset): its settings before this table (800 steps
+#: of 3 layers, linear token embedding, ALiBi, one piece, learning rate 1e-3) and the main job's recipe (2 layers behind an
+#: MLP embedding, rotary positions, 4 microbatches, learning rate 2e-3)
+_RECIPE = dict(data_source="stream", num_layers=2, embedding="mlp", position_encoding="rotary", microbatches=4, learning_rate=2e-3)
+LINEAR = {
+    "before-streamed": dict(data_source="stream"),
+    "recipe-s1500": dict(_RECIPE, train_steps=1500),
+    "recipe-s2400": dict(_RECIPE, train_steps=2400),
+}
+#: per preset: its candidates and the classic algorithm its regret is read against
+PRESETS = {"bandit-dpt": (CANDIDATES, "thompson"), "linear-bandit-dpt": (LINEAR, "lin-thompson")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--preset", default="bandit-dpt", choices=list(PRESETS))
+    parser.add_argument("--candidates", nargs="+", default=None, metavar="NAME", help="default: every candidate of the preset")
     parser.add_argument("--eval-tasks", type=int, default=1000)
     parser.add_argument("--chunk", type=int, default=25, help="steps of the longest candidate per turn")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, one after another")
     args = parser.parse_args()
+    table, _ = PRESETS[args.preset]
+    args.candidates = args.candidates or list(table)
+    unknown = [c for c in args.candidates if c not in table]
+    if unknown:
+        parser.error(f"unknown candidates {unknown} of {args.preset}; valid: {list(table)}")
     for seed in args.seeds:
         compare(args, seed)
 
 
 def compare(args, seed: int) -> None:
-    runs = {}
+    runs, (table, yardstick) = {}, PRESETS[args.preset]
     for name in args.candidates:
-        cfg = config_for("bandit-dpt", seed=seed, eval_split="train", eval_tasks=args.eval_tasks, **CANDIDATES[name])
+        cfg = config_for(args.preset, seed=seed, eval_split="train", eval_tasks=args.eval_tasks, **table[name])
         setup = build(cfg)
         trainer = Trainer(setup.model, setup.objective, cfg.train)
         t0 = time.perf_counter()
@@ -105,19 +123,19 @@ def compare(args, seed: int) -> None:
     for name, r in runs.items():
         if r["trainer"].first_nonfinite_step() is not None:
             raise SystemExit(f"{name}: non-finite loss at step {r['trainer'].first_nonfinite_step()}")
-        cfg = replace(r["cfg"], baselines=("thompson",))
+        cfg = replace(r["cfg"], baselines=(yardstick,))
         results = evaluate(cfg, r["setup"].eval_env, r["setup"].model, r["setup"].spec, jax.device_get(r["state"].params))
         regret = {m: v["cumulative_regret"][-1] for m, v in results["methods"].items()}
-        model = next(m for m in regret if m != "thompson")
-        rows.append((name, cfg.train.train_steps, r["seconds"], r["compile_s"], regret[model], regret["thompson"]))
+        model = next(m for m in regret if m != yardstick)
+        rows.append((name, cfg.train.train_steps, r["seconds"], r["compile_s"], regret[model], regret[yardstick]))
         if name == args.candidates[0]:
             print(format_table(results))
-    print(f"\nbandit-dpt candidates, seed {seed}, {jax.device_count()} host device(s); training split, "
+    print(f"\n{args.preset} candidates, seed {seed}, {jax.device_count()} host device(s); training split, "
           f"{args.eval_tasks} tasks; training seconds measured in turns (compilation apart)")
-    print(f"{'candidate':<20} {'steps':>6} {'train s':>8} {'ms/step':>8} {'compile s':>9} {'regret':>7} {'thompson':>8} {'ratio':>6}")
+    print(f"{'candidate':<20} {'steps':>6} {'train s':>8} {'ms/step':>8} {'compile s':>9} {'regret':>7} {yardstick:>12} {'ratio':>6}")
     for name, steps, seconds, compile_s, regret, thompson in rows:
         print(f"{name:<20} {steps:>6} {seconds:>8.1f} {1000 * seconds / steps:>8.1f} {compile_s:>9.1f} {regret:>7.2f} "
-              f"{thompson:>8.2f} {regret / thompson:>6.3f}")
+              f"{thompson:>12.2f} {regret / thompson:>6.3f}")
     base = rows[0][2]
     print("time relative to the first: " + ", ".join(f"{n} {s / base:.2f}" for n, _, s, *_ in rows))
 

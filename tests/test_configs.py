@@ -162,6 +162,9 @@ def test_learned_positions_refuse_evaluation_past_training_length():
     with pytest.raises(ValueError, match=r"exceeds the transformer's learned positions \(max_len=196"):
         build(replace(cfg, position_encoding="learned"))
     build(replace(cfg, position_encoding="learned", eval_episodes=4))  # within the training length: fine
+    build(replace(cfg, position_encoding="learned", deploy_window=4))  # windows of 4 episodes: 196 steps, each from position 0
+    with pytest.raises(ValueError, match=r"deploy_window=6 episodes \(294 steps\) exceeds the transformer's learned positions"):
+        build(replace(cfg, position_encoding="learned", deploy_window=6))
 
 
 def test_split_seed_makes_another_fold_of_a_grid_worlds_goals_and_is_refused_elsewhere():

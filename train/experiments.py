@@ -135,10 +135,15 @@ def build(cfg: ExperimentConfig) -> Setup:
     model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
-    if limit is not None and eval_steps > limit:
+    window = cfg.deploy_window * (cfg.eval_horizon or cfg.horizon)
+    if limit is not None and window > limit:
+        raise ValueError(f"deploy_window={cfg.deploy_window} episodes ({window} steps) exceeds the transformer's learned positions "
+                         f"(max_len={limit}, the training length); take at most {limit // (cfg.eval_horizon or cfg.horizon)} episodes")
+    if limit is not None and eval_steps > limit and not window:
         raise ValueError(
             f"evaluating {eval_steps} steps in context exceeds the transformer's learned positions (max_len={limit}, "
-            f"the training length); use relative positions (alibi or rotary: a sliding window), the s5 backbone or a shorter evaluation"
+            f"the training length); use relative positions (alibi or rotary: a sliding window), windows of whole episodes "
+            f"(deploy_window), the s5 backbone or a shorter evaluation"
         )
     if eval_steps > seq_len:
         print(f"note: evaluating {eval_steps} steps in context, trained on sequences of {seq_len}: the model keeps "

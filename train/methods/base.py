@@ -68,6 +68,9 @@ class Method:
 
     def deployed_memory(self, cfg, seq_len: int) -> str:
         """What the deployed model keeps of a rollout longer than its training sequences."""
+        if cfg.deploy_window:
+            return (f"windows of whole episodes: two contexts restarted in turn every {cfg.deploy_window} episodes, the "
+                    f"older acting on between {cfg.deploy_window // 2} and {cfg.deploy_window} episodes")
         return f"a sliding window of the last {seq_len} steps" if cfg.backbone == "transformer" else "its recurrent state"
 
     def model_label(self, cfg) -> str:
