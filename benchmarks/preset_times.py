@@ -77,7 +77,7 @@ def main() -> None:
         trainer, data, data_seconds[preset] = trainer_and_data(cfg, build(cfg), args.dataset_tasks)
         runs[preset] = (trainer, data)
     seconds = interleaved_step_seconds(runs, args.rounds, steps=2 if any(c.objective == "rl2" for c in cfgs.values()) else 5)
-    print(f"\n| preset | step (ms) | steps | training (min) | data (min) |\n| --- | --- | --- | --- | --- |")
+    print("\n| preset | step (ms) | steps | training (min) | data (min) |\n| --- | --- | --- | --- | --- |")
     over = []
     for preset in presets:
         minutes = seconds[preset] * cfgs[preset].train.train_steps / 60
