@@ -25,8 +25,8 @@ register("darkroom-ad-qlearning", "AD of optimistic Q-learning's histories on Da
 # In 4 microbatches as darkroom-ad: its step 41 ms against 62 in one piece (51 at 2, 43 at 8; interleaved, idle:
 # benchmarks/microbatches.py).
 # Deployed on a state of between half and all of its training window (deploy_window), chosen on training-split goals
-# (benchmarks/deploy_window.py): mean over episodes 11-40 0.98 / 0.81 (seeds 0 / 1) with one state over all 40 episodes,
-# 1.00 / 1.00 windowed.
+# (benchmarks/deploy_window.py): mean over episodes 5-40 0.98 / 0.83 / 0.93 (seeds 0-2) with one state over all 40 episodes,
+# 1.00 / 1.00 / 1.00 windowed.
 register("darkroom-ad-s5", "darkroom-ad with the S5 backbone, deployed on a state of 2 to 4 episodes",
          dict(ROOM_AD, backbone="s5", train_steps=4500, microbatches=CPU_MICROBATCHES, deploy_window=4),
          paper=dict(PAPER_ROOM, num_train_tasks=20_000, microbatches=1))
