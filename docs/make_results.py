@@ -77,10 +77,10 @@ NOTES = {
     "darkroom-ad-qlearning": "The AD paper's kind of source, an RL algorithm learning from scratch: optimistic "
     "Q-learning, windows of four episodes taken every fourth episode of its histories. It climbs on training goals "
     "and generalises less to held-out ones, which it never saw as goals.",
-    "darkroom-ad-s5": "As darkroom-ad with the S5 backbone, deployed on a bounded state (`--deploy-window 4`: two S5 "
+    "darkroom-ad-s5": "As darkroom-ad with the S5 backbone, deployed on a bounded state (its deployment window: two S5 "
                       "states take in every step, restarted in turn every four episodes, the older acting). With one state "
-                      "over all 40 episodes, ten times its training length, one seed's return fell over the episodes in "
-                      "context, on training-split goals too; the window was chosen there (benchmarks/deploy_window.py).",
+                      "over every episode in context, ten times its training length, one seed's return fell over the "
+                      "episodes, on training-split goals too; the window was chosen there (benchmarks/deploy_window.py).",
     "bandit-rl2-s5": "Meta-RL, no dataset: PPO on trials of one task, the S5 state reset between tasks only. "
     "Undiscounted (regret is an undiscounted sum), chosen after a discounted run had been seen on held-out "
     "tasks; the step count is what fits in ten minutes on two idle cores.",
