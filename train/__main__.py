@@ -156,8 +156,9 @@ def _evaluate(rest: list[str]) -> None:
     parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per task, in one context (default: the run's)")
     parser.add_argument("--eval-horizon", type=int, default=None, help="out of distribution: another horizon (default: the run's)")
     parser.add_argument("--baselines", nargs="*", default=None, help="agents evaluated beside the model (default: the run's)")
-    parser.add_argument("--deploy-window", type=int, default=None, help="recurrent backbones: act from a state that has seen "
-                        "between N/2 and N episodes (default: the run's)")
+    parser.add_argument("--deploy-window", type=int, default=None, help="act on windows of whole episodes: a context (key-value "
+                        "cache or recurrent state) that has seen between N/2 and N episodes; 0: one context over everything "
+                        "(default: the run's)")
     from train import methods
 
     for method in methods.METHODS.values():  # deployment settings of a method (its runs alone accept them)
