@@ -133,9 +133,9 @@ def compare(args, seed: int) -> None:
     print(f"\n{args.preset} candidates, seed {seed}, {jax.device_count()} host device(s); training split, "
           f"{args.eval_tasks} tasks; training seconds measured in turns (compilation apart)")
     print(f"{'candidate':<20} {'steps':>6} {'train s':>8} {'ms/step':>8} {'compile s':>9} {'regret':>7} {yardstick:>12} {'ratio':>6}")
-    for name, steps, seconds, compile_s, regret, thompson in rows:
+    for name, steps, seconds, compile_s, regret, classic in rows:
         print(f"{name:<20} {steps:>6} {seconds:>8.1f} {1000 * seconds / steps:>8.1f} {compile_s:>9.1f} {regret:>7.2f} "
-              f"{thompson:>12.2f} {regret / thompson:>6.3f}")
+              f"{classic:>12.2f} {regret / classic:>6.3f}")
     base = rows[0][2]
     print("time relative to the first: " + ", ".join(f"{n} {s / base:.2f}" for n, _, s, *_ in rows))
 

@@ -80,8 +80,8 @@ class ExperimentConfig:
     eval_episodes: int = _field(1, "eval", "episodes per task, in one context")
     deploy_context: tuple[str, ...] = _field(("step",), "eval", "how the model's context grows while it acts: step (every step) and/or episode (earlier episodes only, held fixed during an episode)")
     deploy_window: int = _field(0, "eval", "act from a context that has seen between N/2 and N whole episodes (two contexts take in "
-                                "every step, restarted in turn every N episodes; N even; 0: one context over everything, a "
-                                "transformer's sliding its window of the training length)")
+                                "every step, restarted in turn every N episodes; N even; 0: one context over everything, where a "
+                                "transformer slides a window of its training length)")
     baselines: tuple[str, ...] = _field(("random", "ucb", "thompson"), "eval", "agents evaluated beside the model")
     eval_horizon: int = _field(0, "eval", "out of distribution: another horizon (0: the training one)")
     eval_mean_range: tuple[float, ...] = _field((), "eval", "out of distribution: bandit arm means from [low, high]")

@@ -135,10 +135,10 @@ def build(cfg: ExperimentConfig) -> Setup:
     model_kwargs.update(method.model_settings(cfg, objective))
     model = make_model(cfg.backbone, spec.token_dim, getattr(objective, "num_outputs", env.num_actions), **model_kwargs)
     limit = getattr(model, "context_limit", None)
-    window = cfg.deploy_window * (cfg.eval_horizon or cfg.horizon)
+    window = cfg.deploy_window * eval_env.horizon
     if limit is not None and window > limit:
         raise ValueError(f"deploy_window={cfg.deploy_window} episodes ({window} steps) exceeds the transformer's learned positions "
-                         f"(max_len={limit}, the training length); take at most {limit // (cfg.eval_horizon or cfg.horizon)} episodes")
+                         f"(max_len={limit}, the training length); take at most {limit // eval_env.horizon} episodes")
     if limit is not None and eval_steps > limit and not window:
         raise ValueError(
             f"evaluating {eval_steps} steps in context exceeds the transformer's learned positions (max_len={limit}, "
