@@ -4,7 +4,11 @@ Diagonal complex state, HiPPO-N initialisation, zero-order-hold discretisation
 with learned per-state step sizes, conjugate-symmetric parameters (half the
 state is stored, the output takes twice the real part). Training runs
 ``jax.lax.associative_scan``; its operator also carries a reset flag, so one
-parallel scan restarts the state wherever ``reset`` is set.
+parallel scan restarts the state wherever ``reset`` is set. ``scan="sequential"``
+runs the same recurrence one step at a time (``jax.lax.scan``): the same function to
+float rounding, and on CPU the faster inside a program each device runs alone
+(meta-RL's update, :mod:`icrl.metarl`), where the associative scan's passes over the
+whole sequence cost more than its depth saves (``benchmarks/metarl.py --popjaxrl``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ def hippo_normal_eigs(state_size: int) -> tuple[np.ndarray, np.ndarray]:
     return -0.5 + 1j * omega[keep], vecs[:, keep]
 
 
+#: How an S5 layer runs its recurrence over a sequence (``S5(scan=...)``).
+SCANS = ("associative", "sequential")
+
+
 def reset_scan_operator(earlier, later):
     """Compose two affine state maps ``x -> a·x + b``, dropping ``earlier`` where ``later`` resets."""
     a_i, b_i, r_i = earlier
@@ -47,8 +55,11 @@ class S5SSM(nn.Module):
     state_size: int
     dt_min: float = 1e-3
     dt_max: float = 1e-1
+    scan: str = "associative"
 
     def setup(self):
+        if self.scan not in SCANS:
+            raise ValueError(f"scan must be one of {SCANS}, got {self.scan!r}")
         if self.state_size % 2:
             raise ValueError(f"state_size must be even (conjugate pairs), got {self.state_size}")
         eigs, vecs = hippo_normal_eigs(self.state_size)
@@ -92,6 +103,15 @@ class S5SSM(nn.Module):
         """``u: (batch, time, width)``, ``resets: (batch, time)``."""
         lam_bar, b_bar = self.discretized()
         bu = self._input(b_bar, u)
+        if self.scan == "sequential":
+            def one_step(state, step):
+                bu_t, reset_t = step
+                state = jnp.where(reset_t[:, None], 0.0, lam_bar * state) + bu_t
+                return state, state
+
+            steps = (jnp.moveaxis(bu, 1, 0), jnp.moveaxis(resets, 1, 0))
+            _, states = jax.lax.scan(one_step, jnp.zeros_like(bu[:, 0]), steps)
+            return self._output(jnp.moveaxis(states, 0, 1), u)
         a = jnp.broadcast_to(lam_bar, bu.shape)
         r = jnp.broadcast_to(resets[..., None], bu.shape)
         _, states, _ = jax.lax.associative_scan(reset_scan_operator, (a, bu, r), axis=1)
@@ -109,10 +129,11 @@ class S5Block(nn.Module):
     width: int
     state_size: int
     dropout: float
+    scan: str = "associative"
 
     def setup(self):
         self.norm = nn.LayerNorm()
-        self.ssm = S5SSM(self.width, self.state_size)
+        self.ssm = S5SSM(self.width, self.state_size, scan=self.scan)
         self.gate = nn.Dense(self.width)
         self.drop = nn.Dropout(self.dropout)
 
@@ -139,11 +160,12 @@ class S5(nn.Module):
     width: int = 64
     state_size: int = 64
     dropout: float = 0.0
+    scan: str = "associative"  # or "sequential" (see the module's docstring); the same function, another speed
 
     def setup(self):
         # a random bias, as the transformer's: a token of zeros must not embed to the zero vector (LayerNorm of it)
         self.embed = nn.Dense(self.width, bias_init=nn.initializers.normal(0.02))
-        self.blocks = [S5Block(self.width, self.state_size, self.dropout) for _ in range(self.num_layers)]
+        self.blocks = [S5Block(self.width, self.state_size, self.dropout, self.scan) for _ in range(self.num_layers)]
         self.ln_out = nn.LayerNorm()
         self.head = nn.Dense(self.num_outputs)
 
