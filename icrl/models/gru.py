@@ -1,30 +1,79 @@
 """A GRU stack with the shared model interface: the recurrent baseline for S5.
 
-Both faces run the same cell: the parallel face scans it over time
-(``flax.linen.scan``), the step face applies it once. A reset zeroes the cell's
-state before it takes the step's input, as S5's reset does.
+The cell is flax's ``nn.GRUCell`` (its equations, initialisers and parameter names, so
+checkpoints of either load in the other), computed as a recurrent network is fastest: the
+input maps of every step at once, as one matrix product over the whole sequence, and only
+the state's three maps, fused into one product, step by step (``jax.lax.scan``). The step
+face runs the same step once. A reset zeroes the cell's state before it takes the step's
+input, as S5's reset does.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from icrl.models.base import check_sequence, check_step
 
 
-class _ResetGRUCell(nn.Module):
+class _Map(nn.Module):
+    """One of the cell's maps as ``nn.Dense`` stores it (a kernel, and a bias where it has one), read, not applied."""
+
+    features: int
+    kernel_init: Callable
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, in_features: int):
+        kernel = self.param("kernel", self.kernel_init, (in_features, self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,)) if self.use_bias else None
+        return kernel, bias
+
+
+class _CellWeights(nn.Module):
+    """``nn.GRUCell``'s parameters under its names: input maps ``ir``, ``iz``, ``in`` (lecun normal, biased) and
+    state maps ``hr``, ``hz`` (orthogonal, no bias) and ``hn`` (orthogonal, biased)."""
+
     width: int
 
     @nn.compact
-    def __call__(self, state, inputs):
-        x, reset = inputs
-        state = jnp.where(reset[:, None], 0.0, state)
-        state, y = nn.GRUCell(self.width, name="cell")(state, x)
-        return state, y
+    def __call__(self):
+        lecun, orthogonal = nn.initializers.lecun_normal(), nn.initializers.orthogonal()
+        ins = [_Map(self.width, lecun, name=n)(self.width) for n in ("ir", "iz", "in")]
+        states = [_Map(self.width, orthogonal, use_bias=n == "hn", name=n)(self.width) for n in ("hr", "hz", "hn")]
+        w_in = jnp.concatenate([k for k, _ in ins], axis=1)
+        b_in = jnp.concatenate([b for _, b in ins])
+        w_state = jnp.concatenate([k for k, _ in states], axis=1)
+        return w_in, b_in, w_state, states[2][1]
 
 
-_ScannedCell = nn.scan(_ResetGRUCell, variable_broadcast="params", split_rngs={"params": False}, in_axes=1, out_axes=1)
+class _Recurrence(nn.Module):
+    width: int
+
+    def setup(self):
+        self.cell = _CellWeights(self.width)
+
+    def __call__(self, state, x, resets):
+        """``state: (batch, width)``, ``x: (batch, time, width)``, ``resets: (batch, time)`` -> ``(last state, outputs)``."""
+        w_in, b_in, w_state, b_n = self.cell()
+        inputs = x @ w_in + b_in  # every step's input maps at once
+        width = self.width
+
+        def one_step(h, step):
+            gx, reset = step
+            h = jnp.where(reset[:, None], 0.0, h)
+            gh = h @ w_state
+            r = jax.nn.sigmoid(gx[:, :width] + gh[:, :width])
+            z = jax.nn.sigmoid(gx[:, width:2 * width] + gh[:, width:2 * width])
+            n = jnp.tanh(gx[:, 2 * width:] + r * (gh[:, 2 * width:] + b_n))
+            h = (1.0 - z) * n + z * h
+            return h, h
+
+        state, ys = jax.lax.scan(one_step, state, (jnp.moveaxis(inputs, 1, 0), jnp.moveaxis(resets, 1, 0)))
+        return state, jnp.moveaxis(ys, 0, 1)
 
 
 class _GRUBlock(nn.Module):
@@ -32,11 +81,11 @@ class _GRUBlock(nn.Module):
 
     def setup(self):
         self.norm = nn.LayerNorm()
-        self.rnn = _ScannedCell(self.width)
+        self.rnn = _Recurrence(self.width)
 
     def __call__(self, state, x, resets):
         """``x: (batch, time, width)``; returns ``(final state, x + GRU(norm(x)))``."""
-        state, y = self.rnn(state, (self.norm(x), resets))
+        state, y = self.rnn(state, self.norm(x), resets)
         return state, x + y
 
 
