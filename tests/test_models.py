@@ -23,6 +23,8 @@ BACKBONES = {
     "transformer-grid": lambda: Transformer(TOKEN_DIM, OUT, max_len=96, num_layers=2, num_heads=2, width=32,
                                             position_encoding="alibi", output_basis=2),
     "s5": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16),
+    # the recurrence one step at a time over a sequence (meta-RL's update on CPU)
+    "s5-sequential": lambda: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16, scan="sequential"),
     "gru": lambda: make_model("gru", TOKEN_DIM, OUT, num_layers=2, width=32),
     "mlp": lambda: make_model("mlp", TOKEN_DIM, OUT, num_layers=2, width=32),
 }
@@ -83,8 +85,9 @@ def test_causal(name):
         assert float(jnp.abs(changed[:, t] - base[:, t]).max()) > 1e-4
 
 
-def test_s5_associative_scan_equals_sequential_recurrence():
-    ssm = S5SSM(width=8, state_size=16)
+@pytest.mark.parametrize("scan", ["associative", "sequential"])
+def test_s5_scan_equals_sequential_recurrence(scan):
+    ssm = S5SSM(width=8, state_size=16, scan=scan)
     u = jax.random.normal(jax.random.PRNGKey(0), (3, 50, 8))
     resets = jax.random.bernoulli(jax.random.PRNGKey(1), 0.1, (3, 50))
     params = jax.jit(ssm.init)(jax.random.PRNGKey(2), u, resets)
@@ -101,6 +104,38 @@ def test_s5_associative_scan_equals_sequential_recurrence():
             x = (0 if r[b, t] else lam_bar * x) + b_bar @ u64[b, t]
             expected[b, t] = 2 * (c @ x).real + d * u64[b, t]
     np.testing.assert_allclose(jax.jit(ssm.apply)(params, u, resets), expected, atol=1e-5)
+
+
+def test_s5_scans_give_the_same_outputs_and_gradients():
+    tokens, resets = _inputs(batch=3, time=80, p_reset=0.05)
+    models = {scan: S5(TOKEN_DIM, OUT, num_layers=2, width=32, state_size=16, scan=scan) for scan in ("associative", "sequential")}
+    params = jax.jit(models["associative"].init)(jax.random.PRNGKey(1), tokens[:, :4], resets[:, :4])
+    got = {scan: jax.jit(jax.value_and_grad(lambda p, m=m: jnp.mean(m.apply(p, tokens, resets) ** 3)))(params)
+           for scan, m in models.items()}
+    chex.assert_trees_all_close(got["associative"], got["sequential"], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="scan must be one of .*'parallel'"):
+        S5(TOKEN_DIM, OUT, scan="parallel").init(jax.random.PRNGKey(0), tokens[:, :2], resets[:, :2])
+
+
+def test_gru_is_flax_gru_cell_step_by_step():
+    """The stack's recurrence (input maps at once, state maps fused) is nn.GRUCell on its own parameters."""
+    import flax.linen as nn
+
+    model = make_model("gru", TOKEN_DIM, OUT, num_layers=1, width=16)
+    tokens, resets = _inputs(batch=3, time=40, p_reset=0.1)
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), tokens[:, :4], resets[:, :4])["params"]
+    block, cell = params["blocks_0"], nn.GRUCell(16)
+    assert set(block["rnn"]["cell"]) == {"ir", "iz", "in", "hr", "hz", "hn"}
+    x = tokens @ params["embed"]["kernel"] + params["embed"]["bias"]
+    normed = nn.LayerNorm().apply({"params": block["norm"]}, x)
+    h, outs = jnp.zeros((3, 16)), []
+    for t in range(40):
+        h = jnp.where(resets[:, t, None], 0.0, h)
+        h, _ = cell.apply({"params": block["rnn"]["cell"]}, h, normed[:, t])
+        outs.append(x[:, t] + h)
+    head = nn.LayerNorm().apply({"params": params["ln_out"]}, jnp.stack(outs, 1))
+    expected = head @ params["head"]["kernel"] + params["head"]["bias"]
+    np.testing.assert_allclose(jax.jit(model.apply)({"params": params}, tokens, resets), expected, atol=1e-5)
 
 
 def test_hippo_initialisation_diagonalises_normal_legs():
