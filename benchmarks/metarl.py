@@ -2,6 +2,7 @@
 
     python benchmarks/metarl.py [--presets bandit-rl2 darkroom-rl2] [--rounds 3] [--train] [--seed 0]
     python benchmarks/metarl.py --lengths 256 1024 4096 [--paper-size] [--steps-per-update 32768]
+    python benchmarks/metarl.py --popjaxrl [--widths 256 64] [--rounds 2]
 
 (1) For each preset, one PPO update (rollout of the trials, the parallel pass, the
 minibatch epochs) with the S5 policy and with the GRU policy at the same width and
@@ -21,6 +22,11 @@ trials of one episode of L pulls, as many trials per update as make ``--steps-pe
 every length trains on the same steps; for each L, environment steps per second of a whole PPO update and of the
 rollout alone, S5 beside the GRU at the same width and depth, and their ratio. ``--paper-size``: popjaxrl's sizes
 (S5 4 x 256 with state 256, GRU 256, 30 epochs x 8 minibatches) in place of the presets' CPU ones.
+(4) ``--popjaxrl``: PPO at popjaxrl's own settings on POPGym's repeat-previous (easy): 64 trials of 20 episodes
+(1,020 steps, against popjaxrl's 1,024-step rollouts), 30 epochs x 8 minibatches, S5 4 layers x 256 (state 256)
+and a GRU of one layer of 256, then both again at width 64; the first update's seconds (compiling it included),
+environment steps per second of the updates after it, and the ratio to what popjaxrl's code reaches on a 2-core
+CPU (POPJAXRL below).
 """
 
 from __future__ import annotations
@@ -105,6 +111,38 @@ def lengths(lengths: list[int], rounds: int, steps_per_update: int, paper: bool)
               f"{roll['s5']:>10,.0f} | {roll['gru']:>11,.0f} | {roll['s5'] / roll['gru']:>7.2f}x", flush=True)
 
 
+#: popjaxrl's PPO on repeat-previous (easy), environment steps per second on a 2-core CPU with jax 0.4.13, by (backbone,
+#: width); its S5 at width 256 compiled in 448 s
+POPJAXRL = {("s5", 256): 176, ("gru", 256): 232, ("s5", 64): 1835, ("gru", 64): 1094}
+
+
+def popjaxrl_settings(rounds: int, widths: list[int]) -> None:
+    """icrl's PPO at popjaxrl's settings, S5 beside the GRU (see the module's (4))."""
+    print("backbone | width | first update (compiling) | s / update | env steps/s | popjaxrl's | ratio")
+    for width in widths:
+        for backbone, layers in (("s5", 4), ("gru", 1)):
+            cfg = config_for(f"popgym-repeat-previous-{backbone}", scale="paper", context_episodes=20, eval_episodes=20,
+                             num_layers=layers, width=width, state_size=width)
+            setup = build(cfg)
+            trainer = setup.objective.make_trainer(setup.model, cfg.train)
+            steps = cfg.train.batch_size * setup.objective.trial_len
+            state, data = trainer.init_state(), None
+            t0 = time.perf_counter()
+            state, figures = trainer.step(state, data)
+            jax.block_until_ready(figures)
+            first = time.perf_counter() - t0
+            best = float("inf")
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                state, figures = trainer.step(state, data)
+                jax.block_until_ready(figures)
+                best = min(best, time.perf_counter() - t0)
+            theirs = POPJAXRL.get((backbone, width))
+            ratio = f"{steps / best / theirs:.2f}x" if theirs else "-"
+            print(f"{backbone:>8} | {width:>5} | {first:>22.1f} s | {best:>10.2f} | {steps / best:>11,.0f} | "
+                  f"{theirs or '-':>10} | {ratio}  ({steps:,} steps per update)", flush=True)
+
+
 def _fraction(results: dict, method: str) -> list[float]:
     m = results["methods"][method]
     return [r / m["optimal_return"] for r in m["episode_return"]]
@@ -145,12 +183,19 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", help="trial lengths to time S5 against the GRU at (alone)")
     parser.add_argument("--steps-per-update", type=int, default=32768, help="with --lengths: environment steps per update")
     parser.add_argument("--paper-size", action="store_true", help="with --lengths: popjaxrl's model sizes")
+    parser.add_argument("--popjaxrl", action="store_true", help="PPO at popjaxrl's settings on repeat-previous (alone)")
+    parser.add_argument("--widths", type=int, nargs="+", default=[256, 64], help="with --popjaxrl: model widths")
     args = parser.parse_args()
     print(f"devices: {jax.device_count()} {jax.default_backend()}")
     if args.lengths:
         if any(n < 1 for n in args.lengths) or args.steps_per_update < 1:
             parser.error(f"--lengths and --steps-per-update take positive integers, got {args.lengths} and {args.steps_per_update}")
         lengths(args.lengths, args.rounds, args.steps_per_update, args.paper_size)
+        return
+    if args.popjaxrl:
+        if any(w < 1 for w in args.widths) or args.rounds < 1:
+            parser.error(f"--widths and --rounds take positive integers, got {args.widths} and {args.rounds}")
+        popjaxrl_settings(args.rounds, args.widths)
         return
     for preset in args.presets:
         throughput(preset, args.rounds)
