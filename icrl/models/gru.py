@@ -56,13 +56,17 @@ class _Recurrence(nn.Module):
     def setup(self):
         self.cell = _CellWeights(self.width)
 
+    def _gates(self, inputs):
+        """The input maps ``(..., 3 * width)`` as the three gates' parts (split outside the time loop: slicing them in
+        it slows the forward pass 2x)."""
+        w = self.width
+        return tuple(inputs[..., i * w:(i + 1) * w] for i in range(3))
+
     def _step(self, h, gx, reset, w_state, b_n):
-        """One step of the cell from its input maps: ``gx: (batch, 3 * width)``, or its three ``(batch, width)`` parts."""
+        """One step of the cell from its input maps ``gx``, the three gates' ``(batch, width)`` parts."""
         h = jnp.where(reset[:, None], 0.0, h)
         gh = h @ w_state
         w = self.width
-        if not isinstance(gx, tuple):
-            gx = (gx[:, :w], gx[:, w:2 * w], gx[:, 2 * w:])
         r = jax.nn.sigmoid(gx[0] + gh[:, :w])
         z = jax.nn.sigmoid(gx[1] + gh[:, w:2 * w])
         n = jnp.tanh(gx[2] + r * (gh[:, 2 * w:] + b_n))
@@ -77,15 +81,14 @@ class _Recurrence(nn.Module):
             h = self._step(h, *step, w_state, b_n)
             return h, h
 
-        w = self.width  # the three gates' parts split before the loop: slicing them in it slows the forward pass 2x
-        parts = tuple(jnp.moveaxis(inputs[..., i * w:(i + 1) * w], 1, 0) for i in range(3))
+        parts = tuple(jnp.moveaxis(g, 1, 0) for g in self._gates(inputs))
         state, ys = jax.lax.scan(one_step, state, (parts, jnp.moveaxis(resets, 1, 0)))
         return state, jnp.moveaxis(ys, 0, 1)
 
     def step(self, state, x, reset):
         """``x: (batch, width)``, ``reset: (batch,)`` -> the new state, which is the output."""
         w_in, b_in, w_state, b_n = self.cell()
-        return self._step(state, x @ w_in + b_in, reset, w_state, b_n)
+        return self._step(state, self._gates(x @ w_in + b_in), reset, w_state, b_n)
 
 
 class _GRUBlock(nn.Module):

@@ -58,8 +58,8 @@ class RL2(Method):
 
     def model_settings(self, cfg, objective) -> dict:
         # each device runs its share of a PPO update alone (shard_map); there, on CPU, S5's recurrence runs faster one
-        # step at a time than as an associative scan (popjaxrl's settings, S5 4 x 256: 107 s against 124 s an update,
-        # benchmarks/metarl.py --popjaxrl); the same function to float rounding, so only the speed differs
+        # step at a time than as an associative scan (popjaxrl's settings, S5 4 x 256: 101.0 s against 123.8 s an
+        # update, benchmarks/metarl.py --popjaxrl, docs/performance.md); the same function to float rounding, so only the speed differs
         import jax
 
         return {"scan": "sequential"} if cfg.backbone == "s5" and jax.default_backend() == "cpu" else {}
